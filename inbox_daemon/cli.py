@@ -1,0 +1,108 @@
+"""The `inbox-daemon` command. Only this module turns exceptions into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from inbox_daemon import commands
+from inbox_daemon.errors import ExitCode, InboxError
+
+DEFAULT_CONFIG = "/etc/inbox-daemon/config.toml"
+log = logging.getLogger("inbox_daemon")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inbox-daemon",
+        description="Registers and classifies the requests that reach a Contact Center by "
+        "e-mail, PEC and fax.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=Path(os.environ.get("INBOX_DAEMON_CONFIG", DEFAULT_CONFIG)),
+        help=f"TOML configuration (default: $INBOX_DAEMON_CONFIG or {DEFAULT_CONFIG})",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--once", action="store_true", help="one pass over every source, then exit")
+
+    ingest = sub.add_parser("ingest", help="run the full pipeline on .eml files or maildirs")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--channel", choices=["email", "pec", "fax"], default="email")
+    ingest.add_argument("--json", action="store_true", help="one JSON object per input")
+
+    tickets = sub.add_parser("tickets", help="list, show and export tickets")
+    tsub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    tlist = tsub.add_parser("list", help="the newest tickets, one line each")
+    tlist.add_argument("--limit", type=int, default=50)
+    tshow = tsub.add_parser("show", help="one ticket in full")
+    tshow.add_argument("number")
+    tshow.add_argument("--json", action="store_true")
+    texport = tsub.add_parser("export", help="every ticket, as JSON lines or CSV")
+    texport.add_argument("--format", choices=["jsonl", "csv"], default="jsonl")
+    texport.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    messages = sub.add_parser("messages", help="stored messages and their processing state")
+    msub = messages.add_subparsers(dest="messages_command", required=True, metavar="ACTION")
+    mlist = msub.add_parser("list", help="messages, newest first")
+    mlist.add_argument("--status", choices=["received", "processed", "quarantined"])
+    mlist.add_argument("--limit", type=int, default=50)
+    mshow = msub.add_parser("show", help="one message: origin, state, error")
+    mshow.add_argument("id", type=int)
+
+    reprocess = sub.add_parser("reprocess", help="re-run quarantined messages after a fix")
+    reprocess.add_argument(
+        "ids", nargs="*", type=int, help="message ids (default: all quarantined)"
+    )
+
+    sub.add_parser("check-config", help="validate the configuration and report every problem")
+
+    rules_cmd = sub.add_parser("rules", help="the classification rules")
+    rsub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    explain = rsub.add_parser("explain", help="why a text or message file is classified so")
+    explain.add_argument("text", nargs="?", help="the text to classify")
+    explain.add_argument("--file", type=Path, help="a message file (.eml) or a text file")
+    explain.add_argument("--subject", default="")
+
+    acks = sub.add_parser("acks", help="acknowledgements waiting, sent or failed")
+    asub = acks.add_subparsers(dest="acks_command", required=True, metavar="ACTION")
+    alist = asub.add_parser("list", help="acknowledgements and other outgoing mail")
+    alist.add_argument("--state", choices=["pending", "sent", "failed", "suppressed"])
+    alist.add_argument("--limit", type=int, default=50)
+    return parser
+
+
+def setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    # Under systemd the journal adds its own timestamps.
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not os.environ.get("JOURNAL_STREAM"):
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose, args.quiet)
+    try:
+        return int(commands.dispatch(args))
+    except InboxError as exc:
+        print(f"inbox-daemon: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.ok)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

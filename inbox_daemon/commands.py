@@ -1,0 +1,281 @@
+"""The CLI's commands: each takes the parsed arguments and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import parsers.mime
+from sqlmodel import select
+from tqdm import tqdm
+
+import rules
+from inbox_daemon import pipeline
+from inbox_daemon.config import Config, load_config
+from inbox_daemon.context import Context, build_context
+from inbox_daemon.errors import ExitCode, UsageError
+from inbox_daemon.sources.files import file_received_at, message_files
+from inbox_daemon.spool import Incoming, Origin
+from inbox_daemon.store.db import transaction
+from inbox_daemon.store.models import Message, Outbox, Ticket
+from inbox_daemon.store.types import utcnow
+from inbox_daemon.tickets import export_row, parse_number
+
+CSV_FIELDS = [
+    "number", "channel", "status", "sender", "subject", "request_type", "urgency",
+    "pole_codes", "criminal_event", "related_ticket", "received_at", "deemed_received_at",
+    "registered_at", "sent_at", "message_id", "queue", "pec", "fax", "rule_hits",
+]  # fmt: skip
+
+
+SHOW_FIELDS = [
+    "number", "status", "channel", "sender", "subject", "request_type", "urgency",
+    "criminal_event", "pole_codes", "related_ticket", "queue", "received_at",
+    "deemed_received_at", "deemed_reason", "registered_at", "sent_at", "message_id",
+]  # fmt: skip
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.command == "check-config":
+        return check_config(config)
+    if args.command == "rules":
+        return explain(args, config)
+    ctx = build_context(config)
+    handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
+        "run": run,
+        "ingest": ingest,
+        "tickets": tickets,
+        "messages": messages,
+        "reprocess": reprocess,
+        "acks": acks_list,
+    }
+    return handlers[args.command](args, ctx)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from inbox_daemon.daemon import Daemon
+
+    daemon = Daemon(ctx)
+    return daemon.run_once() if args.once else daemon.run_forever()
+
+
+def check_config(config: Config) -> int:
+    print(f"{config.path}: ok")
+    print(f"  database: {config.database.url}")
+    print(f"  storage:  {config.storage.dir}")
+    for source in config.sources:
+        print(f"  source {source.name}: {source.kind}, channel {source.channel}")
+    if not config.sources:
+        print("  no sources: only `ingest` will bring messages in")
+    return ExitCode.ok
+
+
+def ingest(args: argparse.Namespace, ctx: Context) -> int:
+    """Store and process files; exit non-zero only if an input could not be stored at all."""
+    files = [f for path in args.paths for f in _expand(path)]
+    worst = ExitCode.ok
+    show_progress = not args.json and sys.stderr.isatty()
+    for path in tqdm(files, desc="ingest", unit="msg", disable=not show_progress, file=sys.stderr):
+        result = _ingest_one(ctx, path, args.channel)
+        if result["outcome"] == "error":
+            worst = ExitCode.input_not_stored
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False), flush=True)
+        else:
+            ticket = f" {result['ticket']}" if result.get("ticket") else ""
+            reason = f" ({result['error']})" if result.get("error") else ""
+            print(f"{path}: {result['outcome']}{ticket}{reason}")
+    return worst
+
+
+def _expand(path: Path) -> list[Path]:
+    if not path.exists():
+        return [path]  # reported as an input that could not be stored
+    return list(message_files(path))
+
+
+def _ingest_one(ctx: Context, path: Path, channel: str) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return {"file": str(path), "outcome": "error", "ticket": None, "error": exc.strerror}
+    incoming = Incoming(
+        raw=raw,
+        origin=Origin(source="ingest", detail=str(path.resolve())),
+        received_at=file_received_at(raw, fallback=utcnow()),
+        channel=channel,
+    )
+    spooled = ctx.spool.store(incoming)
+    outcome = pipeline.process(ctx, spooled.message_pk)
+    result = {
+        "file": str(path),
+        "outcome": outcome.outcome if outcome.fresh else "duplicate",
+        "ticket": outcome.ticket,
+        "message": spooled.message_pk,
+    }
+    if outcome.error:
+        result["error"] = outcome.error
+    return result
+
+
+def tickets(args: argparse.Namespace, ctx: Context) -> int:
+    action = args.tickets_command
+    if action == "list":
+        with transaction(ctx.engine) as session:
+            rows = session.exec(select(Ticket).order_by(Ticket.id.desc()).limit(args.limit))
+            for t in rows:
+                when = t.received_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+                flags = " REATO" if t.criminal_event else ""
+                print(
+                    f"{t.number}  {when}  {t.channel:<5} {t.request_type:<15} {t.urgency:<9}"
+                    f" {(t.sender or '-')[:30]:<30} {t.subject[:50]}{flags}"
+                )
+        return ExitCode.ok
+    if action == "show":
+        number = parse_number(args.number)
+        if number is None:
+            raise UsageError(f"{args.number!r} is not a ticket number such as 2026/000123")
+        with transaction(ctx.engine) as session:
+            ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
+            if ticket is None:
+                raise UsageError(f"no ticket {number}")
+            row = export_row(session, ticket, ctx.tz)
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False, indent=2))
+        else:
+            _print_ticket(row, ticket.text)
+        return ExitCode.ok
+    return export(args, ctx)
+
+
+def _print_ticket(row: dict[str, Any], text: str) -> None:
+    for key in SHOW_FIELDS:
+        print(f"{key + ':':<20} {row[key] if row[key] is not None else '-'}")
+    print("rule hits:")
+    for hit in row["rule_hits"]:
+        print(f"  {hit['field']:<15} {hit['value']:<16} {hit['rule']}: {hit['evidence']!r}")
+    for att in row["attachments"]:
+        print(f"attachment: {att['filename']} ({att['content_type']}, {att['size']} bytes)")
+    print("\n" + text.strip())
+
+
+def export(args: argparse.Namespace, ctx: Context) -> int:
+    out: IO[str] = (
+        args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
+    )
+    try:
+        writer = (
+            csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore") if args.format == "csv" else None
+        )
+        if writer:
+            writer.writeheader()
+        with transaction(ctx.engine) as session:
+            for ticket in session.exec(select(Ticket).order_by(Ticket.id)):
+                row = export_row(session, ticket, ctx.tz)
+                if writer:
+                    writer.writerow({k: _csv_value(row.get(k)) for k in CSV_FIELDS})
+                else:
+                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if args.output:
+            out.close()
+    return ExitCode.ok
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+def messages(args: argparse.Namespace, ctx: Context) -> int:
+    with transaction(ctx.engine) as session:
+        if args.messages_command == "show":
+            m = session.get(Message, args.id)
+            if m is None:
+                raise UsageError(f"no message {args.id}")
+            for key, value in m.model_dump().items():
+                print(f"{key + ':':<20} {value}")
+            print(f"{'raw file:':<20} {ctx.spool.blobs.path('raw', m.sha256)}")
+            return ExitCode.ok
+        query = select(Message).order_by(Message.id.desc()).limit(args.limit)
+        if args.status:
+            query = query.where(Message.status == args.status)
+        for m in session.exec(query):
+            error = f"  {m.last_error[:80]}" if m.last_error else ""
+            print(
+                f"{m.id:>6}  {m.status:<11} {m.outcome or '-':<11} {m.source:<10} "
+                f"{m.received_at.astimezone(ctx.tz):%Y-%m-%d %H:%M}{error}"
+            )
+    return ExitCode.ok
+
+
+def reprocess(args: argparse.Namespace, ctx: Context) -> int:
+    count = pipeline.requeue(ctx, args.ids or None)
+    print(f"{count} message(s) queued again")
+    for outcome in pipeline.process_pending(ctx):
+        print(f"message {outcome.message_pk}: {outcome.outcome} {outcome.ticket or ''}".rstrip())
+    return ExitCode.ok
+
+
+def acks_list(args: argparse.Namespace, ctx: Context) -> int:
+    with transaction(ctx.engine) as session:
+        query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
+        if args.state:
+            query = query.where(Outbox.state == args.state)
+        for job in session.exec(query):
+            ticket = session.get(Ticket, job.ticket_id) if job.ticket_id else None
+            error = f"  {job.last_error[:60]}" if job.last_error else ""
+            number = ticket.number if ticket else "-"
+            print(
+                f"{job.id:>6}  {job.kind:<6} {job.state:<10} {number:<12}"
+                f" {job.recipient:<35} attempts={job.attempts}{error}"
+            )
+    return ExitCode.ok
+
+
+def explain(args: argparse.Namespace, config: Config) -> int:
+    from inbox_daemon.context import load_rules
+
+    subject, text = args.subject, args.text or ""
+    if args.file:
+        subject, text = _text_of(args.file)
+    if not text and not subject:
+        raise UsageError("give a text, or --file with a message or text file")
+    formats = [rules.PoleFormat(f.regex, f.canonical) for f in config.poles.formats]
+    verdict = rules.classify(
+        rules.RuleInput(subject=subject, text=text),
+        load_rules(config),
+        formats or rules.DEFAULT_POLE_FORMATS,
+    )
+    print(f"request_type:   {verdict.request_type}")
+    print(f"urgency:        {verdict.urgency}")
+    print(f"criminal_event: {verdict.criminal_event}")
+    print(f"pole_codes:     {', '.join(verdict.pole_codes) or '-'}")
+    print(f"ticket_refs:    {', '.join(verdict.ticket_refs) or '-'}")
+    print("because:")
+    for hit in verdict.hits:
+        print(f"  {hit.field:<15} {hit.value:<16} {hit.rule}: {hit.evidence!r}")
+    return ExitCode.ok
+
+
+def _text_of(path: Path) -> tuple[str, str]:
+    data = path.read_bytes()
+    if path.suffix.lower() in {".eml", ".msg", ".txt"} and b"\n\n" in data[:65536].replace(
+        b"\r", b""
+    ):
+        try:
+            parsed = parsers.mime.parse(data)
+            if parsed.headers:
+                return parsed.subject, parsed.new_text
+        except parsers.errors.ParseError:
+            pass
+    return "", data.decode("utf-8", errors="replace")

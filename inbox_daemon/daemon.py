@@ -1,0 +1,127 @@
+"""The long-running daemon: sources feed the spool, one worker drains it, the outbox sends.
+
+Threads: APScheduler runs each polled source on its own interval (never two polls of one
+source at once); push sources (SMTP) run their own server thread; the main thread processes
+stored messages whenever a source reports new ones, and at least every few seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from datetime import datetime
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from inbox_daemon import outbox, pipeline
+from inbox_daemon.context import Context
+from inbox_daemon.errors import ExitCode
+from inbox_daemon.sources import build_sources
+from inbox_daemon.sources.base import PolledSource
+
+log = logging.getLogger(__name__)
+IDLE_WAKE_S = 5.0
+OUTBOX_INTERVAL_S = 15.0
+
+
+class Daemon:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
+
+    def run_once(self) -> int:
+        """One pass: every source polled, everything stored processed, the outbox flushed."""
+        failed = [s.name for s in self.polled if not self._poll(s)]
+        self._drain()
+        outbox.deliver_due(self.ctx)
+        for source in self.polled:
+            source.close()
+        return ExitCode.source_failed if failed else ExitCode.ok
+
+    def run_forever(self) -> int:
+        self._install_signal_handlers()
+        scheduler = BackgroundScheduler(timezone=self.ctx.tz)
+        for source in self.polled:
+            interval = getattr(getattr(source, "config", None), "poll_interval_s", 60.0)
+            scheduler.add_job(
+                self._poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
+                max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
+            )  # fmt: skip
+        scheduler.add_job(
+            outbox.deliver_due, "interval", args=[self.ctx], seconds=OUTBOX_INTERVAL_S,
+            id="outbox", max_instances=1, coalesce=True,
+        )  # fmt: skip
+        for source in self.pushed:
+            source.start()
+        scheduler.start()
+        log.info("running: %d polled, %d push source(s)", len(self.polled), len(self.pushed))
+        _sd_notify("READY=1")
+        try:
+            while not self.stopping.is_set():
+                self._drain()
+                self.wake.wait(IDLE_WAKE_S)
+                self.wake.clear()
+        finally:
+            _sd_notify("STOPPING=1")
+            log.info("stopping: finishing the current work")
+            for source in self.pushed:
+                source.stop()
+            scheduler.shutdown(wait=True)
+            for polled in self.polled:
+                polled.close()
+            self._drain()
+        return ExitCode.ok
+
+    def _poll(self, source: PolledSource) -> bool:
+        try:
+            new = source.poll(self.ctx.spool)
+        except Exception as exc:  # one failing source never stops the others
+            log.error("source %s: %s", source.name, exc)
+            return False
+        if new:
+            log.info("source %s: %d new message(s)", source.name, new)
+            self.wake.set()
+        return True
+
+    def _drain(self) -> None:
+        tickets = 0
+        for outcome in pipeline.process_pending(self.ctx):
+            log.info("message %s: %s %s", outcome.message_pk, outcome.outcome, outcome.ticket or "")
+            tickets += outcome.ticket is not None
+            if self.stopping.is_set():
+                break
+        if tickets:
+            outbox.deliver_due(self.ctx)  # acknowledge now, not at the next outbox tick
+
+    def _install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s received", signal.Signals(signum).name)
+            self.stopping.set()
+            self.wake.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+
+def _now(ctx: Context):
+    from datetime import datetime
+
+    return datetime.now(ctx.tz)
+
+
+def _sd_notify(state: str) -> None:
+    """Tell systemd (Type=notify) how we are; a no-op outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(state.encode())

@@ -1,0 +1,55 @@
+"""The drop folder: `.eml` files put there are ingested, then moved to `.done/`.
+
+Writers should create files under a dot-name and rename them into place (as maildir does), so
+a half-written file is never read; hidden files are skipped for that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from inbox_daemon.config import FolderSource as FolderConfig
+from inbox_daemon.sources.files import file_received_at, message_files
+from inbox_daemon.spool import Incoming, Origin, Spool
+from inbox_daemon.store.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class FolderSource:
+    def __init__(self, config: FolderConfig) -> None:
+        self.name = config.name
+        self.config = config
+        self.done = config.path / ".done"
+
+    def poll(self, spool: Spool) -> int:
+        self.config.path.mkdir(parents=True, exist_ok=True)
+        new = 0
+        for path in message_files(self.config.path):
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
+                continue
+            incoming = Incoming(
+                raw=raw,
+                origin=Origin(source=self.name, detail=str(path)),
+                received_at=file_received_at(raw, fallback=utcnow()),
+                channel=self.config.channel,
+            )
+            new += spool.store(incoming).new
+            self._acknowledge(path)
+        return new
+
+    def _acknowledge(self, path: Path) -> None:
+        """Move the stored file out of the way (kept, not deleted: operators may want it)."""
+        self.done.mkdir(exist_ok=True)
+        target = self.done / path.name
+        if target.exists():
+            target = self.done / f"{path.stem}.{os.getpid()}.{utcnow():%Y%m%d%H%M%S%f}{path.suffix}"
+        os.replace(path, target)
+
+    def close(self) -> None:
+        pass

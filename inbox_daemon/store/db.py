@@ -1,0 +1,87 @@
+"""Engine set-up and schema migrations.
+
+SQLite runs in WAL mode with foreign keys on, and every transaction starts with
+BEGIN IMMEDIATE: the daemon's writers (SMTP ingress, pollers, the pipeline) then queue on the
+busy timeout instead of failing when a read transaction tries to become a write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlmodel import Session
+
+from inbox_daemon.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets its parent folder created and its pragmas set."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    db_path = url.split("///", 1)[1] if "///" in url else ""
+    if db_path and db_path != ":memory:":
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=FULL")  # a committed spool row survives power loss
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic); safe to run at every start."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+    except OperationalError as exc:
+        raise StoreError(f"database {engine.url!r} is not usable: {exc.orig}") from None
+
+
+def open_store(url: str) -> Engine:
+    """Engine on a migrated database, or StoreError saying what is wrong."""
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreError(f"database {url!r} is not usable: {exc}") from None
+    return engine
+
+
+def table_names(engine: Engine) -> list[str]:
+    return inspect(engine).get_table_names()
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session inside one transaction: committed on success, rolled back on error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session

@@ -1,0 +1,163 @@
+"""The tables. Uniqueness lives here, in constraints, so that no path (a crash, a retry,
+a second instance) can store a message or make a ticket twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from inbox_daemon.store.types import UtcDateTime, utcnow
+
+
+def _instant(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+class Message(SQLModel, table=True):
+    """One raw message as received, and where it is in the pipeline."""
+
+    __tablename__ = "message"
+    __table_args__ = (
+        UniqueConstraint("source", "folder", "uidvalidity", "uid", name="uq_message_origin"),
+        Index("ix_message_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(max_length=64, unique=True)
+    size: int
+    channel: str = Field(max_length=8)
+    source: str = Field(max_length=64)
+    folder: str | None = Field(default=None, max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)  # IMAP: unsigned 32 bit
+    uid: int | None = Field(default=None, sa_type=BigInteger)
+    origin: str | None = Field(default=None, max_length=1000)  # SMTP session, file path…
+    received_at: datetime = _instant()
+    spooled_at: datetime = _instant()
+    status: str = Field(default="received", max_length=16)  # received|processed|quarantined
+    outcome: str | None = Field(default=None, max_length=16)
+    attempts: int = 0
+    last_error: str | None = None
+    header_message_id: str | None = Field(default=None, max_length=998, index=True)
+    processed_at: datetime | None = _instant(nullable=True)
+
+
+class TicketCounter(SQLModel, table=True):
+    """The last progressive number given in a year: incremented in the ticket's transaction."""
+
+    __tablename__ = "ticket_counter"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    last_seq: int = 0
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "ticket"
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_ticket_year_seq"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int
+    seq: int
+    number: str = Field(max_length=16, unique=True)
+    message_pk: int = Field(foreign_key="message.id", unique=True)
+    channel: str = Field(max_length=8)
+    status: str = Field(default="open", max_length=16)  # open | redirected
+    sender: str | None = Field(default=None, max_length=320, index=True)
+    sender_name: str | None = None
+    subject: str = ""
+    request_type: str = Field(max_length=20)
+    urgency: str = Field(max_length=12)
+    criminal_event: bool = False
+    pole_codes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    related_ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    received_at: datetime = _instant(index=True)
+    deemed_received_at: datetime = _instant()
+    deemed_reason: str | None = Field(default=None, max_length=16)
+    registered_at: datetime = _instant()
+    sent_at: datetime | None = _instant(nullable=True)
+    message_id: str | None = Field(default=None, max_length=998, unique=True)
+    thread_root: str | None = Field(default=None, max_length=998, index=True)
+    pec_identificativo: str | None = Field(default=None, max_length=255, unique=True)
+    pec: dict[str, Any] | None = _json()
+    fax: dict[str, Any] | None = _json()
+    phone: dict[str, Any] | None = _json()
+    location: dict[str, Any] | None = _json()
+    details: dict[str, Any] | None = _json()
+    queue: str | None = Field(default=None, max_length=64)
+    text: str = ""
+
+
+class Attachment(SQLModel, table=True):
+    __tablename__ = "attachment"
+    __table_args__ = (UniqueConstraint("message_pk", "index", name="uq_attachment_position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id")
+    index: int
+    filename: str = Field(max_length=255)
+    original_filename: str | None = None
+    content_type: str = Field(max_length=255)
+    size: int
+    sha256: str = Field(max_length=64)
+    truncated: bool = False
+    text: str | None = None
+    ocr_confidence: float | None = None
+
+
+class RuleHit(SQLModel, table=True):
+    __tablename__ = "rule_hit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    rule: str = Field(max_length=100)
+    field: str = Field(max_length=32)
+    value: str = Field(max_length=255)
+    evidence: str = ""
+
+
+class Outbox(SQLModel, table=True):
+    """Every message to send (acknowledgement, alert, forward, webhook), sent with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "kind", "recipient", name="uq_outbox_once"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    kind: str = Field(max_length=16)  # ack | alert | forward | webhook
+    recipient: str = Field(max_length=1000)
+    source: str | None = Field(default=None, max_length=64)  # whose relay sends it
+    subject: str = ""
+    body: str = ""
+    headers: dict[str, str] | None = _json()
+    state: str = Field(default="pending", max_length=12)  # pending | sent | failed | suppressed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime()))
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime()))
+    sent_at: datetime | None = _instant(nullable=True)
+    outgoing_message_id: str | None = Field(default=None, max_length=998)
+
+
+class SourceState(SQLModel, table=True):
+    """Where each mailbox folder stands: resume point, and the last success or error."""
+
+    __tablename__ = "source_state"
+    __table_args__ = (UniqueConstraint("source", "folder", name="uq_source_state"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    folder: str = Field(max_length=255)
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
+    last_success_at: datetime | None = _instant(nullable=True)
+    last_error: str | None = None
+    last_error_at: datetime | None = _instant(nullable=True)

@@ -1,0 +1,151 @@
+"""Ticket numbering, reminder linking and the export view of a ticket."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, select
+
+from inbox_daemon.store.models import Attachment, Message, RuleHit, Ticket, TicketCounter
+
+NUMBER_RE = re.compile(r"^(\d{4})/(\d{1,6})$")
+
+
+def format_number(year: int, seq: int) -> str:
+    return f"{year}/{seq:06d}"
+
+
+def parse_number(number: str) -> str | None:
+    """Canonical form of a ticket number typed by a person ("2026/123" -> "2026/000123")."""
+    match = NUMBER_RE.match(number.strip())
+    return format_number(int(match[1]), int(match[2])) if match else None
+
+
+def next_seq(session: Session, year: int) -> int:
+    """The next progressive number of `year`, taken inside the caller's transaction.
+
+    The counter row is locked by the UPDATE until the ticket commits, so numbers stay
+    contiguous with any number of writers: a rolled-back ticket gives its number back.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    session.exec(insert(TicketCounter).values(year=year, last_seq=0).on_conflict_do_nothing())
+    result = session.exec(
+        text(
+            "UPDATE ticket_counter SET last_seq = last_seq + 1 WHERE year = :y RETURNING last_seq"
+        ),
+        params={"y": year},
+    )
+    return int(result.scalar_one())
+
+
+def thread_subject(subject: str) -> str:
+    """The subject without reply/forward prefixes, lower-cased, for thread matching."""
+    prefix = re.compile(r"^\s*((re|r|fw|fwd|i|inoltro|rif|sollecito)\s*(\[\d+\])?\s*:\s*)+", re.I)
+    return re.sub(r"\s+", " ", prefix.sub("", subject)).strip().lower()
+
+
+def find_related(
+    session: Session,
+    *,
+    ticket_refs: tuple[str, ...],
+    is_reminder: bool,
+    pole_codes: tuple[str, ...],
+    sender: str | None,
+    subject: str,
+    thread_ids: tuple[str, ...],
+    since: datetime,
+) -> tuple[Ticket | None, str | None]:
+    """The earlier ticket this one refers to, and how it was found.
+
+    A quoted ticket number always links; the weaker clues (thread, pole, sender+subject)
+    only for a reminder, and only within the window that starts at `since`.
+    """
+    for ref in ticket_refs:
+        found = session.exec(select(Ticket).where(Ticket.number == ref)).first()
+        if found:
+            return found, f"quoted number {ref}"
+    if not is_reminder:
+        return None, None
+    recent = select(Ticket).where(Ticket.received_at >= since).order_by(Ticket.id.desc())
+    if thread_ids:
+        found = session.exec(
+            recent.where(or_(Ticket.message_id.in_(thread_ids), Ticket.thread_root.in_(thread_ids)))
+        ).first()
+        if found:
+            return found, "same e-mail thread"
+    for code in pole_codes:
+        for candidate in session.exec(recent.limit(500)):
+            if code in (candidate.pole_codes or []):
+                return candidate, f"same pole {code}"
+    wanted = thread_subject(subject)
+    if sender and wanted:
+        for candidate in session.exec(recent.where(Ticket.sender == sender).limit(50)):
+            if thread_subject(candidate.subject) == wanted:
+                return candidate, "same sender and subject"
+    return None, None
+
+
+def iso(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return value.astimezone(tz).isoformat() if value else None
+
+
+def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]:
+    """The contract view of a ticket (DESIGN.md, `tickets export`)."""
+    hits = session.exec(select(RuleHit).where(RuleHit.ticket_id == ticket.id).order_by(RuleHit.id))
+    related = session.get(Ticket, ticket.related_ticket_id) if ticket.related_ticket_id else None
+    attachments = session.exec(
+        select(Attachment)
+        .where(Attachment.message_pk == ticket.message_pk)
+        .order_by(Attachment.index)
+    )
+    message = session.get(Message, ticket.message_pk)
+    return {
+        "number": ticket.number,
+        "channel": ticket.channel,
+        "status": ticket.status,
+        "sender": ticket.sender,
+        "sender_name": ticket.sender_name,
+        "subject": ticket.subject,
+        "request_type": ticket.request_type,
+        "urgency": ticket.urgency,
+        "pole_codes": list(ticket.pole_codes or []),
+        "criminal_event": ticket.criminal_event,
+        "related_ticket": related.number if related else None,
+        "received_at": iso(ticket.received_at, tz),
+        "deemed_received_at": iso(ticket.deemed_received_at, tz),
+        "deemed_reason": ticket.deemed_reason,
+        "registered_at": iso(ticket.registered_at, tz),
+        "sent_at": iso(ticket.sent_at, tz),
+        "message_id": ticket.message_id,
+        "pec": ticket.pec,
+        "fax": ticket.fax,
+        "phone": ticket.phone,
+        "location": ticket.location,
+        "queue": ticket.queue,
+        "details": ticket.details,
+        "rule_hits": [
+            {"rule": h.rule, "field": h.field, "value": h.value, "evidence": h.evidence}
+            for h in hits
+        ],
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in attachments
+        ],
+        "source": message.source if message else None,
+        "raw_sha256": message.sha256 if message else None,
+    }
+
+
+def window_start(now: datetime, days: int) -> datetime:
+    return now - timedelta(days=days)

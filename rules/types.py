@@ -1,0 +1,45 @@
+"""Plain values the rules take and return: no daemon, database or config objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REQUEST_TYPES = ("manutenzione", "reclamo", "sollecito", "informazione", "da_classificare")
+URGENCIES = ("emergenza", "urgente", "ordinaria")
+
+
+@dataclass(frozen=True)
+class PoleFormat:
+    """A pole-code format: a regex with a named group `num`, and its canonical form."""
+
+    regex: str
+    canonical: str  # str.format template over the regex's named groups, e.g. "IP-{num}"
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """What the rules read: the subject and the new text of one request."""
+
+    subject: str
+    text: str
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One rule that fired: which rule, which field it decided, the value, and the evidence."""
+
+    rule: str
+    field: str  # request_type | urgency | criminal_event | pole_codes | ticket_refs
+    value: str
+    evidence: str  # the text that matched, short
+
+
+@dataclass(frozen=True)
+class Verdict:
+    request_type: str  # one of REQUEST_TYPES
+    urgency: str  # one of URGENCIES
+    criminal_event: bool
+    pole_codes: tuple[str, ...]  # canonical, unique, in order of appearance
+    ticket_refs: tuple[str, ...]  # quoted ticket numbers, canonical "YYYY/NNNNNN"
+    hits: tuple[Hit, ...]

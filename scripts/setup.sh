@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Prepare this checkout on Debian: system packages when missing, a virtual environment in
+# .venv, the project installed into it. Safe to run again: it skips what is already there.
+#   scripts/setup.sh          what the daemon needs
+#   scripts/setup.sh test     also what the tests need (Dovecot, swaks, tesseract, …)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want=(ca-certificates)
+if [ "${1:-}" = test ]; then
+  want+=(dovecot-imapd swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 openssl)
+fi
+python=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+  if command -v "$candidate" >/dev/null &&
+     "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    python=$(command -v "$candidate"); break
+  fi
+done
+[ -n "$python" ] || want+=(python3 python3-venv)
+
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ -n "$python" ] || python=$(command -v python3)
+
+extras=""; [ "${1:-}" = test ] && extras="[test]"
+stamp=".venv/.installed$extras"
+digest=$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $python" >&2
+  "$python" -m venv .venv
+fi
+if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+  echo "setup: installing Python packages into .venv" >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v '^WARNING: Location' || true
+  .venv/bin/python -c 'import inbox_daemon.cli' # fail here, clearly, if the install did not work
+  echo "$digest" > "$stamp"
+fi

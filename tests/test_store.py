@@ -1,0 +1,81 @@
+"""The schema: migrations build exactly the models, and the database enforces uniqueness."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from inbox_daemon.store.db import open_store, transaction
+from inbox_daemon.store.models import Message, SQLModel, Ticket
+
+
+def test_migrations_match_the_models(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+
+
+def test_migrating_twice_is_harmless(tmp_path):
+    url = f"sqlite:///{tmp_path}/t.db"
+    open_store(url)
+    engine = open_store(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def _message(sha: str, received_at: datetime | None = None, **kw) -> Message:
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    return Message(sha256=sha, size=1, channel="email", source="s",
+                   received_at=received_at or now, spooled_at=now, **kw)  # fmt: skip
+
+
+def test_same_bytes_cannot_be_stored_twice(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    with transaction(engine) as s:
+        s.add(_message("a" * 64))
+    with pytest.raises(IntegrityError), transaction(engine) as s:
+        s.add(_message("a" * 64))
+
+
+def test_same_imap_uid_cannot_be_stored_twice(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    with transaction(engine) as s:
+        s.add(_message("a" * 64, folder="INBOX", uidvalidity=4_000_000_000, uid=7))
+    with pytest.raises(IntegrityError), transaction(engine) as s:
+        s.add(_message("b" * 64, folder="INBOX", uidvalidity=4_000_000_000, uid=7))
+
+
+def test_a_ticket_needs_its_message(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    ticket = Ticket(year=2026, seq=1, number="2026/000001", message_pk=999, channel="email",
+                    request_type="manutenzione", urgency="ordinaria", received_at=now,
+                    deemed_received_at=now, registered_at=now)  # fmt: skip
+    with pytest.raises(IntegrityError), transaction(engine) as s:
+        s.add(ticket)
+
+
+def test_instants_come_back_aware_and_in_utc(tmp_path):
+    engine = open_store(f"sqlite:///{tmp_path}/t.db")
+    local = datetime(2026, 7, 1, 10, 0, tzinfo=ZoneInfo("Europe/Rome"))
+    with transaction(engine) as s:
+        s.add(_message("c" * 64, received_at=local))
+    with transaction(engine) as s:
+        row = s.exec(select(Message)).one()
+    assert row.received_at == local and row.received_at.tzinfo == UTC
+    assert row.received_at.hour == 8
