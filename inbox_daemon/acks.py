@@ -1,25 +1,35 @@
 """Acknowledgements: every request gets its number, registration date and time back.
 
 `plan` decides, inside the ticket's own transaction, whether and to whom an acknowledgement
-is due, and renders it into an `outbox` row; the sender (`outbox.py`) delivers it later with
-retries. Deciding in the same transaction means a ticket and its acknowledgement job exist
-together or not at all.
+is due, and renders it into an `outbox` row; `outbox.py` delivers it later with retries.
+Deciding in the same transaction means a ticket and its acknowledgement job exist together
+or not at all.
+
+Loop and flood protection: no acknowledgement to machine mail (bounces, auto-replies, bulk
+and list mail: the parser's flags), to no-reply or list-robot addresses, to the daemon's own
+addresses, or beyond `max_per_sender_per_hour` (the extra jobs are kept as `suppressed`, so
+`acks list` shows them). Faxes are never answered by fax: `fax_ack_to`, if set, gets theirs.
+Every sender-controlled text that reaches a header is reduced to one line first.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, func, select
 
-from inbox_daemon.config import AcknowledgementsConfig
+from inbox_daemon.config import AcknowledgementsConfig, Config, ImapSource, SmtpSource
 from inbox_daemon.store.models import Outbox, Ticket
 from parsers.message import ParsedMessage
+
+if TYPE_CHECKING:
+    from inbox_daemon.calendar import Deemed
 
 REQUEST_TYPE_LABELS = {
     "manutenzione": "richiesta di manutenzione",
@@ -29,14 +39,21 @@ REQUEST_TYPE_LABELS = {
     "da_classificare": "in corso di classificazione",
 }
 URGENCY_LABELS = {"emergenza": "emergenza", "urgente": "urgente", "ordinaria": "ordinaria"}
+CHANNEL_LABELS = {"email": "posta elettronica", "pec": "PEC", "fax": "fax", "phone": "telefono"}
 DEEMED_REASONS = {
     "fuori_orario": "fuori dall'orario di servizio",
     "festivo": "in un giorno festivo",
     "chiusura": "in un periodo di chiusura del servizio",
 }
+# Local parts of robots and of addresses that ask not to be answered ("+tag" removed first).
 NO_REPLY = re.compile(
-    r"^(no-?reply|do-?not-?reply|mailer-daemon|postmaster|bounces?)([+.-]|@)", re.I
+    r"(no|do[-_.]?not)[-_.]?reply|mailer[-_.]?daemon|postmaster|bounces?|"
+    r"owner-.+|.+-(owner|request|bounces?)|.+[-_.]no[-_.]?reply",
+    re.IGNORECASE,
 )
+ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,500}>")
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def plan(
@@ -48,12 +65,16 @@ def plan(
     source: str,
     now: datetime,
     tz: ZoneInfo,
-    deemed: Any,
+    deemed: Deemed | None = None,
+    own: Collection[str] = (),
 ) -> list[Outbox]:
-    """The acknowledgement job for a new ticket, or nothing when none is due."""
+    """The acknowledgement job for a new ticket, or nothing when none is due.
+
+    `own` adds the daemon's addresses known only to the whole config (see `own_addresses`).
+    """
     if not cfg.enabled:
         return []
-    recipient = _recipient(cfg, ticket, parsed)
+    recipient = _recipient(cfg, ticket, parsed, own)
     if recipient is None:
         return []
     job = Outbox(
@@ -61,45 +82,84 @@ def plan(
         kind="ack",
         recipient=recipient,
         source=source,
-        subject=_one_line(f"Registrazione richiesta n. {ticket.number} - {ticket.subject}")[:250],
+        subject=_subject(ticket),
         body=render(cfg, ticket, tz, deemed),
         headers=_thread_headers(parsed),
         next_attempt_at=now,
+        created_at=now,
     )
-    if _recent_acks(session, recipient, now) >= cfg.max_per_sender_per_hour:
+    flood_checked = ticket.channel != "fax"  # fax acks go to our own operators, not a sender
+    if flood_checked and _recent_acks(session, recipient, now) >= cfg.max_per_sender_per_hour:
         job.state = "suppressed"
         job.last_error = f"more than {cfg.max_per_sender_per_hour} acknowledgements in an hour"
     return [job]
 
 
-def _recipient(cfg: AcknowledgementsConfig, ticket: Ticket, parsed: ParsedMessage) -> str | None:
+def _subject(ticket: Ticket) -> str:
+    subject = f"Registrazione richiesta n. {ticket.number}"
+    original = one_line(ticket.subject)
+    return (f"{subject} - {original}" if original else subject)[:250]
+
+
+def own_addresses(config: Config) -> frozenset[str]:
+    """Every address the daemon sends from or receives at: mail from them is never answered.
+
+    "@domain" entries of `own_addresses` cover a domain; an SMTP ingress's "@domain"
+    recipients do not (citizens may write from the same domain as the Contact Center).
+    """
+    ack = config.acknowledgements
+    found = {ack.from_, *ack.own_addresses, ack.smtp.from_ or ""}
+    for source in config.sources:
+        if isinstance(source, SmtpSource):
+            found.update(r for r in source.recipients if not r.startswith("@"))
+        if isinstance(source, ImapSource) and "@" in source.username:
+            found.add(source.username)
+        if isinstance(source, ImapSource | SmtpSource) and source.smtp is not None:
+            found.add(source.smtp.from_ or "")
+    return frozenset(a.strip().lower() for a in found if "@" in a)
+
+
+def _recipient(
+    cfg: AcknowledgementsConfig, ticket: Ticket, parsed: ParsedMessage, own: Collection[str]
+) -> str | None:
     """Who gets the acknowledgement: never a machine, never ourselves (loop protection)."""
     if ticket.channel == "fax":
         return cfg.fax_ack_to
     if parsed.is_bounce or parsed.is_auto_submitted or parsed.is_bulk:
         return None
-    address = (parsed.reply_to or parsed.from_address or "").strip().lower()
-    if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", address):
+    ours = {a.lower() for a in (*cfg.own_addresses, cfg.from_, *own)}
+    sender = (parsed.from_address or "").strip().lower()
+    address = (parsed.reply_to or sender).strip().lower()
+    if not ADDRESS.fullmatch(address) or _is_ours(sender, ours) or _is_ours(address, ours):
         return None
-    own = {a.lower() for a in cfg.own_addresses} | {cfg.from_.lower()}
-    if address in own or NO_REPLY.match(address):
+    if NO_REPLY.fullmatch(address.rpartition("@")[0].partition("+")[0]):
         return None
     return address
+
+
+def _is_ours(address: str, ours: set[str]) -> bool:
+    return address in ours or "@" + address.rpartition("@")[2] in ours
 
 
 def _recent_acks(session: Session, recipient: str, now: datetime) -> int:
     query = select(func.count(Outbox.id)).where(
         Outbox.kind == "ack",
         Outbox.recipient == recipient,
-        Outbox.created_at >= now - timedelta(hours=1),
+        Outbox.created_at > now - timedelta(hours=1),
         Outbox.state != "suppressed",
     )
     return int(session.exec(query).one())
 
 
-def render(cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Any) -> str:
-    template = Template(_template_text(cfg))
-    return template.safe_substitute(_fields(cfg, ticket, tz, deemed))
+def render(
+    cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Deemed | None = None
+) -> str:
+    """The body: the configured template (string.Template), else the shipped Italian one.
+
+    `safe_substitute`: a misspelt placeholder in an operator's template shows up as text in
+    the acknowledgement rather than failing the ticket's transaction.
+    """
+    return Template(_template_text(cfg)).safe_substitute(placeholders(cfg, ticket, tz, deemed))
 
 
 def _template_text(cfg: AcknowledgementsConfig) -> str:
@@ -108,56 +168,87 @@ def _template_text(cfg: AcknowledgementsConfig) -> str:
     return resources.files("inbox_daemon").joinpath("templates/ack_it.txt").read_text("utf-8")
 
 
-def _fields(
-    cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Any
+def placeholders(
+    cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Deemed | None = None
 ) -> dict[str, str]:
+    """The template's placeholders (README lists them)."""
     registered = ticket.registered_at.astimezone(tz)
+    received = ticket.received_at.astimezone(tz)
     deemed_at = ticket.deemed_received_at.astimezone(tz)
-    deemed_line = ""
-    if ticket.deemed_reason:
-        why = DEEMED_REASONS.get(ticket.deemed_reason, ticket.deemed_reason)
-        deemed_line = (
-            f"La richiesta è pervenuta {why}: si considera ricevuta il "
-            f"{deemed_at:%d/%m/%Y alle ore %H:%M}.\n"
-        )
-    emergency = ""
-    if ticket.urgency == "emergenza" and cfg.emergency_phone:
-        emergency = (
-            "La segnalazione è stata classificata come EMERGENZA. Per il pronto intervento, "
-            f"attivo 24 ore su 24, chiami il numero {cfg.emergency_phone}.\n"
-        )
-    crime = ""
-    if ticket.criminal_event:
-        crime = (
-            "La segnalazione descrive un possibile reato (furto, danneggiamento, aggressione): "
-            "La invitiamo a sporgere denuncia alle Forze dell'Ordine chiamando il 112.\n"
-        )
     poles = ", ".join(ticket.pole_codes or [])
     return {
         "number": ticket.number,
         "registered_at": f"{registered:%d/%m/%Y %H:%M}",
+        "registered_date": f"{registered:%d/%m/%Y}",
+        "registered_time": f"{registered:%H:%M}",
         "registered_iso": registered.isoformat(),
+        "received_at": f"{received:%d/%m/%Y %H:%M}",
         "deemed_received_at": f"{deemed_at:%d/%m/%Y %H:%M}",
-        "deemed_line": deemed_line,
-        "subject": _one_line(ticket.subject) or "(senza oggetto)",
+        "deemed_line": _deemed_line(ticket, deemed_at, deemed),
+        "subject": one_line(ticket.subject) or "(senza oggetto)",
+        "sender": one_line(ticket.sender or ""),
+        "channel": ticket.channel,
+        "channel_label": CHANNEL_LABELS.get(ticket.channel, ticket.channel),
         "request_type": ticket.request_type,
         "request_type_label": REQUEST_TYPE_LABELS.get(ticket.request_type, ticket.request_type),
         "urgency": ticket.urgency,
         "urgency_label": URGENCY_LABELS.get(ticket.urgency, ticket.urgency),
+        "pole_codes": poles,
         "pole_line": f"Punti luce indicati: {poles}\n" if poles else "",
-        "emergency_line": emergency,
-        "crime_line": crime,
+        "emergency_line": _emergency_line(cfg, ticket),
+        "crime_line": _crime_line(ticket),
         "emergency_phone": cfg.emergency_phone,
     }
 
 
+def _deemed_line(ticket: Ticket, deemed_at: datetime, deemed: Deemed | None) -> str:
+    if not ticket.deemed_reason or ticket.deemed_received_at == ticket.received_at:
+        return ""
+    why = DEEMED_REASONS.get(ticket.deemed_reason, ticket.deemed_reason)
+    if deemed is not None and deemed.holiday_name:
+        why += f" ({deemed.holiday_name})"
+    return (
+        f"La richiesta è pervenuta {why}: ai fini dei tempi di servizio si considera ricevuta "
+        f"il {deemed_at:%d/%m/%Y} alle ore {deemed_at:%H:%M}.\n"
+    )
+
+
+def _emergency_line(cfg: AcknowledgementsConfig, ticket: Ticket) -> str:
+    if ticket.urgency != "emergenza":
+        return ""
+    line = "La segnalazione è stata classificata come EMERGENZA."
+    if cfg.emergency_phone:
+        line += (
+            " Per il pronto intervento, attivo 24 ore su 24, chiami subito il numero "
+            f"{cfg.emergency_phone}."
+        )
+    return line + "\n"
+
+
+def _crime_line(ticket: Ticket) -> str:
+    if not ticket.criminal_event:
+        return ""
+    return (
+        "La segnalazione descrive un possibile reato (furto, danneggiamento, aggressione), che "
+        "non è di competenza del Contact Center: La invitiamo a denunciarlo alle Forze "
+        "dell'Ordine chiamando il 112. Il danno all'impianto è stato comunque registrato.\n"
+    )
+
+
 def _thread_headers(parsed: ParsedMessage) -> dict[str, str]:
-    if not parsed.message_id:
+    """In-Reply-To and References, so that the acknowledgement threads under the request.
+
+    Only well-formed message ids are copied: they come from the sender.
+    """
+    if not parsed.message_id or not MESSAGE_ID.fullmatch(one_line(parsed.message_id)):
         return {}
-    references = " ".join([*parsed.references[-10:], parsed.message_id])
-    return {"In-Reply-To": _one_line(parsed.message_id), "References": _one_line(references)}
+    message_id = one_line(parsed.message_id)
+    earlier = [one_line(r) for r in parsed.references[-10:]]
+    references = [r for r in earlier if MESSAGE_ID.fullmatch(r)] + [message_id]
+    return {"In-Reply-To": message_id, "References": " ".join(references)}
 
 
-def _one_line(text: str) -> str:
-    """Sender-controlled text may go into headers: no CR, LF or other control characters."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+def one_line(text: str) -> str:
+    """Sender-controlled text bound for a header: no CR, LF, other controls or Unicode line
+    separators (an encoded-word may decode to any of them), runs of space collapsed."""
+    return re.sub(r"\s+", " ", LINE_BREAKS.sub(" ", text)).strip()

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     acks = sub.add_parser("acks", help="acknowledgements waiting, sent or failed")
     asub = acks.add_subparsers(dest="acks_command", required=True, metavar="ACTION")
     alist = asub.add_parser("list", help="acknowledgements and other outgoing mail")
-    alist.add_argument("--state", choices=["pending", "sent", "failed", "suppressed"])
+    alist.add_argument("--state", choices=["pending", "sending", "sent", "failed", "suppressed"])
     alist.add_argument("--limit", type=int, default=50)
     return parser
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import parsers.mime
 from sqlmodel import select
 from tqdm import tqdm
 
+import parsers.mime
 import rules
 from inbox_daemon import pipeline
 from inbox_daemon.config import Config, load_config

@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from inbox_daemon.errors import ConfigError
 
@@ -87,13 +95,21 @@ class ProcessingConfig(Model):
 
 
 class SmtpRelay(SecretRef):
-    """Where outgoing mail (acknowledgements) is submitted."""
+    """Where outgoing mail (acknowledgements) is submitted.
+
+    `from` is for a relay that may send only as its own mailbox (a PEC provider): it becomes
+    the From header and the envelope sender, so the provider accepts the message and its PEC
+    receipts come back to that mailbox. Without it the envelope sender is empty (RFC 3834).
+    """
 
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 25
     tls: TlsMode = "none"
     username: str | None = None
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    from_: str | None = Field(default=None, alias="from")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
 class AcknowledgementsConfig(Model):
@@ -104,8 +120,9 @@ class AcknowledgementsConfig(Model):
     emergency_phone: str = ""
     max_per_sender_per_hour: Annotated[int, Field(ge=1)] = 5
     fax_ack_to: str | None = None  # faxes get no reply by fax; this address gets their acks
-    own_addresses: list[str] = []  # never acknowledge mail from these (loop protection)
-    max_attempts: Annotated[int, Field(ge=1)] = 10
+    own_addresses: list[str] = []  # never acknowledge these ("@domain" for a domain); the
+    # daemon's other addresses (`from`, SMTP ingress recipients) are added automatically
+    max_attempts: Annotated[int, Field(ge=1)] = 48  # with hourly retries: about two days
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
@@ -168,8 +185,52 @@ class SmtpSource(SourceBase, SecretRef):
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_auth: bool = False
-    username: str | None = None
+    username: str | None = None  # AUTH login; the password from password_env / password_file
     smtp: SmtpRelay | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one address or @domain is required (never an open relay)")
+        for entry in value:
+            if not re.fullmatch(r"([^@\s]+)?@[^@\s]+\.[^@\s]+", entry):
+                raise ValueError(f"{entry!r} is neither an address nor an @domain entry")
+        return [entry.lower() for entry in value]
+
+    @field_validator("channels")
+    @classmethod
+    def _lower_keys(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        return {key.lower(): channel for key, channel in value.items()}
+
+    @model_validator(mode="after")
+    def _tls_and_auth(self) -> SmtpSource:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.require_auth and not self.username:
+            raise ValueError("require_auth needs username (and password_env or password_file)")
+        if self.require_auth and not self.tls_cert and not self.listens_on_loopback:
+            raise ValueError(
+                "require_auth off loopback needs tls_cert and tls_key: AUTH only over TLS"
+            )
+        unknown = [key for key in self.channels if not self.accepts(key)]
+        if unknown:
+            raise ValueError(f"channels: not among recipients: {', '.join(unknown)}")
+        return self
+
+    def accepts(self, address: str) -> bool:
+        """Whether mail for `address` is ours (case-insensitive; "@domain" entries match)."""
+        address = address.lower()
+        domain = "@" + address.rpartition("@")[2]
+        return "@" in address and (address in self.recipients or domain in self.recipients)
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        host = self.host_port[0]
+        try:
+            return host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @field_validator("listen")
     @classmethod
@@ -302,6 +363,9 @@ def _resolve_paths(config: Config, base: Path) -> Config:
     for source in config.sources:
         if isinstance(source, FolderSource):
             source = source.model_copy(update={"path": absolute(source.path)})
+        elif isinstance(source, SmtpSource):
+            tls = {"tls_cert": absolute(source.tls_cert), "tls_key": absolute(source.tls_key)}
+            source = source.model_copy(update=tls)
         sources.append(source)
     ack = config.acknowledgements
     return config.model_copy(

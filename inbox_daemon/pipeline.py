@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import parsers.mime
-from parsers.errors import ParseError
 from sqlmodel import select
 
+import parsers.mime
 import rules
 from inbox_daemon import acks
 from inbox_daemon.context import Context
@@ -24,6 +23,7 @@ from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Attachment, Message, RuleHit, Ticket
 from inbox_daemon.store.types import utcnow
 from inbox_daemon.tickets import find_related, format_number, next_seq, window_start
+from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,9 @@ def process(ctx: Context, message_pk: int) -> Outcome:
         if message is None:
             raise KeyError(message_pk)
         if message.status != "received":
-            number = _ticket_number(ctx, message_pk)
-            return Outcome(message_pk, message.outcome or message.status, number, fresh=False)
+            number = session.exec(select(Ticket.number).where(Ticket.message_pk == message_pk))
+            outcome = message.outcome or message.status
+            return Outcome(message_pk, outcome, number.first(), fresh=False)
     try:
         raw = ctx.spool.read(message.sha256)
         parsed = parsers.mime.parse(raw, max_attachment_bytes=ctx.max_attachment_bytes)
@@ -159,6 +160,7 @@ def _register(ctx: Context, message: Message, parsed: ParsedMessage) -> Outcome:
             now=now,
             tz=ctx.tz,
             deemed=deemed,
+            own=acks.own_addresses(ctx.config),
         ):
             session.add(job)
         _mark(session, message.id, "processed", "ticket", parsed.message_id)
@@ -256,11 +258,6 @@ def _fail(ctx: Context, message_pk: int, error: str, *, final: bool) -> Outcome:
         quarantined = message.status == "quarantined"
     log.warning("message %s: %s%s", message_pk, error, " (quarantined)" if quarantined else "")
     return Outcome(message_pk, "quarantined" if quarantined else "retry", error=error)
-
-
-def _ticket_number(ctx: Context, message_pk: int) -> str | None:
-    with transaction(ctx.engine) as session:
-        return session.exec(select(Ticket.number).where(Ticket.message_pk == message_pk)).first()
 
 
 def requeue(ctx: Context, message_pks: list[int] | None = None) -> int:

@@ -87,7 +87,8 @@ echo; echo "== tickets =="; "${daemon[@]}" -q tickets list
 echo; echo "== first ticket, in full =="; "${daemon[@]}" -q tickets show "$(date +%Y)/1" | head -30
 sleep 2
 echo; echo "== acknowledgements sent (captured in $data/acks.mbox) =="
-grep -c '^Subject: Registrazione richiesta' "$data/acks.mbox" 2>/dev/null || echo 0
+# aiosmtpd's Mailbox handler writes a maildir (one file per message), and a long Subject is folded.
+grep -rl '^Auto-Submitted: auto-replied' "$data/acks.mbox" 2>/dev/null | wc -l
 [ "$count" -ge 6 ] || { echo "demo: expected 6 tickets, found $count" >&2; exit 1; }
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi
