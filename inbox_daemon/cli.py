@@ -88,6 +88,8 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     if not os.environ.get("JOURNAL_STREAM"):
         fmt = "%(asctime)s " + fmt
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
+    # mail-parser warns about every odd part; the parser records those as defects already.
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
