@@ -1,0 +1,61 @@
+"""Classification rules: request type, urgency, crime flag, pole codes and quoted tickets.
+
+Pure: takes text and plain values, returns a `Verdict` whose hits say why. It never imports the
+daemon, the database or the config model (DESIGN.md, STYLE.md §7).
+
+    ruleset = load_ruleset(config_rule_files)     # once, at startup; raises RulesError
+    verdict = classify(RuleInput(subject, text, sender), ruleset, pole_formats)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rules import crime, request_type, urgency
+from rules.engine import Document, Rule, RulesError, RuleSet, load_ruleset
+from rules.linking import find_ticket_refs, ticket_ref_hits
+from rules.poles import DEFAULT_POLE_FORMATS, PoleHit, find_poles
+from rules.types import REQUEST_TYPES, URGENCIES, Hit, PoleFormat, RuleInput, Verdict
+
+__all__ = [
+    "DEFAULT_POLE_FORMATS",
+    "REQUEST_TYPES",
+    "URGENCIES",
+    "Hit",
+    "PoleFormat",
+    "PoleHit",
+    "Rule",
+    "RuleInput",
+    "RuleSet",
+    "RulesError",
+    "Verdict",
+    "classify",
+    "find_poles",
+    "find_ticket_refs",
+    "load_ruleset",
+]
+
+
+def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat]) -> Verdict:
+    """Classify one request; every decision leaves hits naming the rule and its evidence."""
+    document = Document.of(doc)
+    refs = ticket_ref_hits(document.original)
+    poles = find_poles(document.original, pole_formats)
+    kind, type_hits = request_type.decide(document, ruleset, refs)
+    level, urgency_hits = urgency.decide(document, ruleset)
+    criminal, crime_hits = crime.decide(document, ruleset)
+    hits = [
+        *crime_hits,
+        *type_hits,
+        *urgency_hits,
+        *(Hit("poles.format", "pole_codes", p.code, p.raw) for p in poles),
+        *(Hit("linking.ticket_ref", "ticket_refs", r.number, r.raw) for r in refs),
+    ]
+    return Verdict(
+        request_type=kind,
+        urgency=level,
+        criminal_event=criminal,
+        pole_codes=tuple(p.code for p in poles),
+        ticket_refs=tuple(r.number for r in refs),
+        hits=tuple(hits),
+    )

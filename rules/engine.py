@@ -1,0 +1,342 @@
+"""Rule sets as TOML data, and the engine that runs them.
+
+A rule set is data so that an operator can fix a misclassification without a release: each rule
+is a named list of regexes that votes, with a weight, for one value of one field. A rule may carry
+`unless` regexes that silence it in the sentence where they also match ("non ci sono cavi
+scoperti"), which is how negations and bureaucratic traps are written down next to the rule they
+guard. The modules per field (`request_type`, `urgency`, `crime`) turn the votes into a value.
+
+The shipped Italian rules live in `rules/defaults/*.toml`; override files given by the operator
+replace a shipped rule by name, add new ones, or drop one with `enabled = false`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rules.types import REQUEST_TYPES, URGENCIES, Hit, RuleInput
+
+FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
+    "request_type": REQUEST_TYPES,
+    "urgency": URGENCIES,
+    "criminal_event": ("true",),
+}
+RULE_KEYS = {
+    "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
+    "description",
+}  # fmt: skip
+DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight"}
+SCOPES = ("sentence", "message")
+EVIDENCE_CHARS = 120
+
+
+class RulesError(Exception):
+    """A rule file cannot be used; the message names the file and, where known, the rule."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule: if any pattern matches outside an `unless`, it votes `weight` for `value`."""
+
+    name: str
+    field: str
+    value: str
+    patterns: tuple[re.Pattern[str], ...]
+    unless: tuple[re.Pattern[str], ...] = ()
+    unless_scope: str = "sentence"  # where an `unless` match silences the rule
+    weight: float = 1.0
+    description: str = ""
+    source: str = ""  # the file that defined it, for messages
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How votes for one field become a value: a floor, and an order to break ties."""
+
+    min_score: float = 1.0
+    prefer: tuple[str, ...] = ()
+    quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
+
+
+@dataclass(frozen=True, eq=False)
+class RuleSet:
+    """The merged, compiled rules and decisions; build it with `load_ruleset`."""
+
+    rules: tuple[Rule, ...]
+    decisions: Mapping[str, Decision]
+    files: tuple[str, ...] = ()
+
+    def for_field(self, field: str) -> tuple[Rule, ...]:
+        return tuple(rule for rule in self.rules if rule.field == field)
+
+    def decision(self, field: str) -> Decision:
+        return self.decisions.get(field, Decision())
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A rule that fired on a document, with the hit it records."""
+
+    rule: Rule
+    hit: Hit
+
+
+# ── text folding ──────────────────────────────────────────────────────────────────────────────
+
+_PUNCT = str.maketrans(
+    {"’": "'", "‘": "'", "`": "'", "´": "'", "–": "-", "—": "-", "«": '"', "»": '"',
+     "“": '"', "”": '"', "\u00a0": " "}
+)  # fmt: skip
+
+
+def fold(text: str) -> str:
+    """Strip accents and unify apostrophes and dashes, one character for one.
+
+    Citizens write "e'" or "e" for "è" and phones type ’ for ': matching folded text with folded
+    patterns makes every rule accent-tolerant. Keeping the length lets a match's span in the
+    folded text be the evidence's span in the original.
+    """
+    return "".join(_base(c) for c in text.translate(_PUNCT))
+
+
+@lru_cache(maxsize=2048)
+def _base(char: str) -> str:
+    """The base letter of an accented one ("è" → "e"); any other character as it is."""
+    return char if char.isascii() else unicodedata.normalize("NFD", char)[0]
+
+
+# ── documents ─────────────────────────────────────────────────────────────────────────────────
+
+_SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n[ \t]*\n")
+
+
+@dataclass(frozen=True)
+class Document:
+    """The text the rules read: subject, a blank line, body; folded once for every rule."""
+
+    original: str
+    folded: str
+    sentence_ends: tuple[int, ...]
+
+    @classmethod
+    def of(cls, doc: RuleInput) -> Document:
+        original = f"{doc.subject or ''}\n\n{doc.text or ''}"
+        folded = fold(original)
+        ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
+        return cls(original, folded, ends)
+
+    def sentence(self, pos: int) -> tuple[int, int]:
+        """The span of the sentence holding `pos`: the scope of a rule's `unless`."""
+        i = bisect.bisect_right(self.sentence_ends, pos)
+        start = self.sentence_ends[i - 1] if i else 0
+        end = self.sentence_ends[i] if i < len(self.sentence_ends) else len(self.folded)
+        return start, end
+
+    def evidence(self, start: int, end: int) -> str:
+        text = " ".join(self.original[start:end].split())
+        return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+
+
+# ── running ───────────────────────────────────────────────────────────────────────────────────
+
+
+def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
+    """Every rule that fires, each once, with the first match its `unless` does not silence."""
+    fired = []
+    for rule in rules:
+        span = first_match(rule, document)
+        if span is not None:
+            hit = Hit(rule.name, rule.field, rule.value, document.evidence(*span))
+            fired.append(Fired(rule, hit))
+    return fired
+
+
+def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
+    if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
+        return None
+    for pattern in rule.patterns:
+        for match in pattern.finditer(document.folded):
+            start, end = document.sentence(match.start())
+            if rule.unless_scope == "sentence" and _any_search(
+                rule.unless, document.folded[start:end]
+            ):
+                continue
+            return match.span()
+    return None
+
+
+def _any_search(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
+def scores(fired: Iterable[Fired]) -> dict[str, float]:
+    """The sum of the weights voting for each value."""
+    totals: dict[str, float] = {}
+    for item in fired:
+        totals[item.rule.value] = totals.get(item.rule.value, 0.0) + item.rule.weight
+    return totals
+
+
+# ── loading ───────────────────────────────────────────────────────────────────────────────────
+
+
+def load_ruleset(overrides: Sequence[Path] = ()) -> RuleSet:
+    """The shipped Italian rules, then each override file merged over them in order.
+
+    A rule in an override replaces the rule of the same name wherever it was defined (keeping its
+    place), a new name is appended, and `enabled = false` drops the named rule. Decision tables
+    are merged key by key. Raises RulesError naming the file and rule on any problem.
+    """
+    merged: dict[str, tuple[str, dict[str, Any]]] = {}
+    decisions: dict[str, dict[str, Any]] = {}
+    files = [*_default_files(), *(Path(p) for p in overrides)]
+    for path in files:
+        data = _read_toml(path)
+        _merge_file(str(path), data, merged, decisions)
+    rules = tuple(
+        _compile_rule(source, raw)
+        for source, raw in merged.values()
+        if raw.get("enabled", True) is not False
+    )
+    compiled = {field: _compile_decision(raw) for field, raw in decisions.items()}
+    return RuleSet(rules, compiled, tuple(str(p) for p in files))
+
+
+def _default_files() -> list[Path]:
+    folder = resources.files("rules") / "defaults"
+    return sorted(Path(str(f)) for f in folder.iterdir() if f.name.endswith(".toml"))
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except OSError as exc:
+        raise RulesError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge_file(
+    source: str,
+    data: dict[str, Any],
+    merged: dict[str, tuple[str, dict[str, Any]]],
+    decisions: dict[str, dict[str, Any]],
+) -> None:
+    unknown = set(data) - {"field", "decision", "rule"}
+    if unknown:
+        raise RulesError(f"{source}: unknown top-level keys: {', '.join(sorted(unknown))}")
+    default_field = data.get("field")
+    for field, table in _table(source, data.get("decision", {}), "decision").items():
+        decisions.setdefault(field, {}).update(_check_decision(source, field, table))
+    seen: set[str] = set()
+    for i, raw in enumerate(_rule_list(source, data.get("rule", []))):
+        name = raw.get("name")
+        if not isinstance(name, str) or not name:
+            raise RulesError(f"{source}: rule #{i + 1} has no name")
+        if name in seen:
+            raise RulesError(f"{source}: rule {name!r} is defined twice")
+        seen.add(name)
+        entry = dict(raw)
+        if default_field is not None:
+            entry.setdefault("field", default_field)
+        merged[name] = (source, entry)
+
+
+def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
+    where = f"{source}: decision.{field}"
+    if field not in FIELD_VALUES:
+        raise RulesError(f"{where}: unknown field")
+    unknown = set(_table(source, table, f"decision.{field}")) - DECISION_KEYS
+    if unknown:
+        raise RulesError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
+    for key in ("min_score", "quoted_ticket_weight"):
+        if key in table and not _is_number(table[key]):
+            raise RulesError(f"{where}: {key} must be a number")
+    prefer = table.get("prefer", [])
+    if not isinstance(prefer, list) or any(v not in FIELD_VALUES[field] for v in prefer):
+        raise RulesError(f"{where}: prefer must list values of {field}, not {prefer!r}")
+    return table
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _table(source: str, value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise RulesError(f"{source}: {where} must be a table")
+    return value
+
+
+def _rule_list(source: str, value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
+        raise RulesError(f"{source}: `rule` must be an array of tables ([[rule]])")
+    return value
+
+
+def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
+    name = raw["name"]
+
+    def fail(problem: str) -> RulesError:
+        return RulesError(f"{source}: rule {name!r}: {problem}")
+
+    unknown = set(raw) - RULE_KEYS
+    if unknown:
+        raise fail(f"unknown keys: {', '.join(sorted(unknown))}")
+    field, value = raw.get("field"), raw.get("value")
+    if field not in FIELD_VALUES:
+        raise fail(f"field must be one of {', '.join(FIELD_VALUES)}, not {field!r}")
+    if value not in FIELD_VALUES[field]:
+        raise fail(f"value for {field} must be one of {', '.join(FIELD_VALUES[field])}")
+    patterns = _regex_list(raw.get("patterns"), fail, "patterns")
+    if not patterns:
+        raise fail("needs at least one pattern")
+    scope = raw.get("unless_scope", "sentence")
+    if scope not in SCOPES:
+        raise fail(f"unless_scope must be one of {', '.join(SCOPES)}")
+    weight = raw.get("weight", 1.0)
+    if not _is_number(weight):
+        raise fail("weight must be a number")
+    return Rule(
+        name=name,
+        field=field,
+        value=value,
+        patterns=patterns,
+        unless=_regex_list(raw.get("unless", []), fail, "unless"),
+        unless_scope=scope,
+        weight=float(weight),
+        description=str(raw.get("description", "")),
+        source=source,
+    )
+
+
+def _regex_list(
+    value: Any, fail: Callable[[str], RulesError], key: str
+) -> tuple[re.Pattern[str], ...]:
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise fail(f"{key} must be a list of strings")
+    compiled = []
+    for pattern in value:
+        try:
+            compiled.append(re.compile(fold(pattern), re.IGNORECASE))
+        except re.error as exc:
+            raise fail(f"bad regex in {key} {pattern!r}: {exc}") from None
+    return tuple(compiled)
+
+
+def _compile_decision(raw: dict[str, Any]) -> Decision:
+    return Decision(
+        min_score=float(raw.get("min_score", 1.0)),
+        prefer=tuple(raw.get("prefer", ())),
+        quoted_ticket_weight=float(raw.get("quoted_ticket_weight", 0.0)),
+    )

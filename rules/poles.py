@@ -1,0 +1,129 @@
+"""Pole codes in free text, typed by hand or read by OCR from a fax.
+
+Formats come from the configuration (`[[poles.formats]]`): a regex with a named group `num` and
+a canonical template such as "IP-{num}". Faxes turn 0 into O and 1 into l, so every `\\d` of the
+configured regex is rewritten into a class that also admits the letters OCR confuses with digits;
+the captured groups are mapped back to digits before the template is applied. A `\\d{n}` also
+tolerates single spaces between its digits ("IP 123 456"), but such a spaced code is refused
+when another digit group follows, because that is how phone and protocol numbers look.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rules.engine import RulesError
+from rules.types import PoleFormat
+
+DEFAULT_POLE_FORMATS: tuple[PoleFormat, ...] = (
+    PoleFormat(regex=r"IP[\s\-–/]*(?P<num>\d{6})", canonical="IP-{num}"),
+)
+
+OCR_DIGITS = {"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "s": "5", "B": "8"}
+_CLASS_BODY = "0-9" + re.escape("".join(OCR_DIGITS))
+DIGIT = f"(?-i:[{_CLASS_BODY}])"  # case-sensitive inside: "b" is not an 8
+_TO_DIGITS = str.maketrans({**OCR_DIGITS, " ": None})
+_TOKEN = re.compile(  # just enough regex syntax to find digits, classes and groups
+    r"(?P<cls>\[\^?\]?(?:\\.|[^\]\\])*\])"  # a character class
+    r"|(?P<digit>\\d)(?:\{(?P<count>\d+)\})?"  # a digit, maybe with an exact count
+    r"|\\."  # any other escape
+    r"|\(\?P<(?P<group>\w+)>"  # a named group opens
+    r"|.",
+    re.DOTALL,
+)
+_FOLLOWING_DIGITS = re.compile(r"[ .]?\d")
+
+
+@dataclass(frozen=True)
+class PoleHit:
+    """A pole code found in text: canonical code, the text as written, and where."""
+
+    code: str
+    raw: str
+    start: int
+    end: int
+
+
+def find_poles(text: str, formats: Sequence[PoleFormat]) -> list[PoleHit]:
+    """Pole codes in order of appearance, each canonical code once.
+
+    >>> [h.code for h in find_poles("pali IP-O12345 e ip 000102", DEFAULT_POLE_FORMATS)]
+    ['IP-012345', 'IP-000102']
+    """
+    hits = []
+    for fmt in formats:
+        pattern = compile_format(fmt)
+        for match in pattern.finditer(text):
+            hit = _accept(match, fmt, text)
+            if hit is not None:
+                hits.append(hit)
+    hits.sort(key=lambda h: h.start)
+    seen: set[str] = set()
+    return [h for h in hits if not (h.code in seen or seen.add(h.code))]
+
+
+@lru_cache(maxsize=64)
+def compile_format(fmt: PoleFormat) -> re.Pattern[str]:
+    """The configured regex made OCR-tolerant, case-insensitive and bounded on the left.
+
+    The left boundary keeps "VIP 123456" out; a trailing digit is refused so that a longer number
+    is not cut into a code. Raises RulesError for a bad regex or a template naming a missing group.
+    """
+    try:
+        pattern = re.compile(rf"(?<![A-Za-z0-9])(?:{ocr_tolerant(fmt.regex)})(?!\d)", re.IGNORECASE)
+    except re.error as exc:
+        raise RulesError(f"pole format {fmt.regex!r}: bad regex: {exc}") from None
+    fields = set(re.findall(r"\{(\w+)", fmt.canonical))
+    missing = fields - set(pattern.groupindex)
+    if missing:
+        raise RulesError(
+            f"pole format {fmt.regex!r}: canonical {fmt.canonical!r} names groups the regex "
+            f"lacks: {', '.join(sorted(missing))}"
+        )
+    return pattern
+
+
+def ocr_tolerant(regex: str) -> str:
+    r"""Rewrite each `\d` into the OCR digit class; `\d{n}` also admits single inner spaces."""
+    return "".join(_tolerant(token) for token in _TOKEN.finditer(regex))
+
+
+def _tolerant(token: re.Match[str]) -> str:
+    if token["cls"]:
+        return re.sub(r"\\.", lambda e: _CLASS_BODY if e[0] == r"\d" else e[0], token[0])
+    if not token["digit"]:
+        return token[0]
+    count = int(token["count"] or 1)
+    return DIGIT if count == 1 else f"{DIGIT}(?:[ ]?{DIGIT}){{{count - 1}}}"
+
+
+def _accept(match: re.Match[str], fmt: PoleFormat, text: str) -> PoleHit | None:
+    """The canonical hit, or None when the match looks more like a word or a longer number."""
+    groups = match.groupdict(default="")
+    for name in digit_groups(fmt.regex) & set(groups):
+        value = groups[name]
+        digits = value.translate(_TO_DIGITS)
+        if sum(c.isdigit() for c in value) * 2 < len(digits):  # mostly letters: a word
+            return None
+        if " " in value and _FOLLOWING_DIGITS.match(text, match.end()):
+            return None
+        groups[name] = digits
+    return PoleHit(fmt.canonical.format(**groups), match.group(0), *match.span())
+
+
+@lru_cache(maxsize=64)
+def digit_groups(regex: str) -> frozenset[str]:
+    r"""Names of the groups whose sub-pattern holds a `\d`: only those are mapped to digits."""
+    names: set[str] = set()
+    open_groups: list[str] = []
+    for token in _TOKEN.finditer(regex):
+        if token["digit"] or (token["cls"] and r"\d" in token[0]):
+            names.update(name for name in open_groups if name)
+        elif token["group"] or token[0] == "(":
+            open_groups.append(token["group"] or "")
+        elif token[0] == ")" and open_groups:
+            open_groups.pop()
+    return frozenset(names)
