@@ -90,6 +90,8 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr)
     # mail-parser warns about every odd part; the parser records those as defects already.
     logging.getLogger("mailparser").setLevel(logging.ERROR)
+    # APScheduler logs every job run at INFO: one line a second for a drop folder.
+    logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,9 +39,13 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
-  echo "setup: installing Python packages into .venv" >&2
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras" 2>&1 | grep -v '^WARNING: Location' || true
+  echo "setup: installing Python packages into .venv (log: .venv/pip.log)" >&2
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -e ".$extras"; } > .venv/pip.log 2>&1; then
+    tail -n 30 .venv/pip.log >&2
+    echo "setup: pip failed; the whole log is in .venv/pip.log" >&2
+    exit 1
+  fi
   .venv/bin/python -c 'import inbox_daemon.cli' # fail here, clearly, if the install did not work
   echo "$digest" > "$stamp"
 fi
