@@ -366,6 +366,8 @@ def _resolve_paths(config: Config, base: Path) -> Config:
         elif isinstance(source, SmtpSource):
             tls = {"tls_cert": absolute(source.tls_cert), "tls_key": absolute(source.tls_key)}
             source = source.model_copy(update=tls)
+        elif isinstance(source, ImapSource):
+            source = source.model_copy(update={"ca_file": absolute(source.ca_file)})
         sources.append(source)
     ack = config.acknowledgements
     return config.model_copy(
@@ -390,6 +392,8 @@ def _check_semantics(config: Config) -> list[str]:
             problems.append(f"sources[{i}].name: {source.name!r} is used by another source")
         seen.add(source.name)
         cleartext = isinstance(source, ImapSource) and source.tls == "none"
+        if isinstance(source, ImapSource):
+            problems += _check_imap(f"sources[{i}]", source)
         if cleartext and source.host not in LOOPBACK_HOSTS:
             problems.append(
                 f"sources[{i}].tls: 'none' sends the password in clear; "
@@ -413,6 +417,19 @@ def _check_semantics(config: Config) -> list[str]:
     if ack.template and not ack.template.is_file():
         problems.append(f"acknowledgements.template: no such file: {ack.template}")
     problems += _check_calendar(config.calendar)
+    return problems
+
+
+def _check_imap(key: str, source: ImapSource) -> list[str]:
+    problems = []
+    if source.ca_file and not source.ca_file.is_file():
+        problems.append(f"{key}.ca_file: no such file: {source.ca_file}")
+    target = source.after.removeprefix("move:")
+    if source.after.startswith("move:") and target in source.folders:
+        problems.append(
+            f"{key}.after: {target!r} is also in folders: every message would be moved "
+            "into the folder it is read from, again at every poll"
+        )
     return problems
 
 

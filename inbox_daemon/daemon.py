@@ -1,12 +1,18 @@
 """The long-running daemon: sources feed the spool, one worker drains it, the outbox sends.
 
-Threads: APScheduler runs each polled source on its own interval (never two polls of one
-source at once); push sources (SMTP) run their own server thread; the main thread processes
-stored messages whenever a source reports new ones, and at least every few seconds.
+Threads: APScheduler runs each polled source on its own interval; a source that can watch its
+server (IMAP IDLE) also polls itself when told of new mail, from its watcher thread; a lock per
+source keeps two polls of one source from running at once. Push sources (SMTP) run their own
+server thread; the main thread processes stored messages whenever a source reports new ones,
+and at least every few seconds.
+
+A failing source is logged once per distinct fault, and again when it recovers: an operator
+reads one line saying what to fix, not the same line every poll.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -19,9 +25,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from inbox_daemon import outbox, pipeline
 from inbox_daemon.context import Context
-from inbox_daemon.errors import ExitCode
+from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
-from inbox_daemon.sources.base import PolledSource
+from inbox_daemon.sources.base import PolledSource, WatchedSource
 
 log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0
@@ -34,10 +40,12 @@ class Daemon:
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
+        self._poll_locks = {source.name: threading.Lock() for source in self.polled}
+        self._faults: dict[str, str] = {}  # source name -> the fault last logged
 
     def run_once(self) -> int:
         """One pass: every source polled, everything stored processed, the outbox flushed."""
-        failed = [s.name for s in self.polled if not self._poll(s)]
+        failed = [s.name for s in self.polled if not self.poll(s)]
         self._drain()
         outbox.deliver_due(self.ctx)
         for source in self.polled:
@@ -50,7 +58,7 @@ class Daemon:
         for source in self.polled:
             interval = getattr(getattr(source, "config", None), "poll_interval_s", 60.0)
             scheduler.add_job(
-                self._poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
+                self.poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
                 max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
             )  # fmt: skip
         scheduler.add_job(
@@ -60,6 +68,9 @@ class Daemon:
         for source in self.pushed:
             source.start()
         scheduler.start()
+        for source in self.polled:
+            if isinstance(source, WatchedSource):
+                source.watch(functools.partial(self.poll, source))
         log.info("running: %d polled, %d push source(s)", len(self.polled), len(self.pushed))
         _sd_notify("READY=1")
         try:
@@ -78,16 +89,28 @@ class Daemon:
             self._drain()
         return ExitCode.ok
 
-    def _poll(self, source: PolledSource) -> bool:
-        try:
-            new = source.poll(self.ctx.spool)
-        except Exception as exc:  # one failing source never stops the others
-            log.error("source %s: %s", source.name, exc)
-            return False
+    def poll(self, source: PolledSource) -> bool:
+        """Poll one source; False when it failed (logged if the fault is new)."""
+        with self._poll_locks[source.name]:
+            try:
+                new = source.poll(self.ctx.spool)
+            except Exception as exc:  # one failing source never stops the others
+                self._report(source.name, exc)
+                self.wake.set()  # what it stored before failing still gets processed
+                return False
+            if self._faults.pop(source.name, None) is not None:
+                log.info("source %s: working again", source.name)
         if new:
             log.info("source %s: %d new message(s)", source.name, new)
             self.wake.set()
         return True
+
+    def _report(self, name: str, exc: Exception) -> None:
+        expected = isinstance(exc, SourceError)  # its text says what to do; no traceback
+        fault = str(exc) if expected else f"{type(exc).__name__}: {exc}"
+        if self._faults.get(name) != fault:
+            self._faults[name] = fault
+            log.error("source %s: %s", name, fault, exc_info=not expected)
 
     def _drain(self) -> None:
         tickets = 0

@@ -6,7 +6,8 @@ to its server (IMAP move/flag, file move, SMTP 250) only after `Spool.store` has
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from inbox_daemon.spool import Spool
 
@@ -19,6 +20,16 @@ class PolledSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class WatchedSource(PolledSource, Protocol):
+    """A polled source that can also hear of new mail at once (IMAP IDLE)."""
+
+    def watch(self, trigger: Callable[[], None]) -> None:
+        """Start watching; call `trigger` (which polls this source) when mail may be waiting.
+        `close()` stops watching."""
+        ...
 
 
 class PushSource(Protocol):

@@ -1,0 +1,195 @@
+"""IMAP throughput: the daemon's full pipeline against getmail6's retrieve-only, one mailbox.
+
+    .venv/bin/python bench/imap_throughput.py [--n 2000] [--batch-size 50] [--profile FILE]
+
+Starts a throwaway Dovecot on loopback (tests/integration/dovecot.py), APPENDs N generated
+Italian requests to one mailbox, then times, as child processes on that same mailbox:
+
+  getmail6   retrieve only: every message into a maildir (delete = false, read_all = true)
+  daemon     `inbox-daemon run --once` with `after = keep`: fetch, spool (fsync + commit),
+             parse, classify, write the ticket, each committed
+  spool      the daemon's IMAP source alone (fetch + spool, no pipeline), in this process,
+             to tell fetching cost from processing cost
+
+and prints messages per second for each, the daemon/getmail6 ratio and the daemon's peak RSS
+(from wait4). Targets: daemon >= 3x getmail6, peak RSS <= 250 MB. `--profile FILE` runs the
+daemon under cProfile (view with `python -m pstats FILE`). Needs `dovecot-imapd` and
+`getmail6` (scripts/setup.sh test installs both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from integration.dovecot import PASSWORD, Dovecot, running_dovecot  # noqa: E402
+from integration.mailgen import italian_requests  # noqa: E402
+
+CONFIG = """\
+[database]
+url = "sqlite:///tickets.db"
+[storage]
+dir = "store"
+[[sources]]
+name = "posta"
+kind = "imap"
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+username = "{user}"
+password_env = "BENCH_IMAP_PASSWORD"
+after = "keep"
+idle = false
+batch_size = {batch_size}
+"""
+
+GETMAILRC = """\
+[retriever]
+type = SimpleIMAPRetriever
+server = 127.0.0.1
+port = {port}
+username = {user}
+password = {password}
+mailboxes = ("INBOX",)
+
+[destination]
+type = Maildir
+path = {maildir}/
+
+[options]
+read_all = true
+delete = false
+verbose = 0
+"""
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run a child to completion: (seconds, peak RSS in MB). Fails loudly if it fails."""
+    with tempfile.TemporaryFile() as err:  # a pipe left unread would block a chatty child
+        start = time.perf_counter()
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            message = err.read().decode(errors="replace")[-3000:]
+            raise SystemExit(f"{argv[0]} failed ({child.returncode}):\n{message}")
+    return seconds, usage.ru_maxrss // 1024
+
+
+def run_getmail(server: Dovecot, user: str, work: Path) -> float:
+    """getmail6 as its users run it; as root it refuses to deliver, so then as `nobody`."""
+    getmail = shutil.which("getmail") or sys.exit("getmail6 missing: apt-get install getmail6")
+    home = work / "getmail"
+    maildir = home / "maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
+    rc = home / "getmailrc"
+    rc.write_text(GETMAILRC.format(port=server.port, user=user, password=PASSWORD, maildir=maildir))
+    argv = [getmail, "--rcfile", str(rc), "--getmaildir", str(home)]
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)
+        for path in [home, *home.rglob("*")]:
+            os.chown(path, 65534, 65534)
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    seconds, _ = timed(argv)
+    got = len(list((maildir / "new").iterdir()))
+    return seconds if got else sys.exit("getmail retrieved nothing")
+
+
+def run_daemon(config: Path, profile: Path | None) -> tuple[float, int]:
+    env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD}
+    python = [sys.executable]
+    if profile:
+        python += ["-m", "cProfile", "-o", str(profile)]
+    argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
+    return timed(argv, env)
+
+
+def run_spool_only(config: Path) -> float:
+    os.environ["BENCH_IMAP_PASSWORD"] = PASSWORD
+    from inbox_daemon.config import ImapSource as ImapConfig
+    from inbox_daemon.config import load_config
+    from inbox_daemon.sources.imap import ImapSource
+    from inbox_daemon.spool import BlobStore, Spool
+    from inbox_daemon.store.db import open_store
+
+    cfg = load_config(config)
+    engine = open_store(cfg.database.url)
+    source_cfg = cfg.source("posta")
+    assert isinstance(source_cfg, ImapConfig)
+    source = ImapSource(source_cfg, engine)
+    start = time.perf_counter()
+    source.poll(Spool(engine, BlobStore(cfg.storage.dir)))
+    source.close()
+    return time.perf_counter() - start
+
+
+def tickets(config: Path) -> int:
+    with sqlite3.connect(config.parent / "tickets.db") as conn:
+        return int(conn.execute("select count(*) from ticket").fetchone()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="messages (default 2000)")
+    parser.add_argument("--batch-size", type=int, default=50, help="the source's batch_size")
+    parser.add_argument("--profile", type=Path, help="write the daemon's cProfile stats here")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
+    try:
+        with running_dovecot() as server:
+            user = "bench"
+            print(f"appending {args.n} messages…", file=sys.stderr)
+            server.append(user, italian_requests(args.n))
+            server.flags(user)  # one full pass, so that no contender reads a cold index
+
+            getmail_s = run_getmail(server, user, work)
+            results = {}
+            for name in ("daemon", "spool"):
+                folder = work / name
+                folder.mkdir()
+                config = folder / "config.toml"
+                config.write_text(
+                    CONFIG.format(port=server.port, user=user, batch_size=args.batch_size)
+                )
+                if name == "daemon":
+                    seconds, rss = run_daemon(config, args.profile)
+                    made = tickets(config)
+                    if made != args.n:
+                        sys.exit(f"the daemon made {made} tickets for {args.n} messages")
+                    results[name] = (seconds, rss)
+                else:
+                    results[name] = (run_spool_only(config), 0)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    n = args.n
+    daemon_s, rss = results["daemon"]
+    rows = [
+        ("getmail6 (retrieve only)", getmail_s),
+        ("daemon run --once (full pipeline)", daemon_s),
+        ("daemon IMAP source only (fetch + spool)", results["spool"][0]),
+    ]
+    print(f"{n} messages, batch_size {args.batch_size}")
+    for label, seconds in rows:
+        print(f"  {label:<42} {seconds:7.2f} s  {n / seconds:8.1f} msg/s")
+    ratio = getmail_s / daemon_s
+    print(f"  daemon / getmail6 rate ratio: {ratio:.2f}x (target >= 3x)")
+    print(f"  daemon peak RSS: {rss} MB (target <= 250 MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""IMAP and PEC mailboxes: fetch every message once, store it, only then move or flag it.
+
+Per folder and pass: SELECT (EXAMINE for `after = keep`), compare UIDVALIDITY with
+`source_state`, SEARCH what is left to fetch, skip UIDs the spool already holds under this
+origin, FETCH the rest in batches (`batch_size` messages, at most BATCH_BYTES), store each
+message (committed), then acknowledge the batch on the server and advance `last_uid`.
+
+A crash anywhere repeats at most one batch: stored messages are recognised (by origin, else by
+sha256 of their bytes) and their move or flag is completed. A new UIDVALIDITY means the UIDs
+mean nothing any more: the folder is read again and the spool recognises what it has.
+
+Messages over `max_message_mb` are not fetched (the spool holds whole messages in memory):
+they stay on the server, neither moved nor flagged, hold `last_uid` below them, and are
+reported as a fault of the source until the operator raises the limit or removes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC
+
+from sqlalchemy import Engine
+
+from inbox_daemon.config import ImapSource as ImapConfig
+from inbox_daemon.errors import SourceError
+from inbox_daemon.sources import imap_state
+from inbox_daemon.sources.imap_idle import IdleWatcher
+from inbox_daemon.sources.imap_session import Backoff, ConnectionLost, Fetched, ImapSession
+from inbox_daemon.spool import Incoming, Origin, Spool
+
+log = logging.getLogger(__name__)
+BATCH_BYTES = 16 * 1024 * 1024  # bounds memory per FETCH whatever batch_size says
+MB = 1024 * 1024
+
+
+class ImapSource:
+    """See `PolledSource`; also `watch` (IMAP IDLE). One connection for polling, kept between
+    polls; the daemon never runs two polls of one source at once."""
+
+    def __init__(self, config: ImapConfig, engine: Engine, backoff: Backoff | None = None):
+        self.name = config.name
+        self.config = config
+        self.engine = engine
+        self._backoff = backoff or Backoff(base_s=config.poll_interval_s)
+        self._imap: ImapSession | None = None
+        self._fault: str | None = None  # the connection fault we are backing off from
+        self._retry_at = 0.0
+        self._watchers: list[IdleWatcher] = []
+
+    def poll(self, spool: Spool) -> int:
+        if self._fault and time.monotonic() < self._retry_at:
+            raise ConnectionLost(self._fault)  # same text: the daemon does not log it again
+        try:
+            new = self._poll_folders(self._session(), spool)
+        except ConnectionLost as exc:
+            self._lost(str(exc))
+            raise
+        return new
+
+    def _session(self) -> ImapSession:
+        if self._imap is not None and not self._imap.alive():
+            self._drop()  # e.g. the server restarted since the last poll
+        if self._imap is None:
+            self._imap = ImapSession(self.config)
+        return self._imap
+
+    def _poll_folders(self, imap: ImapSession, spool: Spool) -> int:
+        new, problems = 0, []
+        for folder in self.config.folders:
+            try:
+                stored, problem = self._sync(imap, folder, spool)
+            except ConnectionLost:
+                raise
+            except SourceError as exc:
+                stored, problem = 0, str(exc)
+            new += stored
+            imap_state.save_outcome(self.engine, self.name, folder, problem)
+            if problem:
+                problems.append(problem)
+        self._fault = None
+        self._backoff.reset()
+        if problems:
+            raise SourceError("; ".join(problems))
+        return new
+
+    def _lost(self, fault: str) -> None:
+        self._drop()
+        self._fault = fault
+        self._retry_at = time.monotonic() + self._backoff.next_delay()
+        for folder in self.config.folders:
+            imap_state.save_outcome(self.engine, self.name, folder, fault)
+
+    def _sync(self, imap: ImapSession, folder: str, spool: Spool) -> tuple[int, str | None]:
+        """One folder: store what is new, acknowledge it; return (new, problem)."""
+        after, limit = self.config.after, self.config.max_message_mb * MB
+        uidvalidity = imap.select(folder, readonly=after == "keep")
+        last_uid = self._resume_point(folder, uidvalidity)
+        uids = imap.search(after, last_uid)
+        stored = imap_state.stored_uids(self.engine, self.name, folder, uidvalidity, uids)
+        sizes = imap.sizes([uid for uid in uids if uid not in stored]) if uids else {}
+        too_big = {uid: size for uid, size in sizes.items() if size > limit}
+        ceiling = min(too_big, default=None)  # last_uid must stay below an unfetched message
+        new = 0
+        for batch in _batches(uids, sizes, too_big, self.config.batch_size):
+            wanted = [uid for uid in batch if uid in sizes and uid not in too_big]
+            for message in imap.fetch(wanted) if wanted else []:
+                new += spool.store(self._incoming(folder, uidvalidity, message)).new
+                stored.add(message.uid)
+            imap.acknowledge(after, [uid for uid in batch if uid in stored])
+            top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
+            if top > last_uid:
+                last_uid = top
+                imap_state.save_progress(self.engine, self.name, folder, uidvalidity, last_uid)
+        return new, _too_big_problem(folder, too_big, self.config.max_message_mb)
+
+    def _resume_point(self, folder: str, uidvalidity: int) -> int:
+        known = imap_state.load(self.engine, self.name, folder)
+        if known.uidvalidity == uidvalidity:
+            return known.last_uid
+        if known.uidvalidity is not None:
+            log.warning(
+                "source %s: folder %r has a new UIDVALIDITY (%s, was %s): reading it all again;"
+                " messages already stored are recognised and not duplicated",
+                self.name, folder, uidvalidity, known.uidvalidity,
+            )  # fmt: skip
+        imap_state.save_progress(self.engine, self.name, folder, uidvalidity, 0)
+        return 0
+
+    def _incoming(self, folder: str, uidvalidity: int, message: Fetched) -> Incoming:
+        cfg = self.config
+        received = message.internal_date
+        if received.tzinfo is None:  # a server without a zone in INTERNALDATE: assume UTC
+            received = received.replace(tzinfo=UTC)
+        url = f"imap://{cfg.username}@{cfg.host}/{folder};UIDVALIDITY={uidvalidity}/;UID="
+        return Incoming(
+            raw=message.raw,
+            origin=Origin(self.name, folder, uidvalidity, message.uid, f"{url}{message.uid}"),
+            received_at=received,
+            channel=cfg.channel,
+        )
+
+    def watch(self, trigger: Callable[[], None]) -> None:
+        """Push as well as poll: one IDLE connection per folder calls `trigger` (which polls
+        this source) when the server reports new mail, or is back after an outage."""
+        if not self.config.idle:
+            return
+
+        def changed() -> None:
+            self._retry_at = 0.0  # the server answers: do not wait out the backoff
+            trigger()
+
+        for folder in self.config.folders:
+            watcher = IdleWatcher(self.config, folder, changed)
+            watcher.start()
+            self._watchers.append(watcher)
+
+    def close(self) -> None:
+        for watcher in self._watchers:
+            watcher.stop()
+        self._watchers.clear()
+        self._drop()
+
+    def _drop(self) -> None:
+        if self._imap is not None:
+            self._imap.close()
+            self._imap = None
+
+
+def _batches(
+    uids: list[int], sizes: dict[int, int], skip: dict[int, int], count: int
+) -> Iterator[list[int]]:
+    """UIDs in order, in groups of at most `count` messages and BATCH_BYTES to fetch."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = 0 if uid in skip else sizes.get(uid, 0)
+        if batch and (len(batch) >= count or total + size > BATCH_BYTES):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+def _too_big_problem(folder: str, too_big: dict[int, int], limit_mb: int) -> str | None:
+    if not too_big:
+        return None
+    first = sorted(too_big.items())[:5]
+    listed = ", ".join(f"UID {uid} ({size / MB:.0f} MB)" for uid, size in first)
+    more = f" and {len(too_big) - 5} more" if len(too_big) > 5 else ""
+    return (
+        f"folder {folder!r}: {listed}{more} over max_message_mb = {limit_mb}, left on the server "
+        "unread: raise max_message_mb for this source, or move the message out of the folder"
+    )

@@ -1,0 +1,250 @@
+"""A throwaway Dovecot on loopback, for the integration tests and the benchmark.
+
+Everything lives in one temporary folder: configuration, sockets, log, passwd-file and the
+maildirs. The server runs in the foreground as a child process (`dovecot -F`) and is stopped,
+started and restarted by the tests. Mail is added over IMAP (APPEND), as a real sender's server
+would. Any user name logs in with PASSWORD (a static passdb), so each test takes fresh users
+and never sees another's mail; a passwd-file would need a reload per added user.
+
+Run as root, Dovecot refuses mail processes with UID 0 and login processes as root: mail then
+belongs to the `dovecot` system user and the folder is made traversable for it. Run as anyone
+else, every process simply runs as that user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import datetime
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+CONFIG = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = {ssl}
+{ssl_files}
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{root}/mail/%u
+mail_uid = {uid}
+mail_gid = {gid}
+first_valid_uid = 1
+default_internal_user = {internal_user}
+mail_max_userip_connections = 200
+auth_failure_delay = 0  # and no penalty (anvil): wrong-password tests slow no one
+passdb {{
+  driver = static
+  args = password={password}
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={root}/mail/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+
+PASSWORD = "segreto"  # every user name logs in with it (a static passdb): users are throwaway
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Dovecot:
+    """One Dovecot instance: `start()`, `stop()`, `restart()`, users and mail helpers."""
+
+    def __init__(self, root: Path, tls_cert: Path | None = None, tls_key: Path | None = None):
+        self.root = root
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.imaps_port = free_port() if tls_cert else 0
+        self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.process: subprocess.Popen[bytes] | None = None
+        self._write_config()
+
+    # --- server -------------------------------------------------------------------------
+
+    def _write_config(self) -> None:
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("dovecot")
+            uid, gid, internal = owner.pw_uid, owner.pw_gid, "root"
+        else:
+            uid, gid, internal = os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
+        (self.root / "mail").mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o755)
+        os.chown(self.root / "mail", uid, gid)
+        ssl_files = ""
+        if self.tls_cert and self.tls_key:
+            ssl_files = f"ssl_cert = <{self.tls_cert}\nssl_key = <{self.tls_key}"
+        self.config = self.root / "dovecot.conf"
+        values = {
+            "root": self.root, "uid": uid, "gid": gid, "internal_user": internal,
+            "port": self.port, "imaps_port": self.imaps_port, "password": PASSWORD,
+            "ssl": "yes" if ssl_files else "no", "ssl_files": ssl_files,
+        }  # fmt: skip
+        self.config.write_text(CONFIG.format(**values))
+
+    def start(self, timeout: float = 15.0) -> None:
+        log = open(self.root / "dovecot.stdout", "ab")  # noqa: SIM115 - kept by the child
+        self.process = subprocess.Popen(
+            ["dovecot", "-F", "-c", str(self.config)],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dovecot exited at start; see {self.root}/dovecot.log")
+            if self._answers():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not answer on port {self.port} in {timeout} s")
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=1) as sock:
+                return sock.recv(64).startswith(b"* OK")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """Stop the server and every process of it, dropping open connections as a real
+        restart does (the master alone leaves its imap processes serving their clients)."""
+        if self.process is None:
+            return
+        group = self.process.pid  # its own session: the group holds only this instance
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+        self.process = None
+        # The master waits for its children; the port is free once it has exited.
+        deadline = time.monotonic() + 10
+        while self._answers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """Crash: SIGKILL every process of the server at once, mid-command if need be."""
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def doveadm(self, *args: str) -> str:
+        done = subprocess.run(
+            ["doveadm", "-c", str(self.config), *args],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    # --- users and mail -----------------------------------------------------------------
+
+    @contextmanager
+    def client(self, user: str, password: str = PASSWORD) -> Iterator[IMAPClient]:
+        client = IMAPClient(self.host, self.port, ssl=False, timeout=60)
+        client.normalise_times = False
+        client.login(user, password)
+        try:
+            yield client
+        finally:
+            with suppress(OSError):
+                client.logout()
+
+    def append(
+        self,
+        user: str,
+        messages: Iterable[bytes],
+        folder: str = "INBOX",
+        flags: tuple[bytes, ...] = (),
+        when: datetime | None = None,
+    ) -> list[int]:
+        """APPEND each message (MULTIAPPEND would be faster, but this is what senders do)."""
+        uids = []
+        with self.client(user) as client:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            for raw in messages:
+                response = client.append(folder, raw, flags=flags, msg_time=when)
+                uids.append(int(response.split(b"APPENDUID ")[1].split()[1].rstrip(b"]")))
+        return uids
+
+    def flags(self, user: str, folder: str = "INBOX") -> dict[int, tuple[bytes, ...]]:
+        with self.client(user) as client:
+            if not client.folder_exists(folder):
+                return {}
+            client.select_folder(folder, readonly=True)
+            uids = client.search("ALL")
+            found = client.fetch(uids, ["FLAGS"]) if uids else {}
+            return {uid: data[b"FLAGS"] for uid, data in sorted(found.items())}
+
+    def count(self, user: str, folder: str = "INBOX") -> int:
+        return len(self.flags(user, folder))
+
+    def uidvalidity(self, user: str, folder: str = "INBOX") -> int:
+        with self.client(user) as client:
+            return client.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"]
+
+    def change_uidvalidity(self, user: str, folder: str = "INBOX") -> int:
+        """Give `folder` a new UIDVALIDITY (as a server rebuilding its index would)."""
+        new = self.uidvalidity(user, folder) + 1000
+        self.doveadm("mailbox", "update", "-u", user, "--uid-validity", str(new), folder)
+        return new
+
+    def delete_folder(self, user: str, folder: str) -> None:
+        with self.client(user) as client:
+            client.delete_folder(folder)
+
+
+@contextmanager
+def running_dovecot(tls_cert: Path | None = None, tls_key: Path | None = None) -> Iterator[Dovecot]:
+    """A started Dovecot in a fresh temporary folder, removed afterwards."""
+    if shutil.which("dovecot") is None:
+        raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd")
+    root = Path(tempfile.mkdtemp(prefix="inbox-dovecot-"))
+    server = Dovecot(root, tls_cert, tls_key)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

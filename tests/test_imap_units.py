@@ -1,0 +1,68 @@
+"""The IMAP source's pure parts and config checks (the protocol itself: tests/integration)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from inbox_daemon.config import Config
+from inbox_daemon.errors import ConfigError
+from inbox_daemon.sources.imap import BATCH_BYTES, _batches
+from inbox_daemon.sources.imap_idle import CHECK_S, _closed, _track
+from inbox_daemon.sources.imap_session import Backoff
+
+SOURCE = """
+[[sources]]
+name = "pec"
+kind = "imap"
+host = "imap.pec.example.it"
+username = "segnalazioni@pec.example.it"
+password_env = "INBOX_TEST_PEC"
+"""
+
+
+@pytest.fixture
+def pec_config(
+    make_config: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str], Config]:
+    monkeypatch.setenv("INBOX_TEST_PEC", "x")
+    return lambda extra: make_config(SOURCE + extra)
+
+
+def test_missing_ca_file_is_named(pec_config: Callable[[str], Config]) -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.ca_file: no such file: .*/ca\.pem"):
+        pec_config('ca_file = "ca.pem"')
+
+
+def test_moving_into_a_folder_that_is_read_is_refused(pec_config) -> None:
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.after: 'INBOX' is also in folders"):
+        pec_config('after = "move:INBOX"')
+
+
+def test_batches_by_count_and_by_bytes() -> None:
+    uids = list(range(1, 8))
+    assert list(_batches(uids, dict.fromkeys(uids, 10), {}, 3)) == [[1, 2, 3], [4, 5, 6], [7]]
+    sizes = {1: BATCH_BYTES - 5, 2: 10, 3: 10}
+    assert list(_batches([1, 2, 3], sizes, {}, 50)) == [[1], [2, 3]]
+    assert list(_batches([1, 2, 3], sizes, {1: sizes[1]}, 50)) == [[1, 2, 3]]  # not fetched
+
+
+def test_idle_counts_growth_not_expunges() -> None:
+    assert _track([(5, b"EXISTS")], 4) == (5, True)
+    assert _track([(3, b"EXPUNGE"), (3, b"EXISTS")], 4) == (3, False)
+    assert _track([(b"OK", b"Still here")], 4) == (4, False)
+
+
+def test_idle_end_of_file_and_bye_mean_closed() -> None:
+    assert _closed([], waited=0.01)
+    assert not _closed([], waited=CHECK_S)
+    assert _closed([(b"BYE", b"Server shutting down.")], waited=0.01)
+
+
+def test_backoff_grows_to_its_cap_and_resets() -> None:
+    backoff = Backoff(base_s=2.0, cap_s=10.0)
+    delays = [backoff.next_delay() for _ in range(6)]
+    assert 1.0 <= delays[0] <= 2.0 and 5.0 <= delays[-1] <= 10.0
+    backoff.reset()
+    assert backoff.next_delay() <= 2.0
