@@ -92,6 +92,8 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     logging.getLogger("mailparser").setLevel(logging.ERROR)
     # APScheduler logs every job run at INFO: one line a second for a drop folder.
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # imapclient's protocol trace at DEBUG trips over imaplib's own formatting.
+    logging.getLogger("imapclient").setLevel(logging.INFO)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
