@@ -221,8 +221,12 @@ def messages(args: argparse.Namespace, ctx: Context) -> int:
 def reprocess(args: argparse.Namespace, ctx: Context) -> int:
     count = pipeline.requeue(ctx, args.ids or None)
     print(f"{count} message(s) queued again")
+    progress = tqdm(total=count, desc="reprocess", unit="msg", file=sys.stderr,
+                    disable=not sys.stderr.isatty())  # fmt: skip
     for outcome in pipeline.process_pending(ctx):
+        progress.update()
         print(f"message {outcome.message_pk}: {outcome.outcome} {outcome.ticket or ''}".rstrip())
+    progress.close()
     return ExitCode.ok
 
 

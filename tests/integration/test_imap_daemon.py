@@ -27,17 +27,10 @@ from inbox_daemon.store.models import Message, Ticket
 from integration.dovecot import PASSWORD, Dovecot
 from integration.helpers import PASSWORD_ENV, count, duplicates, imap_source_toml
 from integration.mailgen import italian_requests
+from tests.conftest import BASE_CONFIG
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dovecot")]
 CLI = Path(sys.executable).with_name("inbox-daemon")
-BASE = """
-[database]
-url = "sqlite:///tickets.db"
-[storage]
-dir = "store"
-[calendar]
-timezone = "Europe/Rome"
-"""
 
 
 @pytest.fixture
@@ -47,7 +40,7 @@ def config_file(tmp_path: Path, dovecot: Dovecot, imap_password: str) -> Callabl
     def write(*sources: dict[str, object]) -> Path:
         tables = [imap_source_toml(**{"port": dovecot.port, **s}) for s in sources]
         path = tmp_path / "config.toml"
-        path.write_text(BASE + "\n".join(tables), encoding="utf-8")
+        path.write_text(BASE_CONFIG + "\n".join(tables), encoding="utf-8")
         return path
 
     return write
