@@ -41,9 +41,9 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
     document = Document.of(doc)
     refs = ticket_ref_hits(document.original)
     poles = find_poles(document.original, pole_formats)
-    kind, type_hits = request_type.decide(document, ruleset, refs)
     level, urgency_hits = urgency.decide(document, ruleset)
     criminal, crime_hits = crime.decide(document, ruleset)
+    kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal)
     hits = [
         *crime_hits,
         *type_hits,

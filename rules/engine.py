@@ -3,8 +3,10 @@
 A rule set is data so that an operator can fix a misclassification without a release: each rule
 is a named list of regexes that votes, with a weight, for one value of one field. A rule may carry
 `unless` regexes that silence it in the sentence where they also match ("non ci sono cavi
-scoperti"), which is how negations and bureaucratic traps are written down next to the rule they
-guard. The modules per field (`request_type`, `urgency`, `crime`) turn the votes into a value.
+scoperti"; a match running over several sentences, from the subject into the body, say, is
+guarded by all of them), which is how negations and bureaucratic traps are written down next to
+the rule they guard. The modules per field (`request_type`, `urgency`, `crime`) turn the votes
+into a value.
 
 The shipped Italian rules live in `rules/defaults/*.toml`; override files given by the operator
 replace a shipped rule by name, add new ones, or drop one with `enabled = false`.
@@ -34,7 +36,7 @@ RULE_KEYS = {
     "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
     "description",
 }  # fmt: skip
-DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight"}
+DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight", "danger_weight", "crime_weight"}
 SCOPES = ("sentence", "message")
 EVIDENCE_CHARS = 120
 
@@ -65,6 +67,8 @@ class Decision:
     min_score: float = 1.0
     prefer: tuple[str, ...] = ()
     quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
+    danger_weight: float = 0.0  # request_type: an emergency or urgency found votes `manutenzione`
+    crime_weight: float = 0.0  # request_type: a crime against the plant votes `manutenzione`
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,7 +169,9 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
         return None
     for pattern in rule.patterns:
         for match in pattern.finditer(document.folded):
-            start, end = document.sentence(match.start())
+            # every sentence the match touches: a match may run from the subject into the body
+            start = document.sentence(match.start())[0]
+            end = document.sentence(max(match.end() - 1, match.start()))[1]
             if rule.unless_scope == "sentence" and _any_search(
                 rule.unless, document.folded[start:end]
             ):
@@ -259,7 +265,7 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
     unknown = set(_table(source, table, f"decision.{field}")) - DECISION_KEYS
     if unknown:
         raise RulesError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
-    for key in ("min_score", "quoted_ticket_weight"):
+    for key in ("min_score", "quoted_ticket_weight", "danger_weight", "crime_weight"):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
     prefer = table.get("prefer", [])
@@ -339,4 +345,6 @@ def _compile_decision(raw: dict[str, Any]) -> Decision:
         min_score=float(raw.get("min_score", 1.0)),
         prefer=tuple(raw.get("prefer", ())),
         quoted_ticket_weight=float(raw.get("quoted_ticket_weight", 0.0)),
+        danger_weight=float(raw.get("danger_weight", 0.0)),
+        crime_weight=float(raw.get("crime_weight", 0.0)),
     )

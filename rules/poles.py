@@ -6,6 +6,11 @@ configured regex is rewritten into a class that also admits the letters OCR conf
 the captured groups are mapped back to digits before the template is applied. A `\\d{n}` also
 tolerates single spaces between its digits ("IP 123 456"), but such a spaced code is refused
 when another digit group follows, because that is how phone and protocol numbers look.
+
+The literal prefix outside the named groups is made as tolerant: an "I" admits the l, 1 and |
+that OCR and hurried typists put for it ("lP-O81O45"), and a run of literal letters may be
+written as an acronym, with a dot or a space between its letters and a dot or an underscore after
+them ("I.P. 071233", "I P 071 233", "IP_081901").
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ DEFAULT_POLE_FORMATS: tuple[PoleFormat, ...] = (
 )
 
 OCR_DIGITS = {"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "S": "5", "s": "5", "B": "8"}
+OCR_LETTERS = {"I": "Il1|"}  # prefix letters and what OCR reads for them (matched ignoring case)
+ACRONYM_GAP = r"\.?[ ]?"  # between the letters of a literal prefix: "I.P", "I P"
+ACRONYM_END = r"[._]?"  # after them: "I.P.", "IP_"
+QUANTIFIERS = frozenset("?*+{")
 _CLASS_BODY = "0-9" + re.escape("".join(OCR_DIGITS))
 DIGIT = f"(?-i:[{_CLASS_BODY}])"  # case-sensitive inside: "b" is not an 8
 _TO_DIGITS = str.maketrans({**OCR_DIGITS, " ": None})
@@ -31,6 +40,7 @@ _TOKEN = re.compile(  # just enough regex syntax to find digits, classes and gro
     r"|(?P<digit>\\d)(?:\{(?P<count>\d+)\})?"  # a digit, maybe with an exact count
     r"|\\."  # any other escape
     r"|\(\?P<(?P<group>\w+)>"  # a named group opens
+    r"|(?P<special>\(\?(?:P=\w+\)|[aiLmsux-]+[:)]|#[^)]*\)|[:=!]|<[=!]))"  # flags, look-arounds
     r"|.",
     re.DOTALL,
 )
@@ -87,8 +97,50 @@ def compile_format(fmt: PoleFormat) -> re.Pattern[str]:
 
 
 def ocr_tolerant(regex: str) -> str:
-    r"""Rewrite each `\d` into the OCR digit class; `\d{n}` also admits single inner spaces."""
-    return "".join(_tolerant(token) for token in _TOKEN.finditer(regex))
+    r"""Rewrite each `\d` into the OCR digit class; `\d{n}` also admits single inner spaces.
+
+    Literal letters outside named groups become an OCR-tolerant acronym (see the module doc).
+    """
+    tokens = list(_TOKEN.finditer(regex))
+    out = []
+    depth = 0  # open groups; `named` holds the depths where a named group opened
+    named: list[int] = []
+    for i, token in enumerate(tokens):
+        if token["group"] or token["special"] or token[0] == "(":
+            depth += 1
+            if token["group"]:
+                named.append(depth)
+            out.append(token[0])
+            continue
+        if token[0] == ")":
+            if named and named[-1] == depth:
+                named.pop()
+            depth = max(depth - 1, 0)
+            out.append(token[0])
+            continue
+        if named or not _is_letter(token):
+            out.append(_tolerant(token))
+            continue
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        prev = tokens[i - 1] if i else None
+        out.append(_letter(token[0]))
+        if nxt is not None and nxt[0] in QUANTIFIERS:
+            continue  # a quantified letter keeps its quantifier
+        if nxt is not None and _is_letter(nxt):
+            out.append(ACRONYM_GAP)
+        elif prev is not None and _is_letter(prev):
+            out.append(ACRONYM_END)
+    return "".join(out)
+
+
+def _is_letter(token: re.Match[str]) -> bool:
+    char = token[0]
+    return len(char) == 1 and char.isascii() and char.isalpha()
+
+
+def _letter(char: str) -> str:
+    similar = OCR_LETTERS.get(char.upper())
+    return f"[{re.escape(similar)}]" if similar else char
 
 
 def _tolerant(token: re.Match[str]) -> str:

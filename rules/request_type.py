@@ -5,6 +5,12 @@ prompt repair, "per vostra informazione" closes a fault report), so every rule v
 weight, traps are written as `unless` guards beside the rule they fool, and the value with the
 most votes wins only when it reaches the decision's `min_score`; otherwise the message is left
 `da_classificare` for an operator. A quoted ticket number votes for `sollecito`.
+
+The other fields are evidence too: a danger or a dark street that the urgency rules found, or a
+crime against the plant, is damage to repair: each lifts the `manutenzione` score to at least
+`danger_weight` / `crime_weight`. They stand for a fault described, so they do not add to the
+fault rules' own votes, and a reminder or a complaint about the same damage still wins on its own
+words; the fault vocabulary need not repeat every danger word.
 """
 
 from __future__ import annotations
@@ -20,9 +26,16 @@ UNDECIDED = "da_classificare"
 
 
 def decide(
-    document: engine.Document, ruleset: engine.RuleSet, refs: Sequence[TicketRef] = ()
+    document: engine.Document,
+    ruleset: engine.RuleSet,
+    refs: Sequence[TicketRef] = (),
+    urgency: str = "ordinaria",
+    criminal: bool = False,
 ) -> tuple[str, list[Hit]]:
-    """The request type and the hits that voted, plus one hit saying how it was decided."""
+    """The request type and the hits that voted, plus one hit saying how it was decided.
+
+    `urgency` and `criminal` are the other fields' verdicts on the same document.
+    """
     decision = ruleset.decision(FIELD)
     fired = engine.run(ruleset.for_field(FIELD), document)
     hits = [item.hit for item in fired]
@@ -30,6 +43,12 @@ def decide(
     if refs and decision.quoted_ticket_weight:
         totals["sollecito"] = totals.get("sollecito", 0.0) + decision.quoted_ticket_weight
         hits.append(Hit("request_type.quoted_ticket", FIELD, "sollecito", refs[0].raw))
+    if urgency != "ordinaria" and decision.danger_weight:
+        _at_least(totals, "manutenzione", decision.danger_weight)
+        hits.append(Hit("request_type.danger", FIELD, "manutenzione", f"urgency {urgency}"))
+    if criminal and decision.crime_weight:
+        _at_least(totals, "manutenzione", decision.crime_weight)
+        hits.append(Hit("request_type.crime", FIELD, "manutenzione", "criminal event"))
     value, score = _best(totals, decision.prefer)
     if value is None or score < decision.min_score:
         summary = f"best {value} {score:g} < {decision.min_score:g}" if value else "no rule fired"
@@ -37,6 +56,10 @@ def decide(
         return UNDECIDED, hits
     hits.append(Hit("request_type.decision", FIELD, value, _summary(totals)))
     return value, hits
+
+
+def _at_least(totals: dict[str, float], value: str, score: float) -> None:
+    totals[value] = max(totals.get(value, 0.0), score)
 
 
 def _best(totals: dict[str, float], prefer: Sequence[str]) -> tuple[str | None, float]:

@@ -13,6 +13,14 @@ FLAGGED = [
     "Il lampione è stato danneggiato a sassate da un gruppo di ragazzi.",
     "Il quadro è stato bruciato intenzionalmente.",
     "Il vostro tecnico è stato aggredito da un automobilista.",
+    # in other words
+    "Sono spariti i cavi di rame lungo tutta la provinciale.",
+    "I cavi li hanno tagliati e se li sono portati via.",
+    "Qualcuno ha tagliato il lucchetto dell'armadio stradale.",
+    "Un gruppo di ragazzi ubriachi ieri notte ha divelto lo sportello del palo.",
+    "Hanno tirato dei sassi contro il lampione fino a spaccarlo.",
+    "L'operaio è stato minacciato da un passante.",
+    "Nel sottopasso buio mi hanno scippato la borsa.",
 ]
 NOT_FLAGGED = [
     "Non si tratta di furto: il cavo si è staccato per il vento.",
@@ -20,6 +28,10 @@ NOT_FLAGGED = [
     "Lo sportello è aperto ma non è stato forzato.",
     "La zona è buia e abbiamo paura dei furti negli appartamenti.",
     "Il lampione di via Roma è spento da tre giorni.",
+    "Nessuno l'ha forzato: la serratura si è rotta da sola.",
+    "In caso di furto dei cavi chi dobbiamo avvisare?",
+    "Il palo minaccia di cadere sulla strada.",
+    "I vostri ragazzi hanno rotto il vaso sul mio balcone.",
 ]
 
 

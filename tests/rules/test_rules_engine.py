@@ -82,6 +82,13 @@ def test_an_override_disables_a_rule_and_tunes_a_decision(tmp_path):
     assert (verdict.request_type, verdict.criminal_event) == ("da_classificare", False)
 
 
+def test_an_override_can_switch_off_the_votes_of_the_other_fields(tmp_path):
+    text = "Dentro l'armadio aperto si vedono i morsetti."  # no fault word, only danger
+    assert classify(rules.load_ruleset(), text).request_type == "manutenzione"
+    site = write(tmp_path, "[decision.request_type]\ndanger_weight = 0\ncrime_weight = 0\n")
+    assert classify(rules.load_ruleset([site]), text).request_type == "da_classificare"
+
+
 def test_later_overrides_win(tmp_path):
     first = write(tmp_path, "[decision.urgency]\nmin_score = 7\n", "a.toml")
     second = write(tmp_path, "[decision.urgency]\nmin_score = 3\n", "b.toml")
@@ -105,6 +112,8 @@ BAD = [
     ("[[rule]]\nname = 'x'\n[[rule]]\nname = 'x'\n", "rule 'x' is defined twice"),
     ("[decision.urgency]\nprefer = ['prestissimo']\n", "decision.urgency: prefer"),
     ("[decision.urgency]\nmin_score = 'due'\n", "decision.urgency: min_score must be a number"),
+    ("[decision.request_type]\ndanger_weight = 'molto'\n",
+     "decision.request_type: danger_weight must be a number"),
     ("[[rule]]\nname = 'x.w'\nfield = 'urgency'\nvalue = 'urgente'\npatterns = ['a']\n"
      "weight = 'alto'\n", "rule 'x.w': weight must be a number"),
     ("[[rule]\nname = ", "not valid TOML"),

@@ -21,6 +21,12 @@ OCR = [
     ("ip|23456", ["IP-123456"]),  # | for 1
     ("ip-12 34 56", ["IP-123456"]),  # spaces inside the digits
     ("IP 123 460 spento", ["IP-123460"]),
+    # the prefix too: I read as l, 1 or |; written as an acronym; closed by a dot or underscore
+    ("palo lP-0O1122 spento", ["IP-001122"]),
+    ("1P-004455 e |P-004456", ["IP-004455", "IP-004456"]),
+    ("targhetta I.P. 330012", ["IP-330012"]),
+    ("targa I P 330 013)", ["IP-330013"]),
+    ("export IP_330014;IP.330015", ["IP-330014", "IP-330015"]),
 ]
 
 LOOK_ALIKES = [
@@ -34,6 +40,9 @@ LOOK_ALIKES = [
     ("IP 051 612 233", []),  # a spaced code followed by more digits is a phone number
     ("IP-OOOOOO e ip SOSBIO", []),  # mostly letters: words, not damaged codes
     ("IP-01234", []),  # too short
+    ("ZIP 123456", []),  # the tolerant prefix still needs a word boundary
+    ("il P 123456", []),  # the l of a word is not an I
+    ("I P 051 612 233", []),  # an acronym-spaced prefix before a phone number
 ]
 
 
@@ -66,6 +75,14 @@ def test_configured_formats_only_repair_their_digit_groups():
 def test_several_formats_are_merged_in_text_order():
     formats = [*DEFAULT_POLE_FORMATS, PoleFormat(r"PL\.?\s*(?P<num>\d{5})", "PL{num}")]
     assert codes("PL. 12345 e IP-000001", formats) == ["PL12345", "IP-000001"]
+
+
+def test_the_prefix_tolerance_leaves_regex_syntax_and_named_groups_alone():
+    assert ocr_tolerant(r"(?i)IP") == r"(?i)[Il1\|]\.?[ ]?P[._]?"
+    assert ocr_tolerant(r"I(?P<num>I\d)") == r"[Il1\|](?P<num>I(?-i:[0-9OoIl\|SsB]))"
+    assert ocr_tolerant(r"IP?") == r"[Il1\|]\.?[ ]?P?"  # a quantifier keeps its letter
+    fmt = PoleFormat(r"(?P<zone>[A-Z]{2})-(?P<num>\d{4})", "{zone}-{num}")
+    assert codes("palo BO-1O23", [fmt]) == ["BO-1023"]
 
 
 def test_digit_class_inside_a_character_class():

@@ -37,6 +37,36 @@ TRAPS = [
      "sollecito"),
     # fault words inside a question about the service
     ("Vorrei sapere quali sono i tempi di intervento per un lampione spento.", "informazione"),
+    # faults in everyday, regional and telegraphic words
+    ("Il lampione sotto casa s'è stutato da martedì.", "manutenzione"),
+    ("la lampada del giardino pubblico nun s'appiccia cchiù", "manutenzione"),
+    ("lampione davanti al 4 di via Po: non da piu luce", "manutenzione"),
+    ("Il lampione in fondo alla via è morto.", "manutenzione"),
+    ("C'è un cavo che pende dal lampione sopra il parcheggio.", "manutenzione"),  # via urgency
+    ("Stanotte hanno portato via le lampade dai pali del parco.", "manutenzione"),  # via crime
+    # a fault report with an aside about an operator stays a fault report
+    ("Due lampioni spenti in via Roma. Al telefono siete stati sbrigativi, ma l'importante è"
+     " che veniate a ripararli.", "manutenzione"),
+    # "ho già" is a reminder only with a verb of contacting us
+    ("Il palo è piegato, ho già messo un cono davanti per avvisare i passanti.", "manutenzione"),
+    ("Ho già scritto per questo lampione, è sempre spento.", "sollecito"),
+    # reminders without the word: time passed, nobody came, a promise not kept
+    ("È passata una settimana dalla mia mail e il lampione di via Po è ancora spento.",
+     "sollecito"),
+    ("Per il lampione di via Po non è venuto nessuno.", "sollecito"),
+    ("Mi avevano detto che entro venerdì veniva la squadra: lampione ancora spento.",
+     "sollecito"),
+    ("a dieci giorni dalla presa in carico le lampade non sono ancora state sostituite",
+     "sollecito"),
+    # complaints: the crew's work, manners, a no-show
+    ("Dopo la vostra riparazione il lampione è spento come prima. Che lavoro è?", "reclamo"),
+    ("La squadra doveva venire alle 8 ma non si è presentata e nessuno ci ha avvisati.",
+     "reclamo"),
+    # a supplier's payment reminder is not our «sollecito»
+    ("Sollecito di pagamento: la fattura n. 12 del 31/01 risulta insoluta.", "da_classificare"),
+    # information requests phrased as requests for documents
+    ("Si chiede a codesta Ditta di trasmettere l'elenco dei punti luce.", "informazione"),
+    ("Mi sapete dire se il lampione del cortile è vostro?", "informazione"),
     # nothing to register
     ("Approfitta dello sconto del 30%! Clicca qui.", "da_classificare"),
     ("Buongiorno.", "da_classificare"),
@@ -67,6 +97,15 @@ def test_an_undecided_message_says_so(classify):
     assert [h.rule for h in verdict.hits if h.field == "request_type"] == [
         "request_type.not_confident"
     ]
+
+
+def test_danger_and_crime_count_as_a_fault_but_do_not_add_to_one(classify):
+    verdict = classify("Il cavo penzola dal palo fino al marciapiede.")
+    assert verdict.request_type == "manutenzione"
+    assert any(h.rule == "request_type.danger" for h in verdict.hits)
+    # a reminder about the same danger still wins on its own words
+    reminder = classify("Vi ho già telefonato ieri: il palo sta per cadere e nessuno è venuto.")
+    assert (reminder.request_type, reminder.urgency) == ("sollecito", "emergenza")
 
 
 def test_matching_tolerates_missing_accents_and_capitals(classify):
