@@ -10,6 +10,13 @@ into a value.
 
 The shipped Italian rules live in `rules/defaults/*.toml`; override files given by the operator
 replace a shipped rule by name, add new ones, or drop one with `enabled = false`.
+
+A rule with `near` is compositional: it fires where a `patterns` match (an object: "palo",
+"cavo") and a `near` match (a state: "piegato", "scintille") lie in one sentence, within `window`
+characters,
+unless a `negations` regex sits in the state's clause before it ("nessun cavo a terra"). Its
+`boost` regexes (people, places) in the same sentences add `boost_weight`. Rules sharing a
+`group` count once per value, with the largest weight: two wordings of one sign are one sign.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
 }
 RULE_KEYS = {
     "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
-    "description",
+    "description", "near", "window", "negations", "boost", "boost_weight", "group",
 }  # fmt: skip
 DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight", "danger_weight", "crime_weight"}
 SCOPES = ("sentence", "message")
@@ -58,6 +65,12 @@ class Rule:
     weight: float = 1.0
     description: str = ""
     source: str = ""  # the file that defined it, for messages
+    near: tuple[re.Pattern[str], ...] = ()  # compositional: a second family within `window`
+    window: int = 60
+    negations: tuple[re.Pattern[str], ...] = ()  # before the `near` match, in its clause
+    boost: tuple[re.Pattern[str], ...] = ()
+    boost_weight: float = 0.0
+    group: str = ""  # rules of one group vote once, with the largest weight
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Fired:
 
     rule: Rule
     hit: Hit
+    weight: float  # the rule's weight, plus its boost where one was found
 
 
 # ── text folding ──────────────────────────────────────────────────────────────────────────────
@@ -157,10 +171,15 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
     """Every rule that fires, each once, with the first match its `unless` does not silence."""
     fired = []
     for rule in rules:
+        if rule.near:
+            found = compose_match(rule, document)
+            if found is not None:
+                fired.append(found)
+            continue
         span = first_match(rule, document)
         if span is not None:
             hit = Hit(rule.name, rule.field, rule.value, document.evidence(*span))
-            fired.append(Fired(rule, hit))
+            fired.append(Fired(rule, hit, rule.weight))
     return fired
 
 
@@ -180,6 +199,79 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
     return None
 
 
+_CLAUSE_BREAK = re.compile(r"[,:;.!?()]|\n[ \t]*\n|\s(ma|pero|mentre|invece)\s")
+NEGATION_REACH = 50  # how far before a state its clause is searched for a negation
+
+
+def compose_match(rule: Rule, document: Document) -> Fired | None:
+    """The first object/state pair of a compositional rule that no guard silences, boosted.
+
+    Each family is scanned once over the whole text and each state is paired with the nearest
+    object by bisection, so the cost stays linear in the text however many matches there are.
+    """
+    text = document.folded
+    if rule.unless_scope == "message" and _any_search(rule.unless, text):
+        return None
+    objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
+    if not objects:
+        return None
+    starts = [start for start, _ in objects]
+    best: tuple[tuple[int, int], tuple[int, int]] | None = None
+    for pattern in rule.near:
+        for state in pattern.finditer(text):
+            start, end = document.sentence(state.start())
+            obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
+            if obj is None or _negated(rule, text, state.start(), obj[0]):
+                continue
+            if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
+                continue
+            if best is None or state.start() < best[1][0]:
+                best = (obj, state.span())
+            break  # the first clean state of this pattern is enough
+    if best is None:
+        return None
+    (o_start, o_end), (s_start, s_end) = best
+    start, end = document.sentence(s_start)
+    boosted = _any_search(rule.boost, text[start:end])
+    where = document.evidence(min(o_start, s_start), max(o_end, s_end))
+    evidence = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
+    hit = Hit(rule.name, rule.field, rule.value, evidence)
+    return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0))
+
+
+def _nearest(
+    objects: Sequence[tuple[int, int]],
+    starts: Sequence[int],
+    state: tuple[int, int],
+    window: int,
+    sentence: tuple[int, int],
+) -> tuple[int, int] | None:
+    """The object closest to the state, either side, in its sentence and within `window`."""
+    i = bisect.bisect_left(starts, state[0])
+    best, gap = None, window + 1
+    for j in (i - 2, i - 1, i, i + 1):
+        if 0 <= j < len(objects):
+            o_start, o_end = objects[j]
+            if o_start < sentence[0] or o_end > sentence[1]:
+                continue
+            if o_end <= state[0] or o_start >= state[1]:  # never the same words
+                distance = state[0] - o_end if o_end <= state[0] else o_start - state[1]
+                if distance < gap:
+                    best, gap = objects[j], distance
+    return best
+
+
+def _negated(rule: Rule, text: str, state_start: int, object_start: int) -> bool:
+    """A negation in the state's clause before it, reaching back to the object if it precedes."""
+    begin = max(
+        0, min(state_start, object_start) - NEGATION_REACH // 2, state_start - NEGATION_REACH
+    )
+    before = text[begin:state_start]
+    breaks = [m.end() for m in _CLAUSE_BREAK.finditer(before)]
+    clause = before[breaks[-1] :] if breaks else before
+    return _any_search(rule.negations, clause)
+
+
 def _any_search(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
     return any(p.search(text) for p in patterns)
 
@@ -187,8 +279,15 @@ def _any_search(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
 def scores(fired: Iterable[Fired]) -> dict[str, float]:
     """The sum of the weights voting for each value."""
     totals: dict[str, float] = {}
+    grouped: dict[tuple[str, str], float] = {}
     for item in fired:
-        totals[item.rule.value] = totals.get(item.rule.value, 0.0) + item.rule.weight
+        if item.rule.group and item.weight > 0:
+            key = (item.rule.value, item.rule.group)
+            grouped[key] = max(grouped.get(key, 0.0), item.weight)
+        else:
+            totals[item.rule.value] = totals.get(item.rule.value, 0.0) + item.weight
+    for (value, _), weight in grouped.items():
+        totals[value] = totals.get(value, 0.0) + weight
     return totals
 
 
@@ -313,6 +412,18 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
     weight = raw.get("weight", 1.0)
     if not _is_number(weight):
         raise fail("weight must be a number")
+    boost_weight, window = raw.get("boost_weight", 0.0), raw.get("window", 60)
+    if not _is_number(boost_weight):
+        raise fail("boost_weight must be a number")
+    if not isinstance(window, int) or isinstance(window, bool) or window < 0:
+        raise fail("window must be a whole number of characters")
+    near = _regex_list(raw.get("near", []), fail, "near")
+    for key in ("negations", "boost", "window", "boost_weight"):
+        if key in raw and not near:
+            raise fail(f"{key} needs `near` (a compositional rule)")
+    group = raw.get("group", "")
+    if not isinstance(group, str):
+        raise fail("group must be a string")
     return Rule(
         name=name,
         field=field,
@@ -323,6 +434,12 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
         weight=float(weight),
         description=str(raw.get("description", "")),
         source=source,
+        near=near,
+        window=window,
+        negations=_regex_list(raw.get("negations", []), fail, "negations"),
+        boost=_regex_list(raw.get("boost", []), fail, "boost"),
+        boost_weight=float(boost_weight),
+        group=group,
     )
 
 

@@ -56,6 +56,7 @@ class Report:
     crime_fn: int = 0
     emergency_tp: int = 0
     emergency_fn: int = 0
+    emergency_fp: int = 0
     misses: list[Miss] = field(default_factory=list)
 
     @property
@@ -90,6 +91,11 @@ class Report:
     @property
     def emergency_recall(self) -> float:
         return _ratio(self.emergency_tp, self.emergency_tp + self.emergency_fn)
+
+    @property
+    def emergency_precision(self) -> float:
+        """Of the messages called emergencies, the share that are: a false one costs a call."""
+        return _ratio(self.emergency_tp, self.emergency_tp + self.emergency_fp)
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -161,6 +167,8 @@ def _count(report: Report, message: Labelled, verdict: Verdict) -> None:
             report.emergency_tp += 1
         else:
             report.emergency_fn += 1
+    elif verdict.urgency == "emergenza":
+        report.emergency_fp += 1
 
 
 def _codes(codes: set[str]) -> str:
@@ -181,7 +189,9 @@ def format_report(report: Report, title: str = "corpus") -> str:
         f"  precision {report.crime_precision:.3f}"
         f"  (tp {report.crime_tp}, fp {report.crime_fp}, fn {report.crime_fn})",
         f"  emergency recall       {report.emergency_recall:.3f}"
-        f"  ({report.emergency_tp}/{report.emergency_tp + report.emergency_fn})",
+        f"  ({report.emergency_tp}/{report.emergency_tp + report.emergency_fn})"
+        f"  precision {report.emergency_precision:.3f}"
+        f"  ({report.emergency_tp}/{report.emergency_tp + report.emergency_fp})",
     ]
     if report.misses:
         lines.append("  misclassified:")
