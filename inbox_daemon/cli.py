@@ -9,7 +9,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from inbox_daemon import commands
 from inbox_daemon.errors import ExitCode, InboxError
 
 DEFAULT_CONFIG = "/etc/inbox-daemon/config.toml"
@@ -97,6 +96,10 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Imported here, not at the top: the worker processes that parse and classify start by
+    # importing this module (multiprocessing re-imports `__main__`), and need none of it.
+    from inbox_daemon import commands
+
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, args.quiet)
     try:

@@ -92,6 +92,16 @@ class ProcessingConfig(Model):
     max_attempts: Annotated[int, Field(ge=1, le=100)] = 3
     max_attachment_mb: Annotated[int, Field(ge=1, le=1024)] = 30
     reminder_window_days: Annotated[int, Field(ge=1, le=365)] = 60
+    # Processes that parse and classify beside the main one; 0: all in the main process.
+    # Default: one per core (at most 4), none on one core (there it would only add copying).
+    workers: Annotated[int, Field(ge=0, le=64)] | None = None
+
+    @property
+    def worker_count(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        cores = os.cpu_count() or 1
+        return min(cores, 4) if cores > 1 else 0
 
 
 class SmtpRelay(SecretRef):

@@ -1,10 +1,14 @@
-"""The long-running daemon: sources feed the spool, one worker drains it, the outbox sends.
+"""The long-running daemon: sources feed the spool, the main thread drains it, the outbox sends.
 
 Threads: APScheduler runs each polled source on its own interval; a source that can watch its
 server (IMAP IDLE) also polls itself when told of new mail, from its watcher thread; a lock per
 source keeps two polls of one source from running at once. Push sources (SMTP) run their own
 server thread; the main thread processes stored messages whenever a source reports new ones,
-and at least every few seconds.
+and at least every few seconds. `run --once` polls in one thread while the main thread
+processes what is already stored.
+
+Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
+(`analysis.WorkerPool`, `[processing] workers`); every database write stays in this process.
 
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
@@ -18,12 +22,15 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from inbox_daemon import outbox, pipeline
+from inbox_daemon.analysis import Analyse, InProcess, WorkerPool
 from inbox_daemon.context import Context
 from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
@@ -31,6 +38,7 @@ from inbox_daemon.sources.base import PolledSource, WatchedSource
 
 log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0
+FETCH_WAIT_S = 0.05  # run --once: how long to wait for the fetch thread to store more
 OUTBOX_INTERVAL_S = 15.0
 
 
@@ -44,12 +52,24 @@ class Daemon:
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
 
     def run_once(self) -> int:
-        """One pass: every source polled, everything stored processed, the outbox flushed."""
-        failed = [s.name for s in self.polled if not self.poll(s)]
-        self._drain()
+        """One pass: every source polled, everything stored processed, the outbox flushed.
+
+        Fetching waits mostly on the network and the disk, so it runs in its own thread while
+        this one processes what is already stored: a big mailbox is registered as it is read.
+        """
+        polled: list[bool] = []
+        fetcher = threading.Thread(target=self._poll_all, args=(polled,), name="fetch")
+        with self._analysis() as analyse:
+            fetcher.start()
+            done = 0  # one pass: a message that fails is not tried again until the next run
+            while fetcher.is_alive():
+                done = self._drain(analyse, after=done)
+                fetcher.join(FETCH_WAIT_S)
+            self._drain(analyse, after=done)
         outbox.deliver_due(self.ctx)
         for source in self.polled:
             source.close()
+        failed = len(polled) < len(self.polled) or not all(polled)
         return ExitCode.source_failed if failed else ExitCode.ok
 
     def run_forever(self) -> int:
@@ -73,21 +93,25 @@ class Daemon:
                 source.watch(functools.partial(self.poll, source))
         log.info("running: %d polled, %d push source(s)", len(self.polled), len(self.pushed))
         _sd_notify("READY=1")
-        try:
-            while not self.stopping.is_set():
-                self._drain()
-                self.wake.wait(IDLE_WAKE_S)
-                self.wake.clear()
-        finally:
-            _sd_notify("STOPPING=1")
-            log.info("stopping: finishing the current work")
-            for source in self.pushed:
-                source.stop()
-            scheduler.shutdown(wait=True)
-            for polled in self.polled:
-                polled.close()
-            self._drain()
+        with self._analysis() as analyse:
+            try:
+                while not self.stopping.is_set():
+                    self._drain(analyse)
+                    self.wake.wait(IDLE_WAKE_S)
+                    self.wake.clear()
+            finally:
+                _sd_notify("STOPPING=1")
+                log.info("stopping: finishing the current work")
+                for source in self.pushed:
+                    source.stop()
+                scheduler.shutdown(wait=True)
+                for polled in self.polled:
+                    polled.close()
+                self._drain(analyse)
         return ExitCode.ok
+
+    def _poll_all(self, results: list[bool]) -> None:
+        results.extend(self.poll(source) for source in self.polled)
 
     def poll(self, source: PolledSource) -> bool:
         """Poll one source; False when it failed (logged if the fault is new)."""
@@ -112,15 +136,33 @@ class Daemon:
             self._faults[name] = fault
             log.error("source %s: %s", name, fault, exc_info=not expected)
 
-    def _drain(self) -> None:
-        tickets = 0
-        for outcome in pipeline.process_pending(self.ctx):
+    @contextmanager
+    def _analysis(self) -> Iterator[Analyse]:
+        """Where messages are parsed and classified: worker processes when the machine has
+        cores for them (`[processing] workers`), else this thread."""
+        analyser = pipeline.analyser(self.ctx)
+        workers = self.ctx.config.processing.worker_count
+        if not workers:
+            yield InProcess(analyser)
+            return
+        pool = WorkerPool(analyser, workers)
+        try:
+            yield pool
+        finally:
+            pool.close()
+
+    def _drain(self, analyse: Analyse, after: int = 0) -> int:
+        """Process what is stored (above message id `after`); return the last id processed."""
+        tickets, last = 0, after
+        for outcome in pipeline.process_pending(self.ctx, analyse=analyse, after=after):
             log.info("message %s: %s %s", outcome.message_pk, outcome.outcome, outcome.ticket or "")
             tickets += outcome.ticket is not None
+            last = max(last, outcome.message_pk)
             if self.stopping.is_set():
                 break
         if tickets:
             outbox.deliver_due(self.ctx)  # acknowledge now, not at the next outbox tick
+        return last
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:

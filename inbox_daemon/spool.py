@@ -2,27 +2,31 @@
 acknowledged.
 
 Order matters. The file is written to a temporary name, fsynced, renamed into place and its
-folder fsynced; only then is the row committed. A crash before the commit leaves at most an
-orphan file (harmless: content-addressed, re-used by the retry); a crash after it leaves a
-stored message the source will offer again and `store` will recognise.
+folder fsynced (`blobs.py`); only then is the row committed. A crash before the commit leaves
+at most an orphan file (harmless: content-addressed, re-used by the retry); a crash after it
+leaves a stored message the source will offer again and `store` will recognise.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import Session, select
 
+from inbox_daemon.blobs import BlobStore
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message
 from inbox_daemon.store.types import utcnow
+
+Key = tuple[Any, ...]  # ("sha", sha256) or ("uid", source, folder, uidvalidity, uid)
+# One multi-row INSERT … RETURNING per batch, ids in the order of the rows given.
+INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -51,47 +55,6 @@ class Spooled:
     new: bool  # False when these bytes, or this source UID, were stored before
 
 
-class BlobStore:
-    """Content-addressed files under one folder: `<kind>/ab/cd/<sha256>`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, kind: str, sha256: str) -> Path:
-        return self.root / kind / sha256[:2] / sha256[2:4] / sha256
-
-    def put(self, kind: str, data: bytes) -> str:
-        """Store `data` durably and return its sha256; storing the same bytes twice is a no-op."""
-        sha = hashlib.sha256(data).hexdigest()
-        target = self.path(kind, sha)
-        if target.is_file() and target.stat().st_size == len(data):
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _fsync_dir(target.parent)
-        return sha
-
-    def get(self, kind: str, sha256: str) -> bytes:
-        return self.path(kind, sha256).read_bytes()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Spool:
     def __init__(self, engine: Engine, blobs: BlobStore) -> None:
         self.engine = engine
@@ -99,52 +62,108 @@ class Spool:
 
     def store(self, incoming: Incoming) -> Spooled:
         """Make `incoming` durable; only after this returns may the source acknowledge it."""
-        sha = self.blobs.put("raw", incoming.raw)
-        known = self._find(sha, incoming.origin)
-        if known is not None:
-            return Spooled(known, sha, new=False)
+        return self.store_many([incoming])[0]
+
+    def store_many(self, incomings: Sequence[Incoming]) -> list[Spooled]:
+        """Make each of `incomings` durable, in order; only after this returns may the source
+        acknowledge them.
+
+        Files first (fsynced together), then one transaction looks up and inserts every row:
+        a batch costs one commit, not one per message. The same bytes or origin twice in the
+        batch make one row; the later ones come back as not new.
+        """
+        if not incomings:
+            return []
+        shas = self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
         try:
-            with transaction(self.engine) as session:
-                row = _message_row(incoming, sha)
-                session.add(row)
-                session.flush()
-                return Spooled(row.id, sha, new=True)
+            return self._record(incomings, shas)
         except IntegrityError:
-            # Another writer stored the same bytes or origin between our look-up and insert.
-            known = self._find(sha, incoming.origin)
-            if known is None:
-                raise
-            return Spooled(known, sha, new=False)
+            # Another writer stored one of these between our look-up and insert (PostgreSQL;
+            # SQLite's BEGIN IMMEDIATE lets no one in between): redo each message on its own.
+            pairs = zip(incomings, shas, strict=True)
+            return [self._store_one(incoming, sha) for incoming, sha in pairs]
 
     def read(self, sha256: str) -> bytes:
         return self.blobs.get("raw", sha256)
 
-    def _find(self, sha: str, origin: Origin) -> int | None:
+    def _store_one(self, incoming: Incoming, sha: str) -> Spooled:
+        try:
+            return self._record([incoming], [sha])[0]
+        except IntegrityError:
+            # The row that won the race is committed by now: this look-up finds it.
+            return self._record([incoming], [sha])[0]
+
+    def _record(self, incomings: Sequence[Incoming], shas: Sequence[str]) -> list[Spooled]:
+        """Look up and insert the rows of a batch whose files are durable, in one transaction.
+
+        An incoming message makes a row unless its bytes or its source UID are stored already,
+        or came earlier in the batch.
+        """
+        keys = [_keys(sha, incoming.origin) for incoming, sha in zip(incomings, shas, strict=True)]
         with transaction(self.engine) as session:
-            found = session.exec(select(Message.id).where(Message.sha256 == sha)).first()
-            if found is None and origin.uid is not None:
-                found = session.exec(
-                    select(Message.id).where(
-                        Message.source == origin.source,
-                        Message.folder == origin.folder,
-                        Message.uidvalidity == origin.uidvalidity,
-                        Message.uid == origin.uid,
-                    )
-                ).first()
-            return found
+            found = self._look_up(session, incomings, shas)
+            taken = set(found)
+            makers = []  # positions of the messages that make a row
+            for position, its_keys in enumerate(keys):
+                if taken.isdisjoint(its_keys):
+                    makers.append(position)
+                    taken.update(its_keys)
+            rows = [_message_row(incomings[position], shas[position]) for position in makers]
+            ids = session.connection().execute(INSERT_MESSAGES, rows).scalars() if rows else []
+            for position, pk in zip(makers, ids, strict=True):
+                found.update(dict.fromkeys(keys[position], pk))
+        made = set(makers)
+        return [
+            Spooled(next(found[key] for key in its_keys if key in found), sha, new=position in made)
+            for position, (its_keys, sha) in enumerate(zip(keys, shas, strict=True))
+        ]
+
+    def _look_up(
+        self, session: Session, incomings: Sequence[Incoming], shas: Sequence[str]
+    ) -> dict[Key, int]:
+        """Ids of messages already stored with these bytes, or from these source UIDs."""
+        query = select(Message.id, Message.sha256).where(Message.sha256.in_(set(shas)))
+        found: dict[Key, int] = {("sha", sha): pk for pk, sha in session.exec(query)}
+        for (source, folder, uidvalidity), uids in _uids_by_folder(incomings).items():
+            query = select(Message.id, Message.uid).where(
+                Message.source == source,
+                Message.folder == folder,
+                Message.uidvalidity == uidvalidity,
+                Message.uid.in_(uids),
+            )
+            for pk, uid in session.exec(query):
+                found[("uid", source, folder, uidvalidity, uid)] = pk
+        return found
 
 
-def _message_row(incoming: Incoming, sha: str) -> Message:
+def _keys(sha: str, origin: Origin) -> list[Key]:
+    """What identifies a stored message, strongest first: its bytes, then its source UID."""
+    keys: list[Key] = [("sha", sha)]
+    if origin.uid is not None:
+        keys.append(("uid", origin.source, origin.folder, origin.uidvalidity, origin.uid))
+    return keys
+
+
+def _uids_by_folder(incomings: Sequence[Incoming]) -> dict[Key, set[int]]:
+    by_folder: dict[Key, set[int]] = defaultdict(set)
+    for incoming in incomings:
+        origin = incoming.origin
+        if origin.uid is not None:
+            by_folder[(origin.source, origin.folder, origin.uidvalidity)].add(origin.uid)
+    return by_folder
+
+
+def _message_row(incoming: Incoming, sha: str) -> dict[str, Any]:
     origin = incoming.origin
-    return Message(
-        sha256=sha,
-        size=len(incoming.raw),
-        channel=incoming.channel,
-        source=origin.source,
-        folder=origin.folder,
-        uidvalidity=origin.uidvalidity,
-        uid=origin.uid,
-        origin=origin.detail,
-        received_at=incoming.received_at,
-        spooled_at=utcnow(),
-    )
+    return {
+        "sha256": sha,
+        "size": len(incoming.raw),
+        "channel": incoming.channel,
+        "source": origin.source,
+        "folder": origin.folder,
+        "uidvalidity": origin.uidvalidity,
+        "uid": origin.uid,
+        "origin": origin.detail,
+        "received_at": incoming.received_at,
+        "spooled_at": utcnow(),
+    }

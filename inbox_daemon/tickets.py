@@ -11,7 +11,14 @@ from sqlalchemy import or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from inbox_daemon.store.models import Attachment, Message, RuleHit, Ticket, TicketCounter
+from inbox_daemon.store.models import (
+    Attachment,
+    Message,
+    RuleHit,
+    Ticket,
+    TicketCounter,
+    TicketPole,
+)
 
 NUMBER_RE = re.compile(r"^(\d{4})/(\d{1,6})$")
 
@@ -26,22 +33,24 @@ def parse_number(number: str) -> str | None:
     return format_number(int(match[1]), int(match[2])) if match else None
 
 
+COUNT = text("UPDATE ticket_counter SET last_seq = last_seq + 1 WHERE year = :y RETURNING last_seq")
+
+
 def next_seq(session: Session, year: int) -> int:
     """The next progressive number of `year`, taken inside the caller's transaction.
 
     The counter row is locked by the UPDATE until the ticket commits, so numbers stay
-    contiguous with any number of writers: a rolled-back ticket gives its number back.
+    contiguous with any number of writers: a rolled-back ticket gives its number back. The
+    year's first ticket makes the counter (two writers may try: one insert is skipped).
     """
-    dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
-    session.exec(insert(TicketCounter).values(year=year, last_seq=0).on_conflict_do_nothing())
-    result = session.exec(
-        text(
-            "UPDATE ticket_counter SET last_seq = last_seq + 1 WHERE year = :y RETURNING last_seq"
-        ),
-        params={"y": year},
-    )
-    return int(result.scalar_one())
+    connection = session.connection()
+    seq = connection.execute(COUNT, {"y": year}).scalar()
+    if seq is None:
+        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[connection.dialect.name]
+        counter = insert(TicketCounter).values(year=year, last_seq=0)
+        connection.execute(counter.on_conflict_do_nothing())
+        seq = connection.execute(COUNT, {"y": year}).scalar_one()
+    return int(seq)
 
 
 def thread_subject(subject: str) -> str:
@@ -80,9 +89,10 @@ def find_related(
         if found:
             return found, "same e-mail thread"
     for code in pole_codes:
-        for candidate in session.exec(recent.limit(500)):
-            if code in (candidate.pole_codes or []):
-                return candidate, f"same pole {code}"
+        same_pole = recent.join(TicketPole, TicketPole.ticket_id == Ticket.id)
+        found = session.exec(same_pole.where(TicketPole.code == code)).first()
+        if found:
+            return found, f"same pole {code}"
     wanted = thread_subject(subject)
     if sender and wanted:
         for candidate in session.exec(recent.where(Ticket.sender == sender).limit(50)):

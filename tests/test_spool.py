@@ -93,3 +93,99 @@ def test_a_truncated_file_is_rewritten(tmp_path):
     spool.blobs.path("raw", sha).write_bytes(b"compl")  # torn write from a disk fault
     spool.blobs.put("raw", b"complete content")
     assert spool.read(sha) == b"complete content"
+
+
+def test_store_many_makes_one_row_per_message_whatever_repeats_in_the_batch(tmp_path):
+    spool = make_spool(tmp_path)
+    earlier = spool.store_many([incoming(b"stored before", uid=1), incoming(b"old uid", uid=2)])
+    batch = [
+        incoming(b"first", uid=10),
+        incoming(b"stored before", uid=11),  # same bytes as a stored message
+        incoming(b"rewritten by the server", uid=2),  # same UID as a stored message
+        incoming(b"first", uid=12),  # same bytes as earlier in this batch
+        incoming(b"second", uid=13),
+        incoming(b"second, rewritten", uid=13),  # same UID as earlier in this batch
+    ]
+    results = spool.store_many(batch)
+
+    assert [r.new for r in results] == [True, False, False, False, True, False]
+    first, _, _, first_again, second, second_again = results
+    assert results[1].message_pk == earlier[0].message_pk
+    assert results[2].message_pk == earlier[1].message_pk
+    assert first_again.message_pk == first.message_pk
+    assert second_again.message_pk == second.message_pk
+    assert [r.sha256 for r in results] == [hashlib.sha256(i.raw).hexdigest() for i in batch]
+    assert count(spool) == 4
+    for item in batch:  # every file is there, even those whose row already existed
+        assert spool.read(hashlib.sha256(item.raw).hexdigest()) == item.raw
+    with transaction(spool.engine) as s:
+        row = s.get(Message, second.message_pk)
+    assert (row.uid, row.size, row.status) == (13, len(b"second"), "received")
+
+
+def test_store_is_store_many_of_one(tmp_path):
+    spool = make_spool(tmp_path)
+    assert spool.store_many([]) == []
+    alone = spool.store(incoming(b"alone", uid=3))
+    [again] = spool.store_many([incoming(b"alone", uid=3)])
+    assert alone.new and not again.new and again.message_pk == alone.message_pk
+
+
+def test_concurrent_batches_store_each_message_once(tmp_path):
+    spool = make_spool(tmp_path)
+    messages = [f"message {n}".encode() for n in range(40)]
+    batches = [messages[start : start + 20] for start in range(0, 40, 5)]  # overlapping
+    results = []
+    barrier = threading.Barrier(len(batches))
+
+    def worker(batch: list[bytes]) -> None:
+        barrier.wait()
+        results.extend(spool.store_many([incoming(raw) for raw in batch]))
+
+    threads = [threading.Thread(target=worker, args=(batch,)) for batch in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert count(spool) == 40
+    by_sha: dict[str, set[int]] = {}
+    for r in results:
+        by_sha.setdefault(r.sha256, set()).add(r.message_pk)
+    assert all(len(pks) == 1 for pks in by_sha.values())
+    assert sum(r.new for r in results) == 40  # each message reported new exactly once
+
+
+class StaleLookUpSpool(Spool):
+    """A writer whose first look-up is stale: it misses what another writer committed just
+    before this one's insert. On PostgreSQL two writers can interleave so; SQLite's BEGIN
+    IMMEDIATE serialises them, so the stale view is simulated here."""
+
+    stale = True
+
+    def _look_up(self, session, incomings, shas):
+        if self.stale:
+            self.stale = False
+            return {}
+        return super()._look_up(session, incomings, shas)
+
+
+def test_a_batch_that_loses_a_race_is_redone_message_by_message(tmp_path):
+    rival = make_spool(tmp_path)
+    theirs = rival.store(incoming(b"taken", uid=2))
+    spool = StaleLookUpSpool(rival.engine, rival.blobs)
+    batch = [incoming(b"mine", uid=1), incoming(b"taken", uid=2), incoming(b"mine too", uid=3)]
+    results = spool.store_many(batch)
+
+    assert [r.new for r in results] == [True, False, True]
+    assert results[1].message_pk == theirs.message_pk
+    assert count(spool) == 3
+
+
+def test_put_many_writes_each_content_once_and_leaves_no_temporary_file(tmp_path):
+    blobs = BlobStore(tmp_path / "store")
+    shas = blobs.put_many("raw", [b"one", b"two", b"one"])
+    assert shas == [hashlib.sha256(raw).hexdigest() for raw in (b"one", b"two", b"one")]
+    assert sorted(p.name for p in (tmp_path / "store").rglob("*") if p.is_file()) == sorted(
+        set(shas)
+    )
+    assert blobs.put_many("raw", []) == []

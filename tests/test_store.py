@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from inbox_daemon.store.db import open_store, transaction
-from inbox_daemon.store.models import Message, SQLModel, Ticket
+from inbox_daemon.store.db import (
+    MIGRATIONS,
+    make_engine,
+    migrate,
+    open_store,
+    table_names,
+    transaction,
+)
+from inbox_daemon.store.models import Message, SQLModel, Ticket, TicketPole
 
 
 def test_migrations_match_the_models(tmp_path):
@@ -28,7 +38,54 @@ def test_migrating_twice_is_harmless(tmp_path):
     open_store(url)
     engine = open_store(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def _alembic(engine, action, revision: str) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        action(cfg, revision)
+        conn.commit()
+
+
+def test_ticket_poles_of_existing_tickets_are_back_filled(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path}/t.db")
+    _alembic(engine, command.upgrade, "0001")
+    now = datetime(2026, 11, 24, 9, 0)  # naive UTC, as stored on SQLite
+    with engine.begin() as conn:
+        for n, poles in enumerate([["IP-000001", "IP-000002"], [], ["IP-000001"]], start=1):
+            conn.execute(
+                text(
+                    "INSERT INTO message (id, sha256, size, channel, source, received_at,"
+                    " spooled_at, status, attempts) VALUES (:n, :sha, 1, 'email', 's', :now,"
+                    " :now, 'processed', 0)"
+                ),
+                {"n": n, "sha": str(n) * 64, "now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ticket (id, year, seq, number, message_pk, channel, status,"
+                    " subject, request_type, urgency, criminal_event, pole_codes, received_at,"
+                    " deemed_received_at, registered_at, text) VALUES (:n, 2026, :n, :number,"
+                    " :n, 'email', 'open', '', 'manutenzione', 'ordinaria', 0, :poles, :now,"
+                    " :now, :now, '')"
+                ),
+                {"n": n, "number": f"2026/{n:06d}", "poles": json.dumps(poles), "now": now},
+            )
+
+    migrate(engine)  # to the newest revision, as the daemon does at start
+
+    def poles() -> list[tuple[int, str]]:
+        with transaction(engine) as s:
+            return sorted(s.exec(select(TicketPole.ticket_id, TicketPole.code)))
+
+    assert poles() == [(1, "IP-000001"), (1, "IP-000002"), (3, "IP-000001")]
+    _alembic(engine, command.downgrade, "0001")
+    assert "ticket_pole" not in table_names(engine)
+    migrate(engine)
+    assert poles() == [(1, "IP-000001"), (1, "IP-000002"), (3, "IP-000001")]
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

@@ -1,7 +1,8 @@
 """What every source provides. The spool is the only destination.
 
 A source hands over raw bytes with their origin and receipt time, and acknowledges a message
-to its server (IMAP move/flag, file move, SMTP 250) only after `Spool.store` has returned.
+to its server (IMAP move/flag, file move, SMTP 250) only after `Spool.store` (or
+`store_many`, for a batch) has returned.
 """
 
 from __future__ import annotations

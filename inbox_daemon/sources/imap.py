@@ -2,8 +2,9 @@
 
 Per folder and pass: SELECT (EXAMINE for `after = keep`), compare UIDVALIDITY with
 `source_state`, SEARCH what is left to fetch, skip UIDs the spool already holds under this
-origin, FETCH the rest in batches (`batch_size` messages, at most BATCH_BYTES), store each
-message (committed), then acknowledge the batch on the server and advance `last_uid`.
+origin, FETCH the rest in batches (`batch_size` messages, at most BATCH_BYTES), store the
+batch (files fsynced, rows committed, in one go), then acknowledge it on the server and advance
+`last_uid`.
 
 A crash anywhere repeats at most one batch: stored messages are recognised (by origin, else by
 sha256 of their bytes) and their move or flag is completed. A new UIDVALIDITY means the UIDs
@@ -105,9 +106,10 @@ class ImapSource:
         new = 0
         for batch in _batches(uids, sizes, too_big, self.config.batch_size):
             wanted = [uid for uid in batch if uid in sizes and uid not in too_big]
-            for message in imap.fetch(wanted) if wanted else []:
-                new += spool.store(self._incoming(folder, uidvalidity, message)).new
-                stored.add(message.uid)
+            fetched = imap.fetch(wanted) if wanted else []
+            spooled = spool.store_many([self._incoming(folder, uidvalidity, m) for m in fetched])
+            new += sum(s.new for s in spooled)
+            stored.update(message.uid for message in fetched)
             imap.acknowledge(after, [uid for uid in batch if uid in stored])
             top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
             if top > last_uid:

@@ -93,6 +93,16 @@ class Ticket(SQLModel, table=True):
     text: str = ""
 
 
+class TicketPole(SQLModel, table=True):
+    """A pole code of a ticket, one row each: reminders find the earlier ticket about the same
+    pole by index, not by reading tickets (`ticket.pole_codes` keeps the list for export)."""
+
+    __tablename__ = "ticket_pole"
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    code: str = Field(max_length=64, primary_key=True, index=True)
+
+
 class Attachment(SQLModel, table=True):
     __tablename__ = "attachment"
     __table_args__ = (UniqueConstraint("message_pk", "index", name="uq_attachment_position"),)

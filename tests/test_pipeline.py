@@ -1,0 +1,185 @@
+"""Processing in batches: one transaction per batch, a savepoint per message, analysis in
+worker processes. One message's failure must cost no other message its ticket, and no ticket
+its number."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import func, select
+
+from inbox_daemon import pipeline
+from inbox_daemon.analysis import Analyser, Analysis, InProcess, WorkerPool
+from inbox_daemon.context import Context
+from inbox_daemon.spool import Incoming, Origin
+from inbox_daemon.store.db import transaction
+from inbox_daemon.store.models import Message, RuleHit, Ticket, TicketPole
+
+ROME = ZoneInfo("Europe/Rome")
+
+
+def request(n: int, subject: str = "Lampione spento", text: str = "") -> bytes:
+    text = text or f"Il lampione IP-{n:06d} in via Roma {n} è spento da due giorni."
+    return (
+        f"From: Cittadino {n} <cittadino{n}@example.org>\r\n"
+        f"Subject: {subject} n. {n}\r\n"
+        f"Message-ID: <batch-{n}@example.org>\r\n"
+        "Date: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+        f"\r\n{text}\r\n"
+    ).encode()
+
+
+def spool(ctx: Context, *raws: bytes) -> list[int]:
+    when = datetime(2026, 11, 24, 10, 0, tzinfo=ROME)
+    stored = ctx.spool.store_many([Incoming(raw, Origin("test"), when, "email") for raw in raws])
+    return [s.message_pk for s in stored]
+
+
+def numbers(ctx: Context) -> list[int]:
+    with transaction(ctx.engine) as session:
+        return list(session.exec(select(Ticket.seq).order_by(Ticket.seq)))
+
+
+def rows(ctx: Context, model: type) -> int:
+    with transaction(ctx.engine) as session:
+        return session.exec(select(func.count()).select_from(model)).one()
+
+
+def message(ctx: Context, message_pk: int) -> Message:
+    with transaction(ctx.engine) as session:
+        return session.get_one(Message, message_pk)
+
+
+@dataclass(frozen=True)
+class Spoiler:
+    """An `Analyse` that analyses for real, then spoils the verdict of every message whose
+    subject holds `marker`: writing its ticket then breaks a NOT NULL constraint, a fault
+    of that message alone, met inside its savepoint."""
+
+    inner: InProcess
+    marker: str
+
+    def batches(self, batches: Iterator[tuple[Any, list[str]]]) -> Iterator[Any]:
+        for tag, analyses in self.inner.batches(batches):
+            yield tag, [self._spoil(analysis) for analysis in analyses]
+
+    def _spoil(self, analysis: Analysis) -> Analysis:
+        if analysis.verdict and analysis.parsed and self.marker in analysis.parsed.subject:
+            return replace(analysis, verdict=replace(analysis.verdict, urgency=None))
+        return analysis
+
+
+def test_a_message_failing_in_its_savepoint_costs_the_others_nothing(ctx: Context) -> None:
+    pks = spool(ctx, request(1), request(2), request(3, "GUASTO"), request(4), request(5))
+    spoiler = Spoiler(InProcess(pipeline.analyser(ctx)), "GUASTO")
+
+    outcomes = {o.message_pk: o for o in pipeline.process_pending(ctx, analyse=spoiler)}
+
+    year = datetime.now(ROME).year
+    assert [outcomes[pk].outcome for pk in pks] == ["ticket", "ticket", "retry", "ticket", "ticket"]
+    assert [outcomes[pk].ticket for pk in pks if pk != pks[2]] == [
+        f"{year}/{seq:06d}" for seq in (1, 2, 3, 4)
+    ]
+    assert numbers(ctx) == [1, 2, 3, 4]  # the failed ticket gave its number back
+    failed = message(ctx, pks[2])
+    assert (failed.status, failed.attempts) == ("received", 1)
+    assert "IntegrityError" in (failed.last_error or "")
+    # nothing of the failed ticket remains: its hits and poles were rolled back with it
+    with transaction(ctx.engine) as session:
+        tickets = set(session.exec(select(Ticket.id)))
+        assert set(session.exec(select(RuleHit.ticket_id))) == tickets
+        assert set(session.exec(select(TicketPole.ticket_id))) == tickets
+    assert rows(ctx, TicketPole) == 4
+
+    for _ in range(ctx.max_attempts - 1):  # it keeps failing: quarantined, never lost
+        list(pipeline.process_pending(ctx, analyse=spoiler))
+    assert message(ctx, pks[2]).status == "quarantined"
+
+    assert pipeline.requeue(ctx, [pks[2]]) == 1  # fixed: `reprocess` gives it the next number
+    [outcome] = pipeline.process_pending(ctx)
+    assert (outcome.message_pk, outcome.outcome) == (pks[2], "ticket")
+    assert numbers(ctx) == [1, 2, 3, 4, 5]
+
+
+def test_an_unreadable_message_in_a_batch_is_quarantined_alone(ctx: Context) -> None:
+    pks = spool(ctx, request(1), b"\r\n\r\n", request(2))
+    outcomes = {o.message_pk: o.outcome for o in pipeline.process_pending(ctx)}
+    assert [outcomes[pk] for pk in pks] == ["ticket", "quarantined", "ticket"]
+    assert message(ctx, pks[1]).last_error.startswith("unreadable message")
+    assert numbers(ctx) == [1, 2]
+
+
+def test_batches_are_registered_in_order_and_each_message_once(ctx: Context) -> None:
+    raws = [request(n) for n in range(1, 2 * pipeline.BATCH + 8)]
+    pks = spool(ctx, *raws)
+    outcomes = list(pipeline.process_pending(ctx))
+    assert [o.message_pk for o in outcomes] == pks
+    assert numbers(ctx) == list(range(1, len(raws) + 1))
+    assert list(pipeline.process_pending(ctx)) == []
+    again = pipeline.process(ctx, pks[0])
+    assert (again.outcome, again.ticket, again.fresh) == ("ticket", outcomes[0].ticket, False)
+
+
+def test_a_reminder_links_to_the_earlier_ticket_about_the_same_pole(ctx: Context) -> None:
+    reminder = request(
+        2, "Sollecito", "Sollecito ancora una volta: il palo IP-004512 è sempre spento."
+    )
+    other = request(3, "Sollecito", "Sollecito: il palo IP-009999 è sempre spento.")
+    # The first request and its reminder arrive in one batch: the link is found all the same.
+    first_pk, reminder_pk, other_pk = spool(ctx, request(4512), reminder, other)
+    list(pipeline.process_pending(ctx))
+
+    with transaction(ctx.engine) as session:
+        first = session.exec(select(Ticket).where(Ticket.message_pk == first_pk)).one()
+        linked = session.exec(select(Ticket).where(Ticket.message_pk == reminder_pk)).one()
+        alone = session.exec(select(Ticket).where(Ticket.message_pk == other_pk)).one()
+        poles = set(session.exec(select(TicketPole.code).where(TicketPole.ticket_id == first.id)))
+    assert linked.request_type == "sollecito"
+    assert linked.related_ticket_id == first.id
+    assert alone.related_ticket_id is None
+    assert poles == {"IP-004512"}
+
+
+@dataclass(frozen=True)
+class KillingAnalyser(Analyser):
+    """Fault injection: the worker analysing a message that says KILL-WORKER dies at once, as
+    a worker killed for its memory would."""
+
+    def __call__(self, sha256: str) -> Analysis:
+        if b"KILL-WORKER" in self.blobs.get("raw", sha256):
+            os._exit(9)
+        return super().__call__(sha256)
+
+
+def test_worker_processes_analyse_as_this_process_does(ctx: Context) -> None:
+    spool(ctx, *[request(n) for n in range(1, 30)], b"\r\n\r\n")
+    batches = list(pipeline._pending_batches(ctx))
+    here = list(InProcess(pipeline.analyser(ctx)).batches(iter(batches)))
+    pool = WorkerPool(pipeline.analyser(ctx), workers=2)
+    try:
+        there = list(pool.batches(iter(batches)))
+    finally:
+        pool.close()
+    assert [analyses for _, analyses in there] == [analyses for _, analyses in here]
+
+
+def test_a_message_that_kills_its_worker_fails_alone(ctx: Context) -> None:
+    pks = spool(ctx, *[request(n) for n in range(1, 12)], request(12, "KILL-WORKER"))
+    analyser = KillingAnalyser(**pipeline.analyser(ctx).__dict__)
+    pool = WorkerPool(analyser, workers=2)
+    try:
+        outcomes = {o.message_pk: o for o in pipeline.process_pending(ctx, analyse=pool)}
+        assert outcomes[pks[-1]].outcome == "retry"
+        assert "died" in (outcomes[pks[-1]].error or "")
+        assert [outcomes[pk].outcome for pk in pks[:-1]] == ["ticket"] * 11
+        spool(ctx, request(13))  # the pool works on after a worker died
+        [later] = [o for o in pipeline.process_pending(ctx, analyse=pool) if o.outcome == "ticket"]
+    finally:
+        pool.close()
+    assert later.ticket is not None
+    assert numbers(ctx) == list(range(1, 13))
