@@ -9,6 +9,7 @@ and the rules, not SQLAlchemy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -201,10 +202,8 @@ def _install(analyser: Analyser) -> None:
     _worker_analyser = analyser
     # Lower priority than the daemon: its fetch thread wakes for every fsync and write, and the
     # source is acknowledged only once the spool has stored; workers have slack, it has none.
-    try:
+    with contextlib.suppress(OSError):  # a sandbox may forbid it: same priority, no harm
         os.nice(WORKER_NICENESS)
-    except OSError:  # forbidden by a sandbox: run at the same priority, nothing worse
-        pass
     # The daemon decides when workers stop (it closes the pool once the current batch is
     # written): a SIGTERM or Ctrl-C sent to the whole group must not kill them mid-batch.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
