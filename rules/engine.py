@@ -184,6 +184,9 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
+    screen = _screen(rule.patterns)
+    if screen is not None and screen.search(document.folded) is None:
+        return None  # no pattern matches anywhere: one scan instead of one per pattern
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
     for pattern in rule.patterns:
@@ -441,6 +444,25 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
         boost_weight=float(boost_weight),
         group=group,
     )
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+@lru_cache(maxsize=1024)
+def _screen(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One regex that matches wherever any of `patterns` does, to rule a rule out fast.
+
+    Most rules match nothing in most messages; this settles those with a single scan. None
+    when the patterns cannot be joined safely (back-references would be renumbered, group
+    names may clash), and the patterns are then tried one by one as usual.
+    """
+    if len(patterns) < 2 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
+    except re.error:
+        return None
 
 
 def _regex_list(
