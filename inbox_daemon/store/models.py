@@ -148,7 +148,8 @@ class Outbox(SQLModel, table=True):
     subject: str = ""
     body: str = ""
     headers: dict[str, str] | None = _json()
-    state: str = Field(default="pending", max_length=12)  # pending | sending | sent | failed | suppressed
+    # pending | sending (claimed by a sender) | sent | failed | suppressed
+    state: str = Field(default="pending", max_length=12)
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime()))
     last_error: str | None = None

