@@ -144,13 +144,14 @@ class Document:
     original: str
     folded: str
     sentence_ends: tuple[int, ...]
+    lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `_lower_screen`)
 
     @classmethod
     def of(cls, doc: RuleInput) -> Document:
         original = f"{doc.subject or ''}\n\n{doc.text or ''}"
         folded = fold(original)
         ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
-        return cls(original, folded, ends)
+        return cls(original, folded, ends, folded.lower() if folded.isascii() else None)
 
     def sentence(self, pos: int) -> tuple[int, int]:
         """The span of the sentence holding `pos`: the scope of a rule's `unless`."""
@@ -184,9 +185,8 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
-    screen = _screen(rule.patterns)
-    if screen is not None and screen.search(document.folded) is None:
-        return None  # no pattern matches anywhere: one scan instead of one per pattern
+    if _screened_out(rule, document):
+        return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
     for pattern in rule.patterns:
@@ -463,6 +463,42 @@ def _screen(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
         return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
     except re.error:
         return None
+
+
+def _screened_out(rule: Rule, document: Document) -> bool:
+    """True when no pattern of `rule` matches anywhere: one scan instead of one per pattern."""
+    lowered = _lower_screen(rule.patterns) if document.lowered is not None else None
+    if lowered is not None:
+        return lowered.search(document.lowered) is None
+    screen = _screen(rule.patterns)
+    return screen is not None and screen.search(document.folded) is None
+
+
+_NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")
+
+
+@lru_cache(maxsize=1024)
+def _lower_screen(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """`_screen` made case-sensitive, for lower-cased ASCII text: twice as fast.
+
+    Case-insensitive matching costs Python's regex engine its fast literal search. On ASCII
+    text, lower-casing the text and the pattern's own letters (never an escape such as `\\S`)
+    matches exactly where the case-insensitive pattern does. Escapes that name a character by
+    code (`\\x41`) could name an upper-case letter: such patterns get no lower-case screen.
+    """
+    screen = _screen(patterns)
+    if screen is None or _NON_LETTER_ESCAPE.search(screen.pattern):
+        return None
+    try:
+        return re.compile(_lower_letters(screen.pattern))
+    except re.error:
+        return None
+
+
+def _lower_letters(pattern: str) -> str:
+    """`pattern` with its letters lower-cased, escape sequences (`\\S`, `\\B`…) left alone."""
+    parts = re.split(r"(\\.)", pattern, flags=re.DOTALL)
+    return "".join(part if part.startswith("\\") else part.lower() for part in parts)
 
 
 def _regex_list(

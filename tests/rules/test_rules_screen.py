@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import rules
-from rules.engine import _screen
+from rules.engine import _lower_letters, _lower_screen, _screen
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -37,5 +37,24 @@ def test_classification_is_the_same_with_and_without_the_screen(monkeypatch):
     ]
     screened = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
     monkeypatch.setattr("rules.engine._screen", lambda patterns: None)
+    monkeypatch.setattr("rules.engine._lower_screen", lambda patterns: None)
     plain = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
     assert screened == plain
+
+
+def test_lower_casing_keeps_escapes():
+    assert _lower_letters(r"Palo\S+\W[A-Z]\bIP\d") == r"palo\S+\W[a-z]\bip\d"
+
+
+def test_lower_screen_agrees_with_the_case_insensitive_patterns():
+    patterns = (re.compile(r"Cavi?\s+SCOPERT", re.I), re.compile(r"palo\S*\W+caduto", re.I))
+    screen = _lower_screen(patterns)
+    assert screen is not None and not screen.flags & re.IGNORECASE
+    for text in ("CAVO  scoperto", "Il PALO,  Caduto", "cavo coperto", "palo in piedi"):
+        assert bool(screen.search(text.lower())) == any(p.search(text) for p in patterns), text
+
+
+def test_a_character_code_escape_gets_no_lower_screen():
+    # \x41 is "A": lower-cased text never holds it, so lower-casing would hide a match.
+    patterns = (re.compile(r"\x41B", re.I), re.compile("c", re.I))
+    assert _lower_screen(patterns) is None
