@@ -168,6 +168,27 @@ def _template_text(cfg: AcknowledgementsConfig) -> str:
     return resources.files("inbox_daemon").joinpath("templates/ack_it.txt").read_text("utf-8")
 
 
+PLACEHOLDERS = frozenset({
+    "number", "registered_at", "registered_date", "registered_time", "registered_iso",
+    "received_at", "deemed_received_at", "deemed_line", "subject", "sender", "channel",
+    "channel_label", "request_type", "request_type_label", "urgency", "urgency_label",
+    "pole_codes", "pole_line", "emergency_line", "crime_line", "emergency_phone",
+})  # fmt: skip
+
+
+def template_problems(cfg: AcknowledgementsConfig) -> list[str]:
+    """What is wrong with the configured template: checked at start-up, so that a misspelt
+    `$nmber` is an error an operator sees in `check-config`, not text a citizen receives."""
+    if cfg.template is None or not cfg.template.is_file():
+        return []  # the config check already reports a missing file
+    template = Template(_template_text(cfg))
+    unknown = sorted(set(template.get_identifiers()) - PLACEHOLDERS)
+    problems = [f"acknowledgements.template: unknown placeholder ${name}" for name in unknown]
+    if not template.is_valid():
+        problems.append("acknowledgements.template: a '$' not followed by a name (write $$)")
+    return problems
+
+
 def placeholders(
     cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Deemed | None = None
 ) -> dict[str, str]:

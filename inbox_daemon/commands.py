@@ -17,7 +17,7 @@ import parsers.mime
 import rules
 from inbox_daemon import pipeline
 from inbox_daemon.config import Config, load_config
-from inbox_daemon.context import Context, build_context
+from inbox_daemon.context import Context, build_context, check_templates
 from inbox_daemon.errors import ExitCode, UsageError
 from inbox_daemon.sources.files import file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin
@@ -43,6 +43,7 @@ SHOW_FIELDS = [
 def dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.command == "check-config":
+        check_templates(config)
         return check_config(config)
     if args.command == "rules":
         return explain(args, config)

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 import rules
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.config import AcknowledgementsConfig, Config, RoutingRule
+from inbox_daemon.errors import ConfigError
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
 
@@ -35,6 +36,7 @@ class Context:
 
 def build_context(config: Config) -> Context:
     """Open the store (migrating it) and load the rules; raises StoreError or ConfigError."""
+    check_templates(config)
     engine = open_store(config.database.url)
     cal = config.calendar
     formats = tuple(rules.PoleFormat(f.regex, f.canonical) for f in config.poles.formats)
@@ -56,9 +58,15 @@ def build_context(config: Config) -> Context:
     )
 
 
-def load_rules(config: Config) -> rules.RuleSet:
-    from inbox_daemon.errors import ConfigError
+def check_templates(config: Config) -> None:
+    from inbox_daemon.acks import template_problems
 
+    problems = template_problems(config.acknowledgements)
+    if problems:
+        raise ConfigError(problems)
+
+
+def load_rules(config: Config) -> rules.RuleSet:
     try:
         return rules.load_ruleset(config.rules.files)
     except rules.RulesError as exc:
