@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     alist = asub.add_parser("list", help="acknowledgements and other outgoing mail")
     alist.add_argument("--state", choices=["pending", "sending", "sent", "failed", "suppressed"])
     alist.add_argument("--limit", type=int, default=50)
+    aretry = asub.add_parser("retry", help="send failed (or the given) acknowledgements again")
+    aretry.add_argument("ids", nargs="*", type=int, help="outbox ids (default: every failed one)")
     return parser
 
 

@@ -54,7 +54,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "tickets": tickets,
         "messages": messages,
         "reprocess": reprocess,
-        "acks": acks_list,
+        "acks": acks,
     }
     return handlers[args.command](args, ctx)
 
@@ -228,6 +228,29 @@ def reprocess(args: argparse.Namespace, ctx: Context) -> int:
         progress.update()
         print(f"message {outcome.message_pk}: {outcome.outcome} {outcome.ticket or ''}".rstrip())
     progress.close()
+    return ExitCode.ok
+
+
+def acks(args: argparse.Namespace, ctx: Context) -> int:
+    if args.acks_command == "retry":
+        return acks_retry(args, ctx)
+    return acks_list(args, ctx)
+
+
+def acks_retry(args: argparse.Namespace, ctx: Context) -> int:
+    """Queue failed jobs again after the cause is fixed; the daemon sends them on its next
+    outbox pass. Given ids may also name suppressed jobs (flood limit) an operator releases."""
+    with transaction(ctx.engine) as session:
+        query = select(Outbox).where(Outbox.state == "failed")
+        if args.ids:
+            query = select(Outbox).where(
+                Outbox.id.in_(args.ids), Outbox.state.in_(["failed", "suppressed"])
+            )
+        jobs = list(session.exec(query))
+        for job in jobs:
+            job.state, job.attempts, job.next_attempt_at = "pending", 0, utcnow()
+            session.add(job)
+    print(f"{len(jobs)} acknowledgement(s) queued again")
     return ExitCode.ok
 
 

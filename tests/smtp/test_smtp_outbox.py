@@ -15,7 +15,7 @@ import pytest
 from sqlmodel import select
 
 from inbox_daemon import outbox
-from inbox_daemon.commands import acks_list
+from inbox_daemon.commands import acks_list, acks_retry
 from inbox_daemon.context import Context
 from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Outbox
@@ -147,8 +147,28 @@ def test_gives_up_after_max_attempts_and_acks_list_shows_it(ack_ctx, ack_sink, c
 
 
 class _Args:
-    def __init__(self, state: str | None, limit: int = 50) -> None:
-        self.state, self.limit = state, limit
+    def __init__(self, state: str | None = None, limit: int = 50, ids: list[int] | None = None):
+        self.state, self.limit, self.ids = state, limit, ids or []
+
+
+def test_acks_retry_sends_a_failed_job_once_the_relay_is_back(ack_ctx, ack_sink, capsys):
+    ctx = ack_ctx()  # max_attempts = 4
+    ack_sink.stop()
+    failing = add_job(ctx)
+    suppressed = add_job(ctx, "anna@example.org", state="suppressed")
+    when = T0
+    for _ in range(4):
+        outbox.deliver_due(ctx, now=when)
+        when += timedelta(hours=2)
+    assert job(ctx, failing).state == "failed"
+    ack_sink.start()
+    acks_retry(_Args(), ctx)
+    assert "1 acknowledgement(s) queued again" in capsys.readouterr().out
+    assert outbox.deliver_due(ctx) == 1
+    assert job(ctx, failing).state == "sent" and job(ctx, suppressed).state == "suppressed"
+    assert [m.rcpt_tos for m in ack_sink.messages] == [["mario.rossi@example.org"]]
+    acks_retry(_Args(ids=[suppressed]), ctx)  # an operator releases a suppressed one by id
+    assert outbox.deliver_due(ctx) == 1 and job(ctx, suppressed).state == "sent"
 
 
 def test_permanent_refusal_fails_at_once(make_context, make_sink):
