@@ -293,3 +293,14 @@ def test_killed_ingest_runs_end_with_one_ticket_per_message(config_file, tmp_pat
         )
         seqs = sorted(s.exec(select(Ticket.seq)))
     assert seqs == list(range(1, 81))  # contiguous: no number lost to a crash
+
+
+def test_pec_receipts_are_kept_without_a_ticket(config_file, capsys):
+    folder = shared_samples("pec")
+    receipts = sorted(folder.glob("*receipt*.eml"))
+    envelopes = sorted(folder.glob("*envelope*.eml"))
+    code, results = ingest_json(config_file, receipts + envelopes, capsys, "--channel", "pec")
+    assert code == ExitCode.ok
+    outcomes = [r["outcome"] for r in results]
+    assert outcomes == ["receipt"] * len(receipts) + ["ticket"] * len(envelopes)
+    assert {row["channel"] for row in export(config_file, capsys)} == {"pec"}
