@@ -32,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rules.screen import screened_out
 from rules.types import REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
 FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
@@ -144,7 +145,7 @@ class Document:
     original: str
     folded: str
     sentence_ends: tuple[int, ...]
-    lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `_lower_screen`)
+    lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
 
     @classmethod
     def of(cls, doc: RuleInput) -> Document:
@@ -185,7 +186,7 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
-    if _screened_out(rule, document):
+    if screened_out(rule.patterns, document.folded, document.lowered):
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
@@ -444,61 +445,6 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
         boost_weight=float(boost_weight),
         group=group,
     )
-
-
-_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
-
-
-@lru_cache(maxsize=1024)
-def _screen(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
-    """One regex that matches wherever any of `patterns` does, to rule a rule out fast.
-
-    Most rules match nothing in most messages; this settles those with a single scan. None
-    when the patterns cannot be joined safely (back-references would be renumbered, group
-    names may clash), and the patterns are then tried one by one as usual.
-    """
-    if len(patterns) < 2 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
-        return None
-    try:
-        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), re.IGNORECASE)
-    except re.error:
-        return None
-
-
-def _screened_out(rule: Rule, document: Document) -> bool:
-    """True when no pattern of `rule` matches anywhere: one scan instead of one per pattern."""
-    lowered = _lower_screen(rule.patterns) if document.lowered is not None else None
-    if lowered is not None:
-        return lowered.search(document.lowered) is None
-    screen = _screen(rule.patterns)
-    return screen is not None and screen.search(document.folded) is None
-
-
-_NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")
-
-
-@lru_cache(maxsize=1024)
-def _lower_screen(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
-    """`_screen` made case-sensitive, for lower-cased ASCII text: twice as fast.
-
-    Case-insensitive matching costs Python's regex engine its fast literal search. On ASCII
-    text, lower-casing the text and the pattern's own letters (never an escape such as `\\S`)
-    matches exactly where the case-insensitive pattern does. Escapes that name a character by
-    code (`\\x41`) could name an upper-case letter: such patterns get no lower-case screen.
-    """
-    screen = _screen(patterns)
-    if screen is None or _NON_LETTER_ESCAPE.search(screen.pattern):
-        return None
-    try:
-        return re.compile(_lower_letters(screen.pattern))
-    except re.error:
-        return None
-
-
-def _lower_letters(pattern: str) -> str:
-    """`pattern` with its letters lower-cased, escape sequences (`\\S`, `\\B`…) left alone."""
-    parts = re.split(r"(\\.)", pattern, flags=re.DOTALL)
-    return "".join(part if part.startswith("\\") else part.lower() for part in parts)
 
 
 def _regex_list(

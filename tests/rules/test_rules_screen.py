@@ -7,14 +7,14 @@ import tomllib
 from pathlib import Path
 
 import rules
-from rules.engine import _lower_letters, _lower_screen, _screen
+from rules.screen import case_insensitive_screen, lower_letters, lower_screen
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 def test_screen_matches_wherever_any_pattern_does():
     patterns = (re.compile(r"palo\s+caduto", re.I), re.compile(r"cavi?\s+scopert", re.I))
-    screen = _screen(patterns)
+    screen = case_insensitive_screen(patterns)
     assert screen is not None
     for text in ("il PALO  caduto", "un cavo scoperto", "tutto a posto", "palo in piedi"):
         assert bool(screen.search(text)) == any(p.search(text) for p in patterns), text
@@ -23,12 +23,14 @@ def test_screen_matches_wherever_any_pattern_does():
 def test_patterns_that_cannot_be_joined_safely_get_no_screen():
     backref = (re.compile(r"(\w+) \1", re.I), re.compile("x", re.I))
     clash = (re.compile(r"(?P<a>x)", re.I), re.compile(r"(?P<a>y)", re.I))
-    assert _screen(backref) is None
-    assert _screen(clash) is None
-    assert _screen((re.compile("solo", re.I),)) is None  # one pattern: nothing to gain
+    assert case_insensitive_screen(backref) is None
+    assert case_insensitive_screen(clash) is None
+    assert (
+        case_insensitive_screen((re.compile("solo", re.I),)) is None
+    )  # one pattern: nothing to gain
 
 
-def test_classification_is_the_same_with_and_without_the_screen(monkeypatch):
+def test_classification_is_the_same_with_and_without_the_screens(monkeypatch):
     ruleset = rules.load_ruleset()
     docs = [
         rules.RuleInput(m["subject"], m["body"])
@@ -36,19 +38,18 @@ def test_classification_is_the_same_with_and_without_the_screen(monkeypatch):
         for m in tomllib.loads((CORPUS / f"{name}.toml").read_text("utf-8"))["message"]
     ]
     screened = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
-    monkeypatch.setattr("rules.engine._screen", lambda patterns: None)
-    monkeypatch.setattr("rules.engine._lower_screen", lambda patterns: None)
+    monkeypatch.setattr("rules.engine.screened_out", lambda *args: False)
     plain = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
     assert screened == plain
 
 
 def test_lower_casing_keeps_escapes():
-    assert _lower_letters(r"Palo\S+\W[A-Z]\bIP\d") == r"palo\S+\W[a-z]\bip\d"
+    assert lower_letters(r"Palo\S+\W[A-Z]\bIP\d") == r"palo\S+\W[a-z]\bip\d"
 
 
 def test_lower_screen_agrees_with_the_case_insensitive_patterns():
     patterns = (re.compile(r"Cavi?\s+SCOPERT", re.I), re.compile(r"palo\S*\W+caduto", re.I))
-    screen = _lower_screen(patterns)
+    screen = lower_screen(patterns)
     assert screen is not None and not screen.flags & re.IGNORECASE
     for text in ("CAVO  scoperto", "Il PALO,  Caduto", "cavo coperto", "palo in piedi"):
         assert bool(screen.search(text.lower())) == any(p.search(text) for p in patterns), text
@@ -57,4 +58,4 @@ def test_lower_screen_agrees_with_the_case_insensitive_patterns():
 def test_a_character_code_escape_gets_no_lower_screen():
     # \x41 is "A": lower-cased text never holds it, so lower-casing would hide a match.
     patterns = (re.compile(r"\x41B", re.I), re.compile("c", re.I))
-    assert _lower_screen(patterns) is None
+    assert lower_screen(patterns) is None
