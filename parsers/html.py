@@ -63,12 +63,8 @@ class _TextExtractor(HTMLParser):
         elif tag == "pre":
             self._paragraph()
             self._pre = max(0, self._pre - 1)
-        elif tag in _PARAGRAPH:
-            self._paragraph()
-        elif tag in _LINE:
-            self._break()
-        elif tag in _CELL:
-            self._chunks.append(" ")
+        else:
+            self._layout(tag)
 
     def handle_data(self, data: str) -> None:
         if self._skip:
@@ -99,7 +95,12 @@ class _TextExtractor(HTMLParser):
         elif tag == "pre":
             self._paragraph()
             self._pre += 1
-        elif tag in _PARAGRAPH:
+        else:
+            self._layout(tag)
+
+    def _layout(self, tag: str) -> None:
+        """Where a block, line or cell tag opens or closes, the text breaks the same way."""
+        if tag in _PARAGRAPH:
             self._paragraph()
         elif tag in _LINE:
             self._break()
