@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 import rules
+from inbox_daemon.acks import own_addresses
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.config import AcknowledgementsConfig, Config, RoutingRule
 from inbox_daemon.errors import ConfigError
@@ -32,6 +33,7 @@ class Context:
     max_attempts: int
     max_attachment_bytes: int
     reminder_window_days: int
+    own_addresses: frozenset[str]  # never acknowledged: derived from the config, once
 
 
 def build_context(config: Config) -> Context:
@@ -55,6 +57,7 @@ def build_context(config: Config) -> Context:
         max_attempts=config.processing.max_attempts,
         max_attachment_bytes=config.processing.max_attachment_mb * 1024 * 1024,
         reminder_window_days=config.processing.reminder_window_days,
+        own_addresses=own_addresses(config),
     )
 
 

@@ -193,10 +193,9 @@ def _register(batch: Batch, message: Message, analysis: Analysis) -> Outcome:
     session.add_all(batch.attachments.get(message.id, []))
     if ctx.acks.enabled:
         ticket = Ticket(id=ticket_id, **fields)
-        own = acks.own_addresses(ctx.config)
         plan = acks.plan(
             ctx.acks, session, ticket, parsed,
-            source=message.source, now=now, tz=ctx.tz, deemed=deemed, own=own,
+            source=message.source, now=now, tz=ctx.tz, deemed=deemed, own=ctx.own_addresses,
         )  # fmt: skip
         session.add_all(plan)
     _mark(session, message.id, "ticket", parsed.message_id)

@@ -53,10 +53,12 @@ def next_seq(session: Session, year: int) -> int:
     return int(seq)
 
 
+REPLY_PREFIX = re.compile(r"^\s*((re|r|fw|fwd|i|inoltro|rif|sollecito)\s*(\[\d+\])?\s*:\s*)+", re.I)
+
+
 def thread_subject(subject: str) -> str:
     """The subject without reply/forward prefixes, lower-cased, for thread matching."""
-    prefix = re.compile(r"^\s*((re|r|fw|fwd|i|inoltro|rif|sollecito)\s*(\[\d+\])?\s*:\s*)+", re.I)
-    return re.sub(r"\s+", " ", prefix.sub("", subject)).strip().lower()
+    return re.sub(r"\s+", " ", REPLY_PREFIX.sub("", subject)).strip().lower()
 
 
 def find_related(
