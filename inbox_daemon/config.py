@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from inbox_daemon.blobs import syncfs_works
 from inbox_daemon.errors import ConfigError
 
 Channel = Literal["email", "pec", "fax"]
@@ -53,6 +54,16 @@ class DatabaseConfig(Model):
 
 class StorageConfig(Model):
     dir: Path = Path("store")
+    # How a batch of new files is made durable (blobs.py): one syncfs of the filesystem
+    # (Linux 5.8+), an fsync per file and folder, or the first of the two the system has.
+    sync: Literal["auto", "filesystem", "files"] = "auto"
+
+    @field_validator("sync")
+    @classmethod
+    def _sync_available(cls, value: str) -> str:
+        if value == "filesystem" and not syncfs_works():
+            raise ValueError("'filesystem' needs Linux 5.8 or later; use 'auto' or 'files'")
+        return value
 
 
 class CalendarConfig(Model):

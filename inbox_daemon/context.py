@@ -45,7 +45,7 @@ def build_context(config: Config) -> Context:
     return Context(
         config=config,
         engine=engine,
-        spool=Spool(engine, BlobStore(config.storage.dir)),
+        spool=Spool(engine, BlobStore(config.storage.dir, config.storage.sync)),
         calendar=ServiceCalendar(
             cal.timezone, cal.opening_hours, cal.holidays or None, cal.closures
         ),

@@ -82,6 +82,7 @@ def test_relative_paths_resolve_against_the_config_folder(tmp_path):
         ("[databse]\nurl = 'x'\n", "databse: unknown key"),
         ('[calendar]\nopening_hours = "someday 25:00-26:00"\n', "calendar:"),
         ("[acknowledgements]\nenabled = true\n", "acknowledgements.from: an e-mail address"),
+        ('[storage]\nsync = "sometimes"\n', "storage.sync:"),
     ],
 )
 def test_mistakes_are_named_by_their_key(tmp_path, toml, expected):

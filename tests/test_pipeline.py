@@ -4,6 +4,7 @@ its number."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -104,6 +105,20 @@ def test_a_message_failing_in_its_savepoint_costs_the_others_nothing(ctx: Contex
     [outcome] = pipeline.process_pending(ctx)
     assert (outcome.message_pk, outcome.outcome) == (pks[2], "ticket")
     assert numbers(ctx) == [1, 2, 3, 4, 5]
+
+
+def test_a_batch_written_twice_logs_each_failure_once(ctx: Context, caplog) -> None:
+    """The batch is first written as a whole; the spoiled message makes it roll back and be
+    written again message by message. What the first try logged must not show twice."""
+    pks = spool(ctx, request(1), b"\r\n\r\n", request(3, "GUASTO"), request(4))
+    spoiler = Spoiler(InProcess(pipeline.analyser(ctx)), "GUASTO")
+    with caplog.at_level(logging.DEBUG, logger="inbox_daemon"):
+        outcomes = [o.outcome for o in pipeline.process_pending(ctx, analyse=spoiler)]
+    assert outcomes == ["ticket", "quarantined", "retry", "ticket"]
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(logged) == len(set(logged))
+    assert {line.split(":")[0] for line in logged} == {f"message {pks[1]}", f"message {pks[2]}"}
+    assert numbers(ctx) == [1, 2]
 
 
 def test_an_unreadable_message_in_a_batch_is_quarantined_alone(ctx: Context) -> None:

@@ -6,8 +6,11 @@ import hashlib
 import threading
 from datetime import UTC, datetime
 
+import pytest
 from sqlmodel import func, select
 
+from inbox_daemon import blobs as blobs_module
+from inbox_daemon.blobs import syncfs_works
 from inbox_daemon.spool import BlobStore, Incoming, Origin, Spool
 from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Message
@@ -181,11 +184,22 @@ def test_a_batch_that_loses_a_race_is_redone_message_by_message(tmp_path):
     assert count(spool) == 3
 
 
-def test_put_many_writes_each_content_once_and_leaves_no_temporary_file(tmp_path):
-    blobs = BlobStore(tmp_path / "store")
+@pytest.mark.parametrize("sync", ["files", "auto"])
+def test_put_many_writes_each_content_once_and_leaves_no_temporary_file(tmp_path, sync):
+    blobs = BlobStore(tmp_path / "store", sync)
+    assert blobs.by_filesystem == (sync == "auto" and syncfs_works())
     shas = blobs.put_many("raw", [b"one", b"two", b"one"])
     assert shas == [hashlib.sha256(raw).hexdigest() for raw in (b"one", b"two", b"one")]
     assert sorted(p.name for p in (tmp_path / "store").rglob("*") if p.is_file()) == sorted(
         set(shas)
     )
     assert blobs.put_many("raw", []) == []
+    assert [blobs.get("raw", sha) for sha in shas] == [b"one", b"two", b"one"]
+    assert blobs.path("raw", shas[0]) == tmp_path / "store" / "raw" / shas[0][:2] / shas[0]
+
+
+def test_a_sync_mode_the_system_lacks_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(blobs_module, "syncfs_works", lambda: False)  # as on macOS or old Linux
+    with pytest.raises(ValueError, match=r"Linux 5\.8"):
+        BlobStore(tmp_path, "filesystem")
+    assert not BlobStore(tmp_path, "auto").by_filesystem

@@ -1,0 +1,407 @@
+"""Writing a batch of analysed messages: tickets, their rows, and what each message became.
+
+A batch is written in one transaction, first as a whole: the common case, where nothing fails,
+then costs a handful of statements per ticket, and none for savepoints. The rows that no later
+message of the batch reads (rule hits, the `processed` marks) wait until the end of the batch,
+and the year's counter is read and locked once and written back once.
+
+If anything fails, that transaction is rolled back and the batch is written again, each message
+inside its own SAVEPOINT: a message that fails then rolls back only its own rows and the ticket
+number it took, so numbers stay contiguous; its failed attempt is recorded in the same
+transaction, and the others commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Executable, bindparam, func, insert, update
+from sqlmodel import Session, select
+
+import rules
+from inbox_daemon import acks
+from inbox_daemon.analysis import Analysis
+from inbox_daemon.calendar import Deemed
+from inbox_daemon.context import Context
+from inbox_daemon.store.db import transaction
+from inbox_daemon.store.models import (
+    Attachment,
+    Message,
+    RuleHit,
+    Ticket,
+    TicketCounter,
+    TicketPole,
+)
+from inbox_daemon.store.types import utcnow
+from inbox_daemon.tickets import find_related, format_number, next_seq, window_start
+from parsers.message import ParsedMessage
+
+log = logging.getLogger(__name__)
+
+# Hot statements, built once: their parameters come at execution, so SQLAlchemy compiles
+# each statement once and reuses it for every message.
+INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+INSERT_HITS = insert(RuleHit)
+INSERT_POLES = insert(TicketPole)
+INSERT_ATTACHMENTS = insert(Attachment)
+MARK_PROCESSED = (
+    update(Message)
+    .where(Message.id == bindparam("pk"))
+    .values(
+        status="processed",
+        outcome=bindparam("outcome"),
+        processed_at=bindparam("processed_at"),
+        header_message_id=func.coalesce(bindparam("header"), Message.header_message_id),
+    )
+)
+SET_COUNTER = (
+    update(TicketCounter)
+    .where(TicketCounter.year == bindparam("y"))
+    .values(last_seq=bindparam("last"))
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    message_pk: int
+    outcome: str  # ticket | duplicate | receipt | bounce | auto_reply | quarantined | retry
+    ticket: str | None = None
+    error: str | None = None
+    fresh: bool = True  # False: the message had been processed before this call
+
+
+def register_batch(
+    ctx: Context, messages: Sequence[Message], analyses: Sequence[Analysis]
+) -> list[Outcome]:
+    """Write the outcome of each analysed message: as a whole, else one savepoint each."""
+    attachments = _store_attachments(ctx, messages, analyses)
+    try:
+        return _write(ctx, messages, analyses, attachments, isolated=False)
+    except Exception:  # which message it was, and why, the isolated pass tells
+        log.debug("batch of %d: written again message by message", len(messages), exc_info=True)
+    return _write(ctx, messages, analyses, attachments, isolated=True)
+
+
+@dataclass
+class Batch:
+    """One registration transaction, and what its messages need to know of each other."""
+
+    ctx: Context
+    session: Session
+    registered: set[str]  # Message-IDs that have a ticket, from before or from this batch
+    attachments: dict[int, list[dict[str, Any]]]  # rows to write, by message id
+    isolated: bool  # each message in its own savepoint (else: the batch fails as a whole)
+    deferred: dict[Executable, list[dict[str, Any]]] = field(default_factory=dict)
+    last_seq: dict[int, int] = field(default_factory=dict)  # year -> last number taken
+    counted: dict[int, int] = field(default_factory=dict)  # year -> the counter as read
+    notes: list[tuple[int, str, Any]] = field(default_factory=list)  # logged once committed
+
+    def note(self, level: int, message: str, exc_info: Any = None) -> None:
+        """Log once the batch is written: a batch written twice logs its failures once."""
+        self.notes.append((level, message, exc_info))
+
+    def defer(self, statement: Executable, rows: list[dict[str, Any]]) -> None:
+        """Rows no later message reads: written together, at the end of the message (in a
+        savepoint) or of the batch."""
+        self.deferred.setdefault(statement, []).extend(rows)
+
+    def flush(self) -> None:
+        connection = self.session.connection()
+        for statement, rows in self.deferred.items():
+            if rows:
+                connection.execute(statement, rows)
+        self.deferred.clear()
+
+    def next_number(self, year: int) -> int:
+        """The next number of `year`. Isolated: from the counter each time, so that a rolled-
+        back savepoint gives it back. As a whole: the counter is locked by the first and
+        written back by `finish`; a failure rolls the whole batch back."""
+        if self.isolated or year not in self.last_seq:
+            self.last_seq[year] = self.counted[year] = next_seq(self.session, year)
+        else:
+            self.last_seq[year] += 1
+        return self.last_seq[year]
+
+    def finish(self) -> None:
+        if not self.isolated:
+            counters = [
+                {"y": year, "last": last}
+                for year, last in self.last_seq.items()
+                if last != self.counted[year]
+            ]
+            self.defer(SET_COUNTER, counters)
+        self.flush()
+
+
+def _write(
+    ctx: Context,
+    messages: Sequence[Message],
+    analyses: Sequence[Analysis],
+    attachments: dict[int, list[dict[str, Any]]],
+    *,
+    isolated: bool,
+) -> list[Outcome]:
+    outcomes = []
+    with transaction(ctx.engine) as session:
+        waiting = _claim(session, [message.id for message in messages])
+        registered = _registered_ids(session, analyses)
+        batch = Batch(ctx, session, registered, attachments, isolated)
+        for message, analysis in zip(messages, analyses, strict=True):
+            if message.id in waiting:
+                outcomes.append(_register_one(batch, message, analysis))
+            else:  # another instance processed it since we read it
+                outcomes.append(earlier_outcome(session, message.id))
+        batch.finish()
+    for level, note, exc_info in batch.notes:
+        log.log(level, "%s", note, exc_info=exc_info)
+    return outcomes
+
+
+def _claim(session: Session, message_pks: list[int]) -> set[int]:
+    """Which of these messages still wait, locked until the batch commits: a second instance
+    on PostgreSQL waits here, then finds them processed (SQLite's BEGIN IMMEDIATE already lets
+    one writer in at a time)."""
+    query = select(Message.id).where(Message.id.in_(message_pks), Message.status == "received")
+    return set(session.exec(query.with_for_update()))
+
+
+def _registered_ids(session: Session, analyses: Sequence[Analysis]) -> set[str]:
+    """Message-IDs of the batch that already have a ticket: one query for the whole batch."""
+    wanted = {a.parsed.message_id for a in analyses if a.parsed and a.parsed.message_id}
+    if not wanted:
+        return set()
+    query = select(Ticket.message_id).where(Ticket.message_id.in_(wanted))
+    return {message_id for message_id in session.exec(query) if message_id}
+
+
+def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome:
+    """Register one message; isolated, in its own savepoint, where a failure costs only its
+    own attempt."""
+    if analysis.error:
+        if analysis.trace:
+            batch.note(
+                logging.ERROR, f"message {message.id}: processing failed\n{analysis.trace.rstrip()}"
+            )
+        return _fail(batch, message.id, analysis.error, final=analysis.final)
+    if not batch.isolated:
+        outcome = _register(batch, message, analysis)
+    else:
+        try:
+            with batch.session.begin_nested():
+                outcome = _register(batch, message, analysis)
+                batch.flush()
+        except Exception as exc:  # the quarantine boundary: rolls back this message's rows only
+            batch.deferred.clear()
+            batch.note(logging.ERROR, f"message {message.id}: processing failed", sys.exc_info())
+            return _fail(batch, message.id, f"{type(exc).__name__}: {exc}", final=False)
+    if outcome.outcome == "ticket" and analysis.parsed and analysis.parsed.message_id:
+        batch.registered.add(analysis.parsed.message_id)
+    return outcome
+
+
+def _register(batch: Batch, message: Message, analysis: Analysis) -> Outcome:
+    ctx, session = batch.ctx, batch.session
+    parsed, verdict = analysis.parsed, analysis.verdict
+    assert parsed is not None
+    if verdict is None:  # kept, but not a request
+        _mark(batch, message.id, analysis.kind)
+        return Outcome(message.id, analysis.kind)
+    if parsed.message_id in batch.registered:
+        _mark(batch, message.id, "duplicate", parsed.message_id)
+        return Outcome(message.id, "duplicate")
+    now = utcnow()
+    deemed = ctx.calendar.deemed_received(message.received_at)
+    related, how = _related(ctx, session, parsed, verdict, now)
+    fields = _ticket_fields(batch, message, parsed, verdict, related, now, deemed)
+    ticket_id = session.connection().execute(INSERT_TICKET, fields).scalar_one()
+    _add_ticket_rows(batch, ticket_id, verdict, related, how)
+    batch.defer(INSERT_ATTACHMENTS, batch.attachments.get(message.id, []))
+    if ctx.acks.enabled:
+        ticket = Ticket(id=ticket_id, **fields)
+        plan = acks.plan(
+            ctx.acks, session, ticket, parsed,
+            source=message.source, now=now, tz=ctx.tz, deemed=deemed, own=ctx.own_addresses,
+        )  # fmt: skip
+        session.add_all(plan)
+    _mark(batch, message.id, "ticket", parsed.message_id)
+    return Outcome(message.id, "ticket", fields["number"])
+
+
+def _related(
+    ctx: Context, session: Session, parsed: ParsedMessage, verdict: rules.Verdict, now: datetime
+) -> tuple[Ticket | None, str | None]:
+    return find_related(
+        session,
+        ticket_refs=verdict.ticket_refs,
+        is_reminder=verdict.request_type == "sollecito",
+        pole_codes=verdict.pole_codes,
+        sender=parsed.from_address,
+        subject=parsed.subject,
+        thread_ids=(*parsed.references, *([parsed.in_reply_to] if parsed.in_reply_to else [])),
+        since=window_start(now, ctx.reminder_window_days),
+    )
+
+
+def _ticket_fields(
+    batch: Batch,
+    message: Message,
+    parsed: ParsedMessage,
+    verdict: rules.Verdict,
+    related: Ticket | None,
+    now: datetime,
+    deemed: Deemed,
+) -> dict[str, Any]:
+    """The ticket's columns, with the next number of the year (taken in this transaction)."""
+    ctx = batch.ctx
+    year = now.astimezone(ctx.tz).year
+    seq = batch.next_number(year)
+    return dict(
+        year=year,
+        seq=seq,
+        number=format_number(year, seq),
+        message_pk=message.id,
+        channel=message.channel,
+        status="redirected" if verdict.criminal_event else "open",
+        sender=parsed.from_address,
+        sender_name=parsed.from_name or None,
+        subject=parsed.subject[:2000],
+        request_type=verdict.request_type,
+        urgency=verdict.urgency,
+        criminal_event=verdict.criminal_event,
+        pole_codes=list(verdict.pole_codes),
+        related_ticket_id=related.id if related else None,
+        received_at=message.received_at,
+        deemed_received_at=deemed.at,
+        deemed_reason=deemed.reason,
+        registered_at=now,
+        sent_at=parsed.date,
+        message_id=parsed.message_id,
+        thread_root=_thread_root(parsed, related),
+        queue=_route(ctx, verdict, message.channel),
+        text=parsed.new_text[:100_000],
+    )
+
+
+def _add_ticket_rows(
+    batch: Batch,
+    ticket_id: int,
+    verdict: rules.Verdict,
+    related: Ticket | None,
+    how: str | None,
+) -> None:
+    """Why it was classified so (rule hits, the link found) and its poles, for look-ups.
+
+    Plain multi-row INSERTs: a dozen rows per ticket, too many to build as ORM objects. The
+    poles are written at once: a reminder later in the batch may look its pole up.
+    """
+    hits = [{"ticket_id": ticket_id, **_hit_fields(hit)} for hit in verdict.hits]
+    if related:
+        link = {"rule": "linking", "field": "related_ticket", "value": related.number}
+        hits.append({"ticket_id": ticket_id, "evidence": how or "", **link})
+    batch.defer(INSERT_HITS, hits)
+    codes = dict.fromkeys(code[:64] for code in verdict.pole_codes)
+    if codes:
+        poles = [{"ticket_id": ticket_id, "code": code} for code in codes]
+        batch.session.connection().execute(INSERT_POLES, poles)
+
+
+def _thread_root(parsed: ParsedMessage, related: Ticket | None) -> str | None:
+    if related is not None:
+        return related.thread_root or related.message_id
+    if parsed.references:
+        return parsed.references[0]
+    return parsed.in_reply_to or parsed.message_id
+
+
+def _route(ctx: Context, verdict: rules.Verdict, channel: str) -> str | None:
+    """First `[[routing]]` rule whose `match` fits wins (the routing issue extends the keys)."""
+    facts = {
+        "request_type": verdict.request_type,
+        "urgency": verdict.urgency,
+        "channel": channel,
+        "criminal_event": verdict.criminal_event,
+    }
+    for rule in ctx.routing:
+        if all(_matches(facts.get(key), want) for key, want in rule.match.items()):
+            return rule.queue
+    return None
+
+
+def _matches(value: Any, want: Any) -> bool:
+    return value in want if isinstance(want, list) else value == want
+
+
+def _hit_fields(hit: rules.Hit) -> dict[str, str]:
+    return {
+        "rule": hit.rule[:100],
+        "field": hit.field[:32],
+        "value": str(hit.value)[:255],
+        "evidence": hit.evidence[:500],
+    }
+
+
+def _store_attachments(
+    ctx: Context, messages: Sequence[Message], analyses: Sequence[Analysis]
+) -> dict[int, list[dict[str, Any]]]:
+    """Attachment files of the batch, made durable before its transaction (not inside it, where
+    they would hold the database lock); their rows, by message id."""
+    parts = [
+        (message.id, part)
+        for message, analysis in zip(messages, analyses, strict=True)
+        if analysis.verdict is not None and analysis.parsed is not None
+        for part in analysis.parsed.attachments
+    ]
+    shas = ctx.spool.blobs.put_many("attachments", [part.payload for _, part in parts])
+    rows: dict[int, list[dict[str, Any]]] = {}
+    for (message_pk, part), sha in zip(parts, shas, strict=True):
+        rows.setdefault(message_pk, []).append(_attachment_row(message_pk, part, sha))
+    return rows
+
+
+def _attachment_row(message_pk: int, part: Any, sha: str) -> dict[str, Any]:
+    return {
+        "message_pk": message_pk,
+        "index": part.index,
+        "filename": part.filename[:255],
+        "original_filename": part.original_filename,
+        "content_type": part.content_type[:255],
+        "size": part.size,
+        "sha256": sha,
+        "truncated": part.truncated,
+        "text": None,
+        "ocr_confidence": None,
+    }
+
+
+def _mark(batch: Batch, message_pk: int, outcome: str, header_id: str | None = None) -> None:
+    """The message is done: one UPDATE, no need to load the row."""
+    header = header_id[:998] if header_id else None
+    done = {"pk": message_pk, "outcome": outcome, "processed_at": utcnow(), "header": header}
+    batch.defer(MARK_PROCESSED, [done])
+
+
+def _fail(batch: Batch, message_pk: int, error: str, *, final: bool) -> Outcome:
+    """Count a failed attempt; quarantine at once when `final`, else after `max_attempts`."""
+    message = batch.session.get_one(Message, message_pk)
+    message.attempts += 1
+    message.last_error = error[:4000]
+    if final or message.attempts >= batch.ctx.max_attempts:
+        message.status = "quarantined"
+        message.outcome = "quarantined"
+        message.processed_at = utcnow()
+    batch.session.add(message)
+    quarantined = message.status == "quarantined"
+    batch.note(logging.WARNING, f"message {message_pk}: {error}{' (quarantined)' * quarantined}")
+    return Outcome(message_pk, "quarantined" if quarantined else "retry", error=error)
+
+
+def earlier_outcome(session: Session, message_pk: int) -> Outcome:
+    """What a message processed before became, and its ticket number if it made one."""
+    message = session.get_one(Message, message_pk)
+    number = session.exec(select(Ticket.number).where(Ticket.message_pk == message_pk)).first()
+    return Outcome(message_pk, message.outcome or message.status, number, fresh=False)
