@@ -38,7 +38,7 @@ __all__ = [
 
 def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat]) -> Verdict:
     """Classify one request; every decision leaves hits naming the rule and its evidence."""
-    document = Document.of(doc)
+    document = Document.of(doc).for_rules(ruleset)
     refs = ticket_ref_hits(document.original)
     poles = find_poles(document.original, pole_formats)
     level, urgency_hits = urgency.decide(document, ruleset)

@@ -64,6 +64,24 @@ def lower_screen(patterns: Patterns) -> re.Pattern[str] | None:
         return None
 
 
+_INLINE_FLAGS = re.compile(r"\(\?[aiLmsux-]")
+
+
+@lru_cache(maxsize=4096)
+def lower_twin(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
+    """`pattern` for lower-cased ASCII text: its letters lower-cased, matched case-sensitively,
+    so that Python's engine keeps its fast literal search. It matches there exactly where
+    `pattern` matches the text before lower-casing. None where that cannot be promised: an
+    escape naming a character by code, or inline flags (`(?-i:...)` would widen)."""
+    source = pattern.pattern
+    if _NON_LETTER_ESCAPE.search(source) or _INLINE_FLAGS.search(source):
+        return None
+    try:
+        return re.compile(lower_letters(source), pattern.flags & ~re.IGNORECASE)
+    except re.error:
+        return None
+
+
 def lower_letters(pattern: str) -> str:
     """`pattern` with its letters lower-cased, escape sequences (`\\S`, `\\B`…) left alone."""
     parts = re.split(r"(\\.)", pattern, flags=re.DOTALL)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 import rules
+from rules.report import load_corpus
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +26,17 @@ def classify(ruleset: rules.RuleSet) -> Callable[..., rules.Verdict]:
         return rules.classify(rules.RuleInput(subject, text), ruleset, rules.DEFAULT_POLE_FORMATS)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def corpus_texts() -> list[rules.RuleInput]:
+    """Every text of the labelled corpus, also in capitals and with the characters that
+    Python's case-insensitive matching equates with ASCII letters (the long s with "s", the
+    Kelvin sign with "k"): for checking that a shortcut of the engine changes no decision."""
+    docs = [m.doc for path in sorted(CORPUS.glob("*.toml")) for m in load_corpus(path)]
+    shouted = [rules.RuleInput(d.subject.upper(), d.text.upper()) for d in docs]
+    odd = [
+        rules.RuleInput(d.subject, d.text.replace("s", "\u017f").replace("k", "\u212a"))
+        for d in docs
+    ]
+    return docs + shouted + odd

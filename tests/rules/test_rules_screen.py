@@ -7,7 +7,8 @@ import tomllib
 from pathlib import Path
 
 import rules
-from rules.screen import case_insensitive_screen, lower_letters, lower_screen
+from rules import engine
+from rules.screen import case_insensitive_screen, lower_letters, lower_screen, lower_twin
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 
@@ -41,6 +42,24 @@ def test_classification_is_the_same_with_and_without_the_screens(monkeypatch):
     monkeypatch.setattr("rules.engine.screened_out", lambda *args: False)
     plain = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
     assert screened == plain
+
+
+def test_lower_case_twins_decide_as_the_rules_do(ruleset, corpus_texts, monkeypatch):
+    """On ASCII text the engine runs each rule's lower-case, case-sensitive twin."""
+    assert all(rule.lower_case is not None for rule in ruleset.rules)  # they are in use
+    formats = rules.DEFAULT_POLE_FORMATS
+    twinned = [rules.classify(d, ruleset, formats) for d in corpus_texts]
+    monkeypatch.setattr(engine.Document, "lower_case", None)  # documents are made anew
+    plain = [rules.classify(d, ruleset, formats) for d in corpus_texts]
+    assert twinned == plain
+
+
+def test_a_pattern_whose_case_cannot_be_lowered_safely_has_no_twin():
+    assert lower_twin(re.compile(r"\x41BC", re.I)) is None  # \x41 is "A"
+    assert lower_twin(re.compile(r"(?-i:Roma)", re.I)) is None  # would match "roma" too
+    twin = lower_twin(re.compile(r"Palo\s+N\W?\d+", re.I))
+    assert twin is not None and twin.pattern == r"palo\s+n\W?\d+"
+    assert not twin.flags & re.IGNORECASE
 
 
 def test_lower_casing_keeps_escapes():

@@ -1,0 +1,242 @@
+"""One scan that tells which rules can match a text at all.
+
+Most rules match nothing in most messages, yet a screen (`rules.screen`) still scans the whole
+text once per rule. Nearly every pattern, though, needs some literal words to match: "guast"
+in `\\bguast[oiae]\\b`, one of "furt", "rubat", "ladr" in a list of thefts. This module reads
+those literals out of each rule's patterns (from Python's own regex parser), and joins the
+literals of all the rules into one regex shaped as a trie, run as a lookahead at every position:
+one pass over the text finds every literal present, overlapping ones included, and the rules
+none of whose literals is present are not tried.
+
+It must never rule out a rule that matches. So a literal is taken only from what a pattern
+cannot match without, and a rule with a pattern that needs no literal (`\\d{6}`, a lone
+character class) is always tried. The text is matched lower-cased after `fold_case`, which
+turns the few non-ASCII characters that Python's case-insensitive matching equates with an
+ASCII letter (the Kelvin sign and "K", the long s and "s"…) into that letter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from re import _constants as sre  # the regex parser's own opcodes
+from re import _parser as sre_parse
+from typing import Any
+
+MAX_STRINGS = 64  # exact strings a node may stand for before it counts as inexact
+MIN_LITERAL = 2  # a one-letter literal is in every text: it rules nothing out
+
+# Non-ASCII characters that re.IGNORECASE matches with an ASCII letter (all of them, found by
+# trying every code point; tests/rules/test_prefilter.py checks the list stays complete).
+CASE_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def fold_case(text: str) -> str:
+    """`text` as the prefilter reads it: lower-cased, every letter that case-insensitive
+    matching equates with an ASCII one turned into it."""
+    return text.translate(CASE_FOLDS).lower()
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """The literals of a rule set in one lookahead trie, and the literals each rule needs."""
+
+    scanner: re.Pattern[str] | None
+    prefixes: dict[str, frozenset[str]]  # a literal -> it and every literal that begins it
+    admits: dict[str, frozenset[str]]  # a literal -> rules whose (first) family needs it
+    always: frozenset[str]  # rules that need no literal
+    also_needs: dict[str, tuple[frozenset[str], ...]]  # rule -> one of each of these too
+
+    def candidates(self, folded_text: str) -> frozenset[str]:
+        """Names of the rules that may match `folded_text` (as `fold_case` returns it)."""
+        if self.scanner is None:
+            return self.always
+        # The scanner reports the longest literal at each place: any shorter one that starts
+        # there begins it, and is present too.
+        found = set(self.scanner.findall(folded_text))
+        present = set().union(*(self.prefixes[literal] for literal in found))
+        admitted = self.always.union(*(self.admits.get(literal, ()) for literal in present))
+        return frozenset(
+            name
+            for name in admitted
+            if all(not group.isdisjoint(present) for group in self.also_needs.get(name, ()))
+        )
+
+
+def build_prefilter(
+    rules: Iterable[tuple[str, Sequence[Sequence[re.Pattern[str]]]]],
+) -> Prefilter:
+    """A prefilter for rules given as (name, pattern families): a rule matches only where each
+    of its families does (a compositional rule's objects and states; a plain rule has one)."""
+    admits: dict[str, set[str]] = {}
+    always, also_needs = set(), {}
+    for name, families in rules:
+        groups = [g for g in (rule_literals(patterns) for patterns in families) if g is not None]
+        if not groups:
+            always.add(name)
+            continue
+        for literal in groups[0]:
+            admits.setdefault(literal, set()).add(name)
+        if len(groups) > 1:
+            also_needs[name] = tuple(frozenset(group) for group in groups[1:])
+    literals = set(admits).union(*(g for groups in also_needs.values() for g in groups))
+    if not literals:
+        return Prefilter(None, {}, {}, frozenset(always), {})
+    prefixes = {
+        literal: frozenset(literal[:end] for end in range(1, len(literal) + 1)) & literals
+        for literal in literals
+    }
+    scanner = re.compile(f"(?=({_trie_regex(literals)}))")
+    frozen = {literal: frozenset(names) for literal, names in admits.items()}
+    return Prefilter(scanner, prefixes, frozen, frozenset(always), also_needs)
+
+
+def rule_literals(patterns: Sequence[re.Pattern[str]]) -> set[str] | None:
+    """Literals one of which is in any text that one of `patterns` matches (lower-case), or
+    None when some pattern needs none (or there is no pattern: nothing to rule out)."""
+    if not patterns:
+        return None
+    found: set[str] = set()
+    for pattern in patterns:
+        literals = pattern_literals(pattern.pattern, pattern.flags)
+        if literals is None:
+            return None
+        found |= literals
+    # a literal that holds another is found only where that one is: the shorter suffices
+    return {s for s in found if not any(o != s and o in s for o in found)}
+
+
+def pattern_literals(pattern: str, flags: int = 0) -> set[str] | None:
+    """Literals one of which is in every match of `pattern`, or None if it needs none."""
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    literals = _needed(list(tree))
+    if literals is None or min(map(len, literals)) < MIN_LITERAL:
+        return None
+    return literals
+
+
+# ── the regex tree ────────────────────────────────────────────────────────────────────────────
+# Each node is read two ways. `_exact`: the finite set of strings it matches, lower-cased (None
+# if too many or unknown); zero-width nodes (\b, lookarounds) match the empty string. `_needed`:
+# strings one of which is inside each of its matches (None if no such set is known).
+
+_ZERO_WIDTH = {sre.AT, sre.ASSERT, sre.ASSERT_NOT}
+_REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT}
+_GROUPS = {sre.SUBPATTERN, sre.ATOMIC_GROUP}
+
+
+def _exact(op: Any, arg: Any) -> set[str] | None:
+    if op in _ZERO_WIDTH:
+        return {""}
+    if op is sre.LITERAL:
+        return _char(arg)
+    if op is sre.IN:
+        return _char_class(arg)
+    if op in _GROUPS:
+        return _exact_sequence(_group_body(op, arg))
+    if op is sre.BRANCH:
+        strings: set[str] = set()
+        for alternative in arg[1]:
+            exact = _exact_sequence(list(alternative))
+            if exact is None:
+                return None
+            strings |= exact
+        return strings if len(strings) <= MAX_STRINGS else None
+    if op in _REPEATS and arg[0] == arg[1] == 1:
+        return _exact_sequence(list(arg[2]))
+    return None
+
+
+def _exact_sequence(items: list[Any]) -> set[str] | None:
+    strings = {""}
+    for op, arg in items:
+        exact = _exact(op, arg)
+        if exact is None or len(strings) * len(exact) > MAX_STRINGS:
+            return None
+        strings = {a + b for a in strings for b in exact}
+    return strings
+
+
+def _needed(items: list[Any]) -> set[str] | None:
+    """The best needed set of a sequence: a run of exact items, joined, or one inexact item's."""
+    options: list[set[str]] = []
+    run = {""}
+    for op, arg in items:
+        exact = _exact(op, arg)
+        if exact is not None and len(run) * len(exact) <= MAX_STRINGS:
+            run = {a + b for a in run for b in exact}
+            continue
+        options.append(run)
+        run = exact if exact is not None else {""}
+        if exact is None:
+            options.append(_needed_item(op, arg) or {""})
+    options.append(run)
+    useful = [option for option in options if "" not in option]
+    if not useful:
+        return None
+    return max(useful, key=lambda option: (min(map(len, option)), -len(option)))
+
+
+def _needed_item(op: Any, arg: Any) -> set[str] | None:
+    if op in _GROUPS:
+        return _needed(_group_body(op, arg))
+    if op is sre.BRANCH:
+        strings: set[str] = set()
+        for alternative in arg[1]:
+            needed = _needed(list(alternative))
+            if needed is None:
+                return None
+            strings |= needed
+        return strings
+    if op in _REPEATS and arg[0] >= 1:
+        return _needed(list(arg[2]))
+    return None
+
+
+def _group_body(op: Any, arg: Any) -> list[Any]:
+    return list(arg[-1]) if op is sre.SUBPATTERN else list(arg)
+
+
+def _char(code: int) -> set[str] | None:
+    char = chr(code)
+    return {fold_case(char)} if char.isascii() else None
+
+
+def _char_class(items: list[Any]) -> set[str] | None:
+    """A small class of plain characters, e.g. `[oiae]`; anything else is inexact."""
+    chars: set[str] = set()
+    for op, arg in items:
+        if op is sre.LITERAL:
+            chars.add(chr(arg))
+        elif op is sre.RANGE and arg[1] - arg[0] < 10:
+            chars.update(chr(code) for code in range(arg[0], arg[1] + 1))
+        else:
+            return None
+    if not all(char.isascii() for char in chars):
+        return None
+    return {fold_case(char) for char in chars}
+
+
+def _trie_regex(literals: Iterable[str]) -> str:
+    """An alternation of `literals` shaped as a trie, longest first at each branch: Python's
+    engine then tests one character per branch, and reports the longest literal at a place."""
+    trie: dict[str, Any] = {}
+    for literal in literals:
+        node = trie
+        for char in literal:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        alternatives = [re.escape(char) + emit(node[char]) for char in sorted(node) if char]
+        if "" in node:
+            alternatives.append("")  # the literal ending here: tried after the longer ones
+        if len(alternatives) == 1:
+            return alternatives[0]
+        return "(?:" + "|".join(alternatives) + ")"
+
+    return emit(trie)
