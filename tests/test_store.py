@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,12 +14,14 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config as AlembicConfig
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from inbox_daemon.store.db import (
     MIGRATIONS,
+    head_revision,
     make_engine,
     migrate,
     open_store,
@@ -24,6 +29,8 @@ from inbox_daemon.store.db import (
     transaction,
 )
 from inbox_daemon.store.models import Message, SQLModel, Ticket, TicketPole
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_migrations_match_the_models(tmp_path):
@@ -39,6 +46,29 @@ def test_migrating_twice_is_harmless(tmp_path):
     engine = open_store(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+
+
+def test_the_head_read_from_file_names_is_alembics_head():
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def test_a_database_at_the_head_opens_without_loading_alembic(tmp_path):
+    """Every command opens the store: one already migrated must not pay Alembic's imports."""
+    url = f"sqlite:///{tmp_path}/t.db"
+    engine = make_engine(url)
+    _alembic(engine, command.upgrade, "0001")  # behind: the next open migrates
+    probe = (
+        "import sys; from inbox_daemon.store.db import open_store, current_revisions; "
+        f"engine = open_store({url!r}); "
+        "print(current_revisions(engine), 'alembic' in sys.modules)"
+    )
+    run = [sys.executable, "-c", probe]
+    behind = subprocess.run(run, capture_output=True, text=True, check=True, cwd=REPO)
+    assert behind.stdout.split() == [f"['{head_revision()}']", "True"]
+    at_head = subprocess.run(run, capture_output=True, text=True, check=True, cwd=REPO)
+    assert at_head.stdout.split() == [f"['{head_revision()}']", "False"]
 
 
 def _alembic(engine, action, revision: str) -> None:

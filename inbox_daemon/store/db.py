@@ -12,10 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from inbox_daemon.errors import StoreError
@@ -54,7 +52,16 @@ def _sqlite_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic); safe to run at every start."""
+    """Bring the schema to the newest revision (Alembic); safe to run at every start.
+
+    A database already there is recognised by one query, without loading Alembic: most
+    starts (and every `inbox-daemon` command) find it so.
+    """
+    if current_revisions(engine) == [head_revision()]:
+        return
+    from alembic import command  # a tenth of a second of imports, paid only to migrate
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
@@ -64,6 +71,21 @@ def migrate(engine: Engine) -> None:
             conn.commit()
     except OperationalError as exc:
         raise StoreError(f"database {engine.url!r} is not usable: {exc.orig}") from None
+
+
+def head_revision() -> str:
+    """The newest revision: each migration file is named after its revision, numbered."""
+    return max(path.name.split("_", 1)[0] for path in MIGRATIONS.glob("versions/[0-9]*_*.py"))
+
+
+def current_revisions(engine: Engine) -> list[str]:
+    """The revisions the database is at (Alembic's own table), or [] before the first."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except DBAPIError:  # no such table yet (or no database: `migrate` then says which)
+        return []
+    return [row[0] for row in rows]
 
 
 def open_store(url: str) -> Engine:
