@@ -253,7 +253,21 @@ class ImapSession:
         if self.has("UIDPLUS"):
             self.client.uid_expunge(uids)
         else:
-            self.client.expunge()
+            self._expunge_only(uids)
+
+    def _expunge_only(self, uids: list[int]) -> None:
+        """EXPUNGE without UIDPLUS removes every \\Deleted message in the folder, also one
+        another client flagged and we have not stored yet (a later batch, or over
+        max_message_mb): it would vanish unstored. Hide such messages from the EXPUNGE, as
+        RFC 4315 describes, and flag them again. A crash in between leaves them unflagged:
+        still in the folder, stored and moved on the next pass."""
+        mine = set(uids)
+        others = [uid for uid in self.client.search(["DELETED"]) if uid not in mine]
+        if others:
+            self.client.remove_flags(others, [b"\\Deleted"], silent=True)
+        self.client.expunge()
+        if others:
+            self.client.add_flags(others, [b"\\Deleted"], silent=True)
 
     def close(self) -> None:
         try:

@@ -9,6 +9,11 @@ and never sees another's mail; a passwd-file would need a reload per added user.
 Run as root, Dovecot refuses mail processes with UID 0 and login processes as root: mail then
 belongs to the `dovecot` system user and the folder is made traversable for it. Run as anyone
 else, every process simply runs as that user.
+
+Two options, off by default (the default server's configuration is CONFIG alone): `without`
+advertises Dovecot's own capability list less the named extensions (`imap_capability`), as an
+older or smaller server would; `rawlog` records what each session sent, so a test can check
+which commands the server was given (`record_commands`, `commands`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -85,12 +91,22 @@ def free_port() -> int:
 class Dovecot:
     """One Dovecot instance: `start()`, `stop()`, `restart()`, users and mail helpers."""
 
-    def __init__(self, root: Path, tls_cert: Path | None = None, tls_key: Path | None = None):
+    def __init__(
+        self,
+        root: Path,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        without: Iterable[str] = (),
+        rawlog: bool = False,
+    ):
         self.root = root
         self.host = "127.0.0.1"
         self.port = free_port()
         self.imaps_port = free_port() if tls_cert else 0
         self.tls_cert, self.tls_key = tls_cert, tls_key
+        self.without = frozenset(name.upper() for name in without)
+        self.capability: str | None = None  # the advertised list, once `without` trimmed it
+        self.rawlog = rawlog
         self.process: subprocess.Popen[bytes] | None = None
         self._write_config()
 
@@ -102,6 +118,7 @@ class Dovecot:
             uid, gid, internal = owner.pw_uid, owner.pw_gid, "root"
         else:
             uid, gid, internal = os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
+        self.mail_uid, self.mail_gid = uid, gid
         (self.root / "mail").mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
         os.chown(self.root / "mail", uid, gid)
@@ -114,9 +131,36 @@ class Dovecot:
             "port": self.port, "imaps_port": self.imaps_port, "password": PASSWORD,
             "ssl": "yes" if ssl_files else "no", "ssl_files": ssl_files,
         }  # fmt: skip
-        self.config.write_text(CONFIG.format(**values))
+        text = CONFIG.format(**values)
+        if self.capability is not None:  # replaces the list, before and after login alike
+            text += f"imap_capability = {self.capability}\n"
+        if self.rawlog:  # a session is recorded only if its user's folder exists
+            text += f"rawlog_dir = {self.root}/rawlog/%u\n"
+        self.config.write_text(text)
 
     def start(self, timeout: float = 15.0) -> None:
+        if self.without and self.capability is None:
+            self._trim_capabilities(timeout)
+        self._spawn(timeout)
+
+    def _trim_capabilities(self, timeout: float) -> None:
+        """Ask this Dovecot, as configured by default, what it advertises after login, and
+        advertise that less `without` from now on: the list stays true to the installed
+        version. The commands themselves still work (Dovecot only stops announcing them); a
+        client must not use what is not announced."""
+        self._spawn(timeout)
+        try:
+            with self.client("capability-probe") as client:
+                offered = [name.decode() for name in client.capabilities()]
+        finally:
+            self.kill()  # it holds nothing worth a clean stop, which takes a second
+        missing = self.without - {name.upper() for name in offered}
+        if missing:
+            raise RuntimeError(f"dovecot does not offer {sorted(missing)} to begin with")
+        self.capability = " ".join(name for name in offered if name.upper() not in self.without)
+        self._write_config()
+
+    def _spawn(self, timeout: float) -> None:
         log = open(self.root / "dovecot.stdout", "ab")  # noqa: SIM115 - kept by the child
         self.process = subprocess.Popen(
             ["dovecot", "-F", "-c", str(self.config)],
@@ -234,14 +278,53 @@ class Dovecot:
         with self.client(user) as client:
             client.delete_folder(folder)
 
+    # --- what clients sent (rawlog = True) ----------------------------------------------
+
+    def record_commands(self, user: str) -> None:
+        """Record `user`'s sessions from now on (the ones before are forgotten)."""
+        if not self.rawlog:
+            raise RuntimeError("start this Dovecot with rawlog=True to record commands")
+        folder = self.root / "rawlog" / user
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        os.chown(folder, self.mail_uid, self.mail_gid)
+
+    def commands(self, user: str, timeout: float = 10.0) -> list[str]:
+        """The commands `user`'s recorded sessions sent, in order, without tags (`UID COPY
+        4,5,6 "Archivio"`), once every session has logged out (the server writes its record
+        as it goes). Lines of literals (APPEND's message) are left out."""
+        folder = self.root / "rawlog" / user
+        deadline = time.monotonic() + timeout
+        while True:
+            sessions = [_commands(path) for path in sorted(folder.glob("*.in"))]
+            if all(session and session[-1] == "LOGOUT" for session in sessions):
+                return [command for session in sessions for command in session]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"a session of {user} has not logged out; see {folder}")
+            time.sleep(0.05)
+
+
+_COMMAND = re.compile(r"^\d+\.\d+ [A-Z]+\d+ (.+)$")  # "<time> <tag> <command>"; imaplib tags
+
+
+def _commands(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [m.group(1) for m in map(_COMMAND.match, lines) if m]
+
 
 @contextmanager
-def running_dovecot(tls_cert: Path | None = None, tls_key: Path | None = None) -> Iterator[Dovecot]:
-    """A started Dovecot in a fresh temporary folder, removed afterwards."""
+def running_dovecot(
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+    without: Iterable[str] = (),
+    rawlog: bool = False,
+) -> Iterator[Dovecot]:
+    """A started Dovecot in a fresh temporary folder, removed afterwards (see `Dovecot` for
+    `without` and `rawlog`)."""
     if shutil.which("dovecot") is None:
         raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd")
     root = Path(tempfile.mkdtemp(prefix="inbox-dovecot-"))
-    server = Dovecot(root, tls_cert, tls_key)
+    server = Dovecot(root, tls_cert, tls_key, without=without, rawlog=rawlog)
     server.start()
     try:
         yield server
