@@ -1,7 +1,7 @@
 """Content-addressed files, written durably: raw messages and attachments.
 
-A file is durable once its bytes and its name are on disk: written under a temporary name,
-renamed into place, then synced. Only then may anyone rely on it. A batch is synced at once:
+A file is durable once its bytes and its name are on disk: written in `tmp/` (as a maildir
+does), renamed into place, then synced. Only then may anyone rely on it. A batch is synced at once:
 
 - on Linux 5.8 and later, by one `syncfs(2)` of the store's filesystem, opened before the
   first write (from 5.8 on, it reports a write-back error on any file written since then):
@@ -26,6 +26,7 @@ import hashlib
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
@@ -81,13 +82,44 @@ class BlobStore:
         with open(self._path(kind, sha256), "rb") as handle:
             return handle.read()
 
+    def sweep_temporary(self, older_than_s: float = 3600) -> int:
+        """Remove what writers that crashed left in `tmp/` (files older than `older_than_s`:
+        a younger one may still be written); the number removed."""
+        removed = 0
+        cutoff = time.time() - older_than_s
+        with contextlib.suppress(FileNotFoundError), os.scandir(self._tmp) as entries:
+            for entry in entries:
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.is_file() and entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
+
+    @property
+    def _tmp(self) -> str:
+        return os.path.join(self.root, "tmp")
+
+    def _write_temporary(self, sha: str, data: bytes) -> str:
+        """`data` in `tmp/`, under a name no other writer uses now (a leftover of a crashed
+        writer with the same name holds the same bytes, and is overwritten)."""
+        os.makedirs(self._tmp, exist_ok=True)
+        tmp = os.path.join(self._tmp, f"{sha[:16]}-{os.getpid()}-{threading.get_ident()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return tmp
+
     def _put_synced_by_filesystem(self, kind: str, items: dict[str, bytes]) -> None:
         root = os.open(self.root, os.O_RDONLY)  # before the writes: syncfs reports their errors
         try:
             for sha, data in items.items():
                 target = self._path(kind, sha)
                 _make_folders(os.path.dirname(target))
-                os.replace(_write_temporary(target, data), target)
+                os.replace(self._write_temporary(sha, data), target)
             _syncfs(root)
         finally:
             os.close(root)
@@ -101,7 +133,7 @@ class BlobStore:
                 folder = os.path.dirname(target)
                 folders.update(os.path.dirname(made) for made in _make_folders(folder))
                 folders.add(folder)
-                pending[_write_temporary(target, data)] = target
+                pending[self._write_temporary(sha, data)] = target
             _fsync_all(pending)
             for tmp, target in pending.items():
                 os.replace(tmp, target)
@@ -131,21 +163,6 @@ def _make_folders(folder: str) -> list[str]:
         with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
             os.mkdir(path)
     return missing
-
-
-def _write_temporary(target: str, data: bytes) -> str:
-    """`data` in a file beside `target`, under a name no other writer uses now (a leftover of
-    a crashed writer holds the same bytes, and is overwritten)."""
-    folder, name = os.path.split(target)
-    tmp = f"{folder}/.tmp-{name[:16]}-{os.getpid()}-{threading.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return tmp
 
 
 @cache

@@ -95,6 +95,8 @@ def setup_logging(verbose: bool, quiet: bool) -> None:
     logging.getLogger("apscheduler").setLevel(logging.DEBUG if verbose else logging.WARNING)
     # imapclient's protocol trace at DEBUG trips over imaplib's own formatting.
     logging.getLogger("imapclient").setLevel(logging.INFO)
+    # Alembic announces each of its plugins at INFO; the migrations it runs are worth a line.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

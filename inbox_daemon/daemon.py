@@ -50,6 +50,9 @@ class Daemon:
         self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
+        swept = ctx.spool.blobs.sweep_temporary()
+        if swept:
+            log.info("store: removed %d file(s) half-written before a crash", swept)
 
     def run_once(self) -> int:
         """One pass: every source polled, everything stored processed, the outbox flushed.

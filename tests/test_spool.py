@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -196,6 +198,20 @@ def test_put_many_writes_each_content_once_and_leaves_no_temporary_file(tmp_path
     assert blobs.put_many("raw", []) == []
     assert [blobs.get("raw", sha) for sha in shas] == [b"one", b"two", b"one"]
     assert blobs.path("raw", shas[0]) == tmp_path / "store" / "raw" / shas[0][:2] / shas[0]
+
+
+def test_files_half_written_before_a_crash_are_swept(tmp_path):
+    blobs = BlobStore(tmp_path / "store")
+    blobs.put_many("raw", [b"kept"])
+    leftovers = tmp_path / "store" / "tmp"
+    old, fresh = leftovers / "old-1-1", leftovers / "fresh-1-2"
+    old.write_bytes(b"half a mess")
+    fresh.write_bytes(b"being written now")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert blobs.sweep_temporary(older_than_s=3600) == 1
+    assert sorted(p.name for p in leftovers.iterdir()) == ["fresh-1-2"]
+    assert blobs.get("raw", hashlib.sha256(b"kept").hexdigest()) == b"kept"
+    assert BlobStore(tmp_path / "elsewhere").sweep_temporary() == 0  # nothing written yet
 
 
 def test_a_sync_mode_the_system_lacks_is_refused(tmp_path, monkeypatch):
