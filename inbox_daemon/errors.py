@@ -39,7 +39,3 @@ class StoreError(InboxError):
 
 class SourceError(InboxError):
     """Transient trouble with a source: log once, back off, retry on the next poll."""
-
-
-class MessageError(InboxError):
-    """This message only: quarantine it and keep running."""

@@ -1,7 +1,7 @@
 """Errors raised by the parsers package.
 
-The pipeline wraps them in its own `MessageError`, so a message that cannot be read is
-quarantined with a readable reason instead of stopping the daemon.
+The daemon's analysis turns one into a final failure of that message alone: it is quarantined
+at once with the reason (the same bytes will never parse better), and nothing else stops.
 """
 
 
