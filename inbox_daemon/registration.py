@@ -165,9 +165,10 @@ def _write(
 def _claim(session: Session, message_pks: list[int]) -> set[int]:
     """Which of these messages still wait, locked until the batch commits: a second instance
     on PostgreSQL waits here, then finds them processed (SQLite's BEGIN IMMEDIATE already lets
-    one writer in at a time)."""
+    one writer in at a time). Locked in id order, so that two instances whose batches overlap
+    queue behind each other instead of deadlocking."""
     query = select(Message.id).where(Message.id.in_(message_pks), Message.status == "received")
-    return set(session.exec(query.with_for_update()))
+    return set(session.exec(query.order_by(Message.id).with_for_update()))
 
 
 def _registered_ids(session: Session, analyses: Sequence[Analysis]) -> set[str]:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, select
 
 from inbox_daemon.blobs import BlobStore
@@ -77,7 +77,9 @@ class Spool:
         shas = self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
         try:
             return self._record(incomings, shas)
-        except IntegrityError:
+        except DBAPIError as exc:
+            if not _lost_race(exc):
+                raise
             # Another writer stored one of these between our look-up and insert (PostgreSQL;
             # SQLite's BEGIN IMMEDIATE lets no one in between): redo each message on its own.
             pairs = zip(incomings, shas, strict=True)
@@ -134,6 +136,25 @@ class Spool:
             for pk, uid in session.exec(query):
                 found[("uid", source, folder, uidvalidity, uid)] = pk
         return found
+
+
+DEADLOCK_DETECTED = "40P01"  # SQLSTATE
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    """Whether another writer storing some of the same messages made the batch fail.
+
+    Its committed row breaks a unique constraint (IntegrityError). Or, on PostgreSQL, two
+    writers inserting some of the same messages in different orders (the same mail reaching
+    two instances, batched differently) each come to hold a row the other one wants next:
+    PostgreSQL then ends one of them as deadlocked, an OperationalError, and that one must
+    recover the same way (a test in tests/postgres makes it happen). Inserting in a fixed
+    order (by sha256) would avoid it, but would give messages their ids out of arrival order.
+    """
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == DEADLOCK_DETECTED
 
 
 def _keys(sha: str, origin: Origin) -> list[Key]:

@@ -2,13 +2,13 @@
 # Prepare this checkout on Debian: system packages when missing, a virtual environment in
 # .venv, the project installed into it. Safe to run again: it skips what is already there.
 #   scripts/setup.sh          what the daemon needs
-#   scripts/setup.sh test     also what the tests need (Dovecot, swaks, tesseract, …)
+#   scripts/setup.sh test     also what the tests need (Dovecot, PostgreSQL, swaks, tesseract, …)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 want=(ca-certificates)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 openssl)
+  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 openssl)
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do

@@ -12,13 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from inbox_daemon.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# PostgreSQL: one instance migrates at a time (a transaction-level advisory lock; any number
+# unique to this application).
+MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(7368627906052313461)")
 
 
 def make_engine(url: str) -> Engine:
@@ -66,6 +69,11 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Instances started together on a database behind the head would all create
+                # the same tables, and all but one fail to start. Each waits here for the one
+                # migrating, then Alembic finds the database at the head and does nothing.
+                conn.execute(MIGRATION_LOCK)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.commit()
