@@ -158,8 +158,11 @@ class Daemon:
         """Process what is stored (above message id `after`); return the last id processed."""
         tickets, last = 0, after
         for outcome in pipeline.process_pending(self.ctx, analyse=analyse, after=after):
-            log.info("message %s: %s %s", outcome.message_pk, outcome.outcome, outcome.ticket or "")
-            tickets += outcome.ticket is not None
+            by = "" if outcome.fresh else " (by another instance)"
+            log.info(
+                "message %s: %s %s%s", outcome.message_pk, outcome.outcome, outcome.ticket or "", by
+            )
+            tickets += outcome.fresh and outcome.ticket is not None
             last = max(last, outcome.message_pk)
             if self.stopping.is_set():
                 break

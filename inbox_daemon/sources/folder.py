@@ -2,10 +2,15 @@
 
 Writers should create files under a dot-name and rename them into place (as maildir does), so
 a half-written file is never read; hidden files are skipped for that reason.
+
+Several instances may watch one folder (a shared disk): a file another instance took between
+our listing and our reading or moving it is simply gone, not a fault. Both may store the same
+file meanwhile; the spool keeps its bytes once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -30,6 +35,8 @@ class FolderSource:
         for path in message_files(self.config.path):
             try:
                 raw = path.read_bytes()
+            except FileNotFoundError:  # another instance took it meanwhile
+                continue
             except OSError as exc:
                 log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
                 continue
@@ -49,7 +56,8 @@ class FolderSource:
         target = self.done / path.name
         if target.exists():
             target = self.done / f"{path.stem}.{os.getpid()}.{utcnow():%Y%m%d%H%M%S%f}{path.suffix}"
-        os.replace(path, target)
+        with contextlib.suppress(FileNotFoundError):  # another instance moved it: stored twice,
+            os.replace(path, target)  # kept once
 
     def close(self) -> None:
         pass

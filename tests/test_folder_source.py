@@ -1,0 +1,80 @@
+"""The drop folder: each file stored once, then moved to .done/, also with two instances
+watching the same folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import func, select
+
+from inbox_daemon.config import FolderSource as FolderConfig
+from inbox_daemon.context import Context
+from inbox_daemon.sources.folder import FolderSource
+from inbox_daemon.spool import Incoming, Spool, Spooled
+from inbox_daemon.store.db import transaction
+from inbox_daemon.store.models import Message
+
+
+def drop(folder: Path, n: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        path = folder / f"{i:03d}.eml"
+        path.write_bytes(
+            f"From: a{i}@example.org\r\nSubject: lampione {i}\r\n"
+            f"Message-ID: <drop-{i}@example.org>\r\n\r\nIl lampione {i} e' spento.\r\n".encode()
+        )
+        paths.append(path)
+    return paths
+
+
+def source(folder: Path, name: str = "drop") -> FolderSource:
+    return FolderSource(FolderConfig(name=name, kind="folder", path=folder))
+
+
+def stored(ctx: Context) -> int:
+    with transaction(ctx.engine) as session:
+        return session.exec(select(func.count()).select_from(Message)).one()
+
+
+def test_dropped_files_are_stored_once_and_moved_to_done(ctx: Context, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, 3)
+    (folder / ".half-written.eml").write_bytes(b"From: x")
+    drop_source = source(folder)
+    assert drop_source.poll(ctx.spool) == 3
+    assert sorted(p.name for p in folder.iterdir() if p.is_file()) == [".half-written.eml"]
+    assert sorted(p.name for p in (folder / ".done").iterdir()) == [
+        "000.eml", "001.eml", "002.eml",
+    ]  # fmt: skip
+    drop(folder, 1)  # the same file dropped again: stored before, moved beside the first
+    assert drop_source.poll(ctx.spool) == 0
+    assert len(list((folder / ".done").iterdir())) == 4
+    assert stored(ctx) == 3
+
+
+class Interleaved(Spool):
+    """A spool that, while storing its first file, lets another instance poll the folder
+    first: the other stores and moves every file before this one acts on any."""
+
+    def __init__(self, spool: Spool, rival: FolderSource) -> None:
+        super().__init__(spool.engine, spool.blobs)
+        self.rival, self.spool = rival, spool
+
+    def store(self, incoming: Incoming) -> Spooled:
+        if self.rival is not None:
+            rival, self.rival = self.rival, None
+            rival.poll(self.spool)
+        return super().store(incoming)
+
+
+def test_two_instances_on_one_folder_store_each_file_once(ctx: Context, tmp_path: Path) -> None:
+    folder = tmp_path / "drop"
+    drop(folder, 5)
+    first, second = source(folder, "drop-a"), source(folder, "drop-b")
+    first.poll(Interleaved(ctx.spool, rival=second))  # no error for files gone meanwhile
+    assert stored(ctx) == 5
+    assert not [p for p in folder.iterdir() if p.is_file()]
+    assert sorted(p.name for p in (folder / ".done").iterdir()) == [
+        f"{i:03d}.eml" for i in range(5)
+    ]
