@@ -111,3 +111,20 @@ def test_danger_and_crime_count_as_a_fault_but_do_not_add_to_one(classify):
 def test_matching_tolerates_missing_accents_and_capitals(classify):
     assert classify("GIA SEGNALATO IL LAMPIONE SPENTO").request_type == "sollecito"
     assert classify("gia' segnalato il lampione spento").request_type == "sollecito"
+
+
+TUNED = [
+    # a fault talked about in general is no fault reported
+    ("Vorrei chiedervi quanti pali vengono abbattuti ogni anno.", "informazione"),
+    ("Entro quanto tempo intervenite su un palo abbattuto?", "informazione"),
+    ("Mi chiedevo: chi dovrei chiamare se vedo un cavo a terra?", "informazione"),
+    # thanks, explanations demanded, a careless job in idioms
+    ("Volevamo solo ringraziarvi per la gentilezza dei tecnici.", "da_classificare"),
+    ("Siete arrivati dopo quattro ore, è inaccettabile: chiedo spiegazioni.", "reclamo"),
+    ("I lampioni nuovi fanno una luce accecante, un lavoro fatto coi piedi.", "reclamo"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), TUNED)
+def test_tuned_request_types(classify, text, expected):
+    assert classify(text).request_type == expected

@@ -73,3 +73,59 @@ def test_a_guard_covers_every_sentence_its_match_touches(classify):
 def test_the_negation_guards_only_its_own_sentence(classify):
     text = "Non ci sono cavi scoperti alla base. Sul palo di fronte invece i fili penzolano."
     assert classify(text).urgency == "emergenza"
+
+
+# the batch of rules tuned on the u1xx corpus messages: new wordings of a danger, the traps beside
+# them, and what is urgent without being an emergency
+MORE_DANGER = [
+    ("Il sostegno risulta in precarie condizioni di stabilità.", "emergenza"),
+    ("Il palo è sbilanciato verso la carreggiata con rischio di rovina.", "emergenza"),
+    ("Il lampione pende sopra le auto in sosta.", "emergenza"),
+    ("Il palo ora è a 40 gradi sul marciapiede.", "emergenza"),
+    ("Dalla colonnina escono delle faville.", "emergenza"),
+    ("La cassetta del lampione sta andando a fuoco.", "emergenza"),
+    ("Mi sono appoggiato al palo e ho sentito la corrente.", "emergenza"),
+    ("I conduttori distaccati giacciono sul marciapiede.", "emergenza"),
+    ("Il cavo della luce è di traverso sulla strada.", "emergenza"),
+    ("Il palo del giardino sta in piedi per miracolo.", "emergenza"),
+]
+
+NOT_AN_EMERGENCY = [
+    # the danger is over: removed, fixed, thanked for, answered late
+    ("Il palo caduto in via Po: la vostra squadra lo ha rimosso subito.", "ordinaria"),
+    ("I fili erano a terra. I tecnici sono arrivati dopo tre ore.", "ordinaria"),
+    ("Il palo abbattuto è stato tolto, ora manca solo la luce.", "ordinaria"),
+    ("Il vecchio palo smontato è ancora per terra in cortile.", "ordinaria"),
+    # dangers talked about in general: the service, numbers, a footer, the news
+    ("Come gestite i pali pericolanti nei giorni festivi?", "ordinaria"),
+    ("Entro quanto tempo rialzate un palo caduto?", "ordinaria"),
+    ("Per segnalare situazioni di pericolo (cavi scoperti) chiamate il numero verde.",
+     "ordinaria"),
+    ("Ho letto di un lampione caduto su un'auto a Modena.", "ordinaria"),
+    # word senses
+    ("Lampione spento in largo delle Fiamme Gialle.", "ordinaria"),
+    ("Dopo la scossa di terremoto il lampione è spento.", "ordinaria"),
+]  # fmt: skip
+
+URGENT = [
+    ("Lo sportello del quadro della luce è aperto, dentro è tutto chiuso dal pannello.",
+     "urgente"),
+    ("Il palo ha la base ammaccata ma è stabile.", "urgente"),
+    ("Il palo ha una piccola ammaccatura alla base.", "ordinaria"),
+    ("Si segnala lo spegnimento totale dell'impianto di via Po.", "urgente"),
+    ("Nessuno dei lampioni del parco si accende.", "urgente"),
+    ("Via Manzoni tutta spenta da ieri.", "urgente"),
+    ("I lampioni di via Bixio sono tutti spenti.", "urgente"),
+    ("Hanno tolto il palo e il moncone con i ferri che sporgono è senza segnalazione.",
+     "urgente"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_DANGER + NOT_AN_EMERGENCY + URGENT)
+def test_tuned_wordings_and_traps(classify, text, expected):
+    assert classify(text).urgency == expected
+
+
+def test_a_danger_said_over_still_counts_when_a_live_one_is_left(classify):
+    text = "Il palo è stato rimosso ma i cavi scoperti sono rimasti sul marciapiede."
+    assert classify(text).urgency == "emergenza"
