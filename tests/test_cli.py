@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,17 @@ def test_run_once_ingests_the_drop_folder_and_moves_files_aside(config_file, tmp
     assert run(config_file, "run", "--once") == ExitCode.ok
     assert run(config_file, "tickets", "list") == ExitCode.ok
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_run_removes_what_a_crashed_writer_left_in_the_store(config_file, tmp_path):
+    leftovers = tmp_path / "store" / "tmp"
+    leftovers.mkdir(parents=True)
+    stale, fresh = leftovers / "ab12-99-1", leftovers / "cd34-99-2"
+    for path in (stale, fresh):
+        path.write_bytes(b"half a message")
+    os.utime(stale, (time.time() - 2 * 3600, time.time() - 2 * 3600))
+    assert run(config_file, "run", "--once") == ExitCode.ok
+    assert [p.name for p in leftovers.iterdir()] == ["cd34-99-2"]  # may still be written
 
 
 def test_tickets_show_gives_the_reasons(config_file, capsys):
