@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rules import crime, request_type, urgency
-from rules.engine import Document, Rule, RulesError, RuleSet, load_ruleset
+from rules.engine import Document, Rule, RulesError, RuleSet
 from rules.linking import find_ticket_refs, ticket_ref_hits
+from rules.loader import load_ruleset
 from rules.poles import DEFAULT_POLE_FORMATS, PoleHit, find_poles
 from rules.types import REQUEST_TYPES, URGENCIES, Hit, PoleFormat, RuleInput, Verdict
 

@@ -139,13 +139,8 @@ def _exact(op: Any, arg: Any) -> set[str] | None:
     if op in _GROUPS:
         return _exact_sequence(_group_body(op, arg))
     if op is sre.BRANCH:
-        strings: set[str] = set()
-        for alternative in arg[1]:
-            exact = _exact_sequence(list(alternative))
-            if exact is None:
-                return None
-            strings |= exact
-        return strings if len(strings) <= MAX_STRINGS else None
+        strings = _union(_exact_sequence(list(alternative)) for alternative in arg[1])
+        return strings if strings is not None and len(strings) <= MAX_STRINGS else None
     if op in _REPEATS and arg[0] == arg[1] == 1:
         return _exact_sequence(list(arg[2]))
     return None
@@ -185,16 +180,20 @@ def _needed_item(op: Any, arg: Any) -> set[str] | None:
     if op in _GROUPS:
         return _needed(_group_body(op, arg))
     if op is sre.BRANCH:
-        strings: set[str] = set()
-        for alternative in arg[1]:
-            needed = _needed(list(alternative))
-            if needed is None:
-                return None
-            strings |= needed
-        return strings
+        return _union(_needed(list(alternative)) for alternative in arg[1])
     if op in _REPEATS and arg[0] >= 1:
         return _needed(list(arg[2]))
     return None
+
+
+def _union(sets: Iterable[set[str] | None]) -> set[str] | None:
+    """The strings of every alternative; None if one alternative's are unknown."""
+    strings: set[str] = set()
+    for alternative in sets:
+        if alternative is None:
+            return None
+        strings |= alternative
+    return strings
 
 
 def _group_body(op: Any, arg: Any) -> list[Any]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rules import classify
-from rules.engine import RulesError, RuleSet, load_ruleset
+from rules.engine import RulesError, RuleSet
+from rules.loader import load_ruleset
 from rules.poles import DEFAULT_POLE_FORMATS
 from rules.types import PoleFormat, RuleInput, Verdict
 
