@@ -71,7 +71,7 @@ class BlobStore:
             if not _complete(self._path(kind, sha), len(data))
         }
         if missing:
-            os.makedirs(self.root, exist_ok=True)
+            os.makedirs(self._tmp, exist_ok=True)
             if self.by_filesystem:
                 self._put_synced_by_filesystem(kind, missing)
             else:
@@ -102,7 +102,6 @@ class BlobStore:
     def _write_temporary(self, sha: str, data: bytes) -> str:
         """`data` in `tmp/`, under a name no other writer uses now (a leftover of a crashed
         writer with the same name holds the same bytes, and is overwritten)."""
-        os.makedirs(self._tmp, exist_ok=True)
         tmp = os.path.join(self._tmp, f"{sha[:16]}-{os.getpid()}-{threading.get_ident()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
