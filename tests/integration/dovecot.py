@@ -82,6 +82,20 @@ service anvil {{
 PASSWORD = "segreto"  # every user name logs in with it (a static passdb): users are throwaway
 
 
+def stop_process_group(process: subprocess.Popen[bytes], first: signal.Signals) -> None:
+    """Stop a server started in its own session: `first` to its master, a kill if it does not
+    exit within 15 s, then a kill to whatever of its group is left (children it abandoned)."""
+    group = process.pid  # its own session: the group holds only this instance
+    process.send_signal(first)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -187,15 +201,7 @@ class Dovecot:
         restart does (the master alone leaves its imap processes serving their clients)."""
         if self.process is None:
             return
-        group = self.process.pid  # its own session: the group holds only this instance
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)
+        stop_process_group(self.process, signal.SIGTERM)
         self.process = None
         # The master waits for its children; the port is free once it has exited.
         deadline = time.monotonic() + 10

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from integration.dovecot import free_port
+from integration.dovecot import free_port, stop_process_group
 from sqlalchemy import Engine, text
 
 SUPERUSER = "postgres"  # the role initdb makes; trusted, no password
@@ -150,15 +150,7 @@ class Postgres:
         """Stop the server (fast shutdown: open sessions are ended) and every process of it."""
         if self.process is None:
             return
-        group = self.process.pid  # its own session: the group holds only this instance
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(group, signal.SIGKILL)  # a backend left behind, if any
+        stop_process_group(self.process, signal.SIGINT)  # SIGINT: PostgreSQL's fast shutdown
         self.process = None
 
     # --- databases ----------------------------------------------------------------------
