@@ -8,7 +8,7 @@ and at least every few seconds. `run --once` polls in one thread while the main 
 processes what is already stored.
 
 Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
-(`analysis.WorkerPool`, `[processing] workers`); every database write stays in this process.
+(`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
 
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
@@ -30,11 +30,11 @@ from types import FrameType
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from inbox_daemon import outbox, pipeline
-from inbox_daemon.analysis import Analyse, InProcess, WorkerPool
 from inbox_daemon.context import Context
 from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
+from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
 log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 
 from sqlmodel import select
 
-from inbox_daemon.analysis import Analyse, Analyser, InProcess
+from inbox_daemon.analysis import Analyser
 from inbox_daemon.context import Context
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message
+from inbox_daemon.workers import Analyse, InProcess
 
 __all__ = ["BATCH", "Outcome", "analyser", "process", "process_pending", "requeue"]
 BATCH = 50  # messages registered per transaction

@@ -15,11 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import func, select
 
 from inbox_daemon import pipeline
-from inbox_daemon.analysis import Analyser, Analysis, InProcess, WorkerPool
+from inbox_daemon.analysis import Analyser, Analysis
 from inbox_daemon.context import Context
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, RuleHit, Ticket, TicketPole
+from inbox_daemon.workers import InProcess, WorkerPool
 
 ROME = ZoneInfo("Europe/Rome")
 

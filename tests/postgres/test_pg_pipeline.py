@@ -11,10 +11,10 @@ from sqlmodel import select
 from test_pipeline import ROME, Spoiler, message, numbers, request, rows, spool
 
 from inbox_daemon import pipeline
-from inbox_daemon.analysis import InProcess
 from inbox_daemon.context import Context
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, RuleHit, Ticket, TicketCounter, TicketPole
+from inbox_daemon.workers import InProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("postgres")]
 

@@ -1,0 +1,156 @@
+"""Where analysis runs: in the calling thread, or in a pool of worker processes.
+
+The pure stages (`analysis.py`) need no database, so they can run in other processes while
+the main process fetches and writes: the parser and the rules then use the cores the main
+process cannot (one interpreter runs Python on one core at a time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from inbox_daemon.analysis import Analyser, Analysis, failure
+
+T = TypeVar("T")
+WORKER_NICENESS = 10
+
+
+class Analyse(Protocol):
+    """Analyse batches of messages (by sha256), in order; may work ahead on later batches."""
+
+    def batches(
+        self, batches: Iterator[tuple[T, list[str]]]
+    ) -> Iterator[tuple[T, list[Analysis]]]: ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """Analysis in the calling thread: for one message, or where processes do not pay."""
+
+    analyser: Analyser
+
+    def batches(self, batches: Iterator[tuple[T, list[str]]]) -> Iterator[tuple[T, list[Analysis]]]:
+        for tag, shas in batches:
+            yield tag, self.analyser.many(shas)
+
+
+class WorkerPool:
+    """Analysis in `workers` processes, working on the next batches while the caller writes
+    the current one to the database.
+
+    Workers are spawned, not forked: a fork would copy the daemon's threads' locks and its
+    database connections, and each child would count the whole parent in its memory. A worker
+    that dies (killed, out of memory, a crash in C code) breaks the pool: its batch is then
+    analysed again one message at a time in a fresh pool, so that only the message that kills
+    a worker fails (and is quarantined after `max_attempts`, as any failing message is).
+    """
+
+    LOOKAHEAD = 2  # batches in flight beyond the one being written
+
+    def __init__(self, analyser: Analyser, workers: int) -> None:
+        self.analyser = analyser
+        self.workers = workers
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        """A pool whose workers start now (they are spawned on demand otherwise): loading the
+        parser and the rules then overlaps with the first fetch instead of following it."""
+        pool = ProcessPoolExecutor(
+            self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_install,
+            initargs=(self.analyser,),
+        )
+        for _ in range(self.workers):
+            pool.submit(int)
+        return pool
+
+    def batches(self, batches: Iterator[tuple[T, list[str]]]) -> Iterator[tuple[T, list[Analysis]]]:
+        in_flight: deque[tuple[T, list[str], list[Future[list[Analysis]]]]] = deque()
+        for tag, shas in batches:
+            in_flight.append((tag, shas, self._submit(shas)))
+            if len(in_flight) > self.LOOKAHEAD:
+                yield self._collect(*in_flight.popleft())
+        while in_flight:
+            yield self._collect(*in_flight.popleft())
+
+    def _submit(self, shas: list[str]) -> list[Future[list[Analysis]]]:
+        """One share of the batch per worker: few round trips, and every worker busy."""
+        size = -(-len(shas) // self.workers)
+        parts = [shas[start : start + size] for start in range(0, len(shas), size)]
+        try:
+            return [self._pool.submit(_analyse, part) for part in parts]
+        except BrokenProcessPool:  # broken while an earlier batch was analysed
+            self._restart()
+            return [self._pool.submit(_analyse, part) for part in parts]
+
+    def _collect(
+        self, tag: T, shas: list[str], futures: list[Future[list[Analysis]]]
+    ) -> tuple[T, list[Analysis]]:
+        try:
+            return tag, [analysis for future in futures for analysis in future.result()]
+        except Exception:  # a worker died, or a result could not come back: find which message
+            return tag, [self._alone(sha) for sha in shas]
+
+    def _alone(self, sha: str) -> Analysis:
+        """Analyse one message by itself: if the worker dies now, this message killed it."""
+        try:
+            [future] = self._submit([sha])
+            return future.result()[0]
+        except BrokenProcessPool:
+            self._restart()
+            return Analysis(error="the process analysing this message died (out of memory?)")
+        except Exception as exc:  # e.g. a result that cannot be sent back
+            return failure(exc)
+
+    def _restart(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+_worker_analyser: Analyser | None = None  # set once in each worker process by `_install`
+
+
+def _install(analyser: Analyser) -> None:
+    """Set up a worker process: its analyser, its signals, its logging."""
+    global _worker_analyser
+    _worker_analyser = analyser
+    # Lower priority than the daemon: its fetch thread wakes for every fsync and write, and the
+    # source is acknowledged only once the spool has stored; workers have slack, it has none.
+    with contextlib.suppress(OSError):  # a sandbox may forbid it: same priority, no harm
+        os.nice(WORKER_NICENESS)
+    # The daemon decides when workers stop (it closes the pool once the current batch is
+    # written): a SIGTERM or Ctrl-C sent to the whole group must not kill them mid-batch.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ...but a daemon that dies (SIGKILL) cannot close the pool: leave with it.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
+    # A spawned process starts without the daemon's logging set-up: keep mail-parser's
+    # warning per odd part quiet here too (the parser records them as defects).
+    logging.getLogger("mailparser").setLevel(logging.ERROR)
+
+
+def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
+
+
+def _analyse(shas: list[str]) -> list[Analysis]:
+    assert _worker_analyser is not None, "worker started without its analyser"
+    return _worker_analyser.many(shas)
