@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from sqlmodel import select
 
-from inbox_daemon.analysis import Analyser
+from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
 from inbox_daemon.store.db import transaction
@@ -29,8 +29,11 @@ BATCH = 50  # messages registered per transaction
 
 
 def analyser(ctx: Context) -> Analyser:
-    """The slice of the context that parsing and classifying need."""
-    return Analyser(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes)
+    """The stages, with the slice of the context they need."""
+    tools = Tools(
+        ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes, ctx.routing
+    )
+    return Analyser(tools)
 
 
 def process_pending(
@@ -58,12 +61,16 @@ def process(ctx: Context, message_pk: int) -> Outcome:
             raise KeyError(message_pk)
         if message.status != "received":
             return earlier_outcome(session, message_pk)
-    [outcome] = register_batch(ctx, [message], [analyser(ctx)(message.sha256)])
+    [outcome] = register_batch(ctx, [message], [analyser(ctx)(pending(message))])
     return outcome
 
 
-def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[str]]]:
-    """Waiting messages in batches, each read in its own short transaction: (rows, sha256s).
+def pending(message: Message) -> Pending:
+    return Pending(message.sha256, message.channel)
+
+
+def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:
+    """Waiting messages in batches, each read in its own short transaction: (rows, pendings).
 
     Only messages after the last one read: one that fails now and waits for a retry is not
     read again in this pass (the next pass retries it).
@@ -75,7 +82,7 @@ def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message
         if not batch:
             return
         last = batch[-1].id
-        yield batch, [message.sha256 for message in batch]
+        yield batch, [pending(message) for message in batch]
 
 
 def requeue(ctx: Context, message_pks: list[int] | None = None) -> int:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import func, select
 
 from inbox_daemon import pipeline
-from inbox_daemon.analysis import Analyser, Analysis
+from inbox_daemon.analysis import STAGES, Analyser, Analysis, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
@@ -161,15 +161,12 @@ def test_a_reminder_links_to_the_earlier_ticket_about_the_same_pole(ctx: Context
     assert poles == {"IP-004512"}
 
 
-@dataclass(frozen=True)
-class KillingAnalyser(Analyser):
-    """Fault injection: the worker analysing a message that says KILL-WORKER dies at once, as
-    a worker killed for its memory would."""
-
-    def __call__(self, sha256: str) -> Analysis:
-        if b"KILL-WORKER" in self.blobs.get("raw", sha256):
-            os._exit(9)
-        return super().__call__(sha256)
+def kill_worker(work: Analysis, tools: Tools) -> Analysis:
+    """Fault injection, as a first stage: the worker analysing a message that says KILL-WORKER
+    dies at once, as a worker killed for its memory would."""
+    if b"KILL-WORKER" in tools.blobs.get("raw", work.pending.sha256):
+        os._exit(9)
+    return work
 
 
 def test_worker_processes_analyse_as_this_process_does(ctx: Context) -> None:
@@ -186,7 +183,7 @@ def test_worker_processes_analyse_as_this_process_does(ctx: Context) -> None:
 
 def test_a_message_that_kills_its_worker_fails_alone(ctx: Context) -> None:
     pks = spool(ctx, *[request(n) for n in range(1, 12)], request(12, "KILL-WORKER"))
-    analyser = KillingAnalyser(**pipeline.analyser(ctx).__dict__)
+    analyser = Analyser(pipeline.analyser(ctx).tools, (("kill", kill_worker), *STAGES))
     pool = WorkerPool(analyser, workers=2)
     try:
         outcomes = {o.message_pk: o for o in pipeline.process_pending(ctx, analyse=pool)}
