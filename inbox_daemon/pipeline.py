@@ -5,10 +5,16 @@ writes its ticket marks it `processed`, so a crash anywhere before that commit s
 message is processed again on the next pass. A message that keeps failing is quarantined with
 its error, visible in the CLI, and re-run by `reprocess` after a fix.
 
-Messages go through in batches, in three steps: one short transaction reads a batch; the pure
-stages (`analysis.py`: parse, classify) run outside any transaction, possibly in other
-processes; one transaction registers the batch (`registration.py`), where a message that fails
-costs only its own ticket, and no other ticket its number.
+The way of a message, in order:
+
+    read      a batch of waiting messages, in one short transaction       (here)
+    analyse   parse → screen → classify → route: `analysis.STAGES`,       pure, possibly in
+              each a function from one frozen `Analysis` to the next       worker processes
+    decide    what it becomes: a `TicketDraft` with its number, rule      `decide.py`, pure but
+              hits and acknowledgement, or a message kept as it is         for its `Ledger`
+    record    the drafts of the batch, in one transaction                 `registration.py`
+
+A message that fails costs only its own ticket, and no other ticket its number.
 """
 
 from __future__ import annotations
@@ -45,8 +51,9 @@ def process_pending(
     """Process the messages waiting (with an id above `after`), oldest first, until none is
     left; `analyse` may be a `WorkerPool` (default: analysis in this thread)."""
     analyse = analyse or InProcess(analyser(ctx))
-    for messages, analyses in analyse.batches(_pending_batches(ctx, after)):
-        for outcome in register_batch(ctx, messages, analyses):
+    waiting = _pending_batches(ctx, after)  # read
+    for messages, analyses in analyse.batches(waiting):  # analyse
+        for outcome in register_batch(ctx, messages, analyses):  # decide, then record
             if on_done:
                 on_done(outcome)
             yield outcome
