@@ -1,4 +1,4 @@
-"""The pure stages of a message's way: raw bytes -> parsed, screened, classified, routed.
+"""The pure stages of a message's way: raw bytes -> parsed, screened, classified.
 
 `STAGES` is the table of contents: each stage takes what the stages before it made of the
 message (an `Analysis`) and the tools it needs, and returns a new `Analysis`; a stage that
@@ -14,13 +14,14 @@ parser and the rules, not SQLAlchemy.
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
-from inbox_daemon.routing import Route, RouteRule, route
+from inbox_daemon.routing import Route
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
@@ -34,6 +35,17 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class Placement:
+    """Where the request is, by the pole register (`placing.locate`)."""
+
+    pole_codes: tuple[str, ...]  # registered codes where known (slips corrected), else as read
+    location: Mapping[str, Any] | None  # the first known pole's (DESIGN.md `location`)
+    unknown: tuple[str, ...] = ()  # codes read that no registered code is, or several could be
+    candidates: tuple[str, ...] = ()  # no code, but a registered street: its nearest poles
+    hits: tuple[rules.Hit, ...] = ()
+
+
+@dataclass(frozen=True)
 class Analysis:
     """What the stages made of one message so far, or why they could not go on."""
 
@@ -41,6 +53,7 @@ class Analysis:
     parsed: ParsedMessage | None = None
     kind: str = "request"  # request | receipt | bounce | auto_reply (kept, not a ticket)
     verdict: rules.Verdict | None = None  # for a request
+    placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
@@ -60,10 +73,10 @@ class Tools:
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
-    routing: tuple[RouteRule, ...] = ()
 
 
-Stage = Callable[[Analysis, Tools], Analysis]
+T = TypeVar("T")
+Stage = Callable[[Analysis, T], Analysis]
 
 
 def parse(work: Analysis, tools: Tools) -> Analysis:
@@ -92,29 +105,26 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     return replace(work, verdict=rules.classify(doc, tools.ruleset, tools.pole_formats))
 
 
-def route_request(work: Analysis, tools: Tools) -> Analysis:
-    """Smistamento: the first `[[routing]]` rule that fits the request (`routing.py`)."""
-    assert work.parsed is not None and work.verdict is not None
-    verdict, sender = work.verdict, work.parsed.from_address or ""
-    facts = {
-        "request_type": verdict.request_type,
-        "urgency": verdict.urgency,
-        "channel": work.pending.channel,
-        "criminal_event": verdict.criminal_event,
-        "sender_domain": sender.rpartition("@")[2] or None,
-    }
-    return replace(work, route=route(facts, tools.routing))
-
-
-# The way of a message through the pure stages, in order. Still to come in their issues:
-# certify (PEC: verify and unwrap) after parse, read_pages (fax: OCR and QR) after screen,
-# locate (the pole register) after classify.
-STAGES: tuple[tuple[str, Stage], ...] = (
+# The way of a message through the pure stages, in order; `placing.STAGES` follows them in
+# the main process. Still to come in their issues: certify (PEC: verify and unwrap) after
+# parse, read_pages (fax: OCR and QR) after screen.
+STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
     ("screen", screen),
     ("classify", classify),
-    ("route", route_request),
 )
+
+
+def run_stages(work: Analysis, stages: Sequence[tuple[str, Stage[T]]], tools: T) -> Analysis:
+    """Each stage in turn, until one ends the way; never raises for a problem of the message."""
+    for name, stage in stages:
+        try:
+            work = stage(work, tools)
+        except Exception as exc:  # the quarantine boundary: one message stops nothing else
+            return failure(exc, work, name)
+        if work.ended:
+            break
+    return work
 
 
 @dataclass(frozen=True)
@@ -122,18 +132,10 @@ class Analyser:
     """Runs `STAGES` on stored messages; never raises for a problem of a message itself."""
 
     tools: Tools
-    stages: tuple[tuple[str, Stage], ...] = STAGES
+    stages: tuple[tuple[str, Stage[Tools]], ...] = STAGES
 
     def __call__(self, pending: Pending) -> Analysis:
-        work = Analysis(pending)
-        for name, stage in self.stages:
-            try:
-                work = stage(work, self.tools)
-            except Exception as exc:  # the quarantine boundary: one message stops nothing else
-                return failure(exc, work, name)
-            if work.ended:
-                break
-        return work
+        return run_stages(Analysis(pending), self.stages, self.tools)
 
     def many(self, pendings: Sequence[Pending]) -> list[Analysis]:
         return [self(pending) for pending in pendings]

@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-config", help="validate the configuration and report every problem")
 
+    poles = sub.add_parser("poles", help="the pole register: load it, look a pole up")
+    psub = poles.add_subparsers(dest="poles_command", required=True, metavar="ACTION")
+    pimport = psub.add_parser("import", help="replace the register with a CSV file, atomically")
+    pimport.add_argument("file", nargs="?", type=Path, help="default: [poles] register")
+    pshow = psub.add_parser("show", help="one pole, with its open tickets")
+    pshow.add_argument("code")
+
     rules_cmd = sub.add_parser("rules", help="the classification rules")
     rsub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     explain = rsub.add_parser("explain", help="why a text or message file is classified so")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline
+from inbox_daemon import pipeline, pole_commands
 from inbox_daemon.config import Config, load_config
 from inbox_daemon.context import Context, build_context, check_templates
 from inbox_daemon.errors import ExitCode, UsageError
@@ -55,6 +55,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "messages": messages,
         "reprocess": reprocess,
         "acks": acks,
+        "poles": pole_commands.poles,
     }
     return handlers[args.command](args, ctx)
 
@@ -62,6 +63,7 @@ def dispatch(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from inbox_daemon.daemon import Daemon
 
+    pole_commands.refresh_register(ctx)
     daemon = Daemon(ctx)
     return daemon.run_once() if args.once else daemon.run_forever()
 

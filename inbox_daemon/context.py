@@ -15,6 +15,7 @@ from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.config import AcknowledgementsConfig, Config
 from inbox_daemon.decide import Policy
 from inbox_daemon.errors import ConfigError
+from inbox_daemon.register import LoadedRegister
 from inbox_daemon.routing import RouteRule
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
@@ -38,6 +39,7 @@ class Context:
     reminder_window_days: int
     own_addresses: frozenset[str]  # never acknowledged: derived from the config, once
     policy: Policy  # what `decide` applies: calendar, reminder window, acknowledgements
+    register: LoadedRegister  # the pole register, for the locate stage
 
 
 def build_context(config: Config) -> Context:
@@ -65,6 +67,7 @@ def build_context(config: Config) -> Context:
         reminder_window_days=window,
         own_addresses=own_addresses(config),
         policy=Policy(calendar, tz, timedelta(days=window), ack),
+        register=LoadedRegister(engine),
     )
 
 

@@ -95,8 +95,10 @@ def draft_ticket(
     """The ticket's columns and rule hits, with the next number of the year."""
     parsed, verdict = analysis.parsed, analysis.verdict
     assert parsed is not None and verdict is not None
+    placement = analysis.placement
+    poles = placement.pole_codes if placement else verdict.pole_codes
     deemed = policy.calendar.deemed_received(message.received_at)
-    related = ledger.related(clues(parsed, verdict, since=now - policy.reminder_window))
+    related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
     year = now.astimezone(policy.tz).year
     seq = ledger.next_number(year)
     route = analysis.route
@@ -114,7 +116,7 @@ def draft_ticket(
         request_type=verdict.request_type,
         urgency=verdict.urgency,
         criminal_event=verdict.criminal_event,
-        pole_codes=verdict.pole_codes,
+        pole_codes=poles,
         received_at=message.received_at,
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,
@@ -124,17 +126,22 @@ def draft_ticket(
         thread_root=thread_root(parsed, related),
         queue=route.queue if route else None,
         text=parsed.new_text[:100_000],
+        location=dict(placement.location) if placement and placement.location else None,
+        unknown_poles=placement.unknown if placement else (),
+        candidate_poles=placement.candidates if placement else (),
         related=related,
         holiday_name=deemed.holiday_name,
         hits=why(analysis, related),
     )
 
 
-def clues(parsed: ParsedMessage, verdict: rules.Verdict, since: datetime) -> Clues:
+def clues(
+    parsed: ParsedMessage, verdict: rules.Verdict, poles: tuple[str, ...], since: datetime
+) -> Clues:
     return Clues(
         ticket_refs=verdict.ticket_refs,
         is_reminder=verdict.request_type == "sollecito",
-        pole_codes=verdict.pole_codes,
+        pole_codes=poles,
         sender=parsed.from_address,
         subject=parsed.subject,
         thread_ids=(*parsed.references, *([parsed.in_reply_to] if parsed.in_reply_to else [])),
@@ -143,9 +150,10 @@ def clues(parsed: ParsedMessage, verdict: rules.Verdict, since: datetime) -> Clu
 
 
 def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
-    """The rule hits of the classification, then the link found and the routing rule."""
+    """The rule hits of the classification and of the register, then the link found and the
+    routing rule."""
     assert analysis.verdict is not None
-    hits = list(analysis.verdict.hits)
+    hits = [*analysis.verdict.hits, *(analysis.placement.hits if analysis.placement else ())]
     if related:
         hits.append(rules.Hit("linking", "related_ticket", related.number, related.how))
     if analysis.route:

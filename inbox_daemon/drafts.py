@@ -70,6 +70,9 @@ class TicketDraft:
     thread_root: str | None
     queue: str | None
     text: str
+    location: dict[str, Any] | None = None
+    unknown_poles: tuple[str, ...] = ()
+    candidate_poles: tuple[str, ...] = ()
     related: Related | None = None
     holiday_name: str | None = None  # why the calendar moved it, for the acknowledgement
     hits: tuple[rules.Hit, ...] = ()
@@ -88,6 +91,8 @@ class TicketDraft:
             "deemed_reason": self.deemed_reason, "registered_at": self.registered_at,
             "sent_at": self.sent_at, "message_id": self.message_id,
             "thread_root": self.thread_root, "queue": self.queue, "text": self.text,
+            "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
+            "candidate_poles": list(self.candidate_poles) or None,
         }  # fmt: skip
 
 

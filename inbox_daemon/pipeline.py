@@ -8,8 +8,9 @@ its error, visible in the CLI, and re-run by `reprocess` after a fix.
 The way of a message, in order:
 
     read      a batch of waiting messages, in one short transaction       (here)
-    analyse   parse → screen → classify → route: `analysis.STAGES`,       pure, possibly in
-              each a function from one frozen `Analysis` to the next       worker processes
+    analyse   parse → screen → classify: `analysis.STAGES`, each a        pure, possibly in
+              function from one frozen `Analysis` to the next              worker processes
+    place     locate (the pole register) → route: `placing.STAGES`        this process
     decide    what it becomes: a `TicketDraft` with its number, rule      `decide.py`, pure but
               hits and acknowledgement, or a message kept as it is         for its `Ledger`
     record    the drafts of the batch, in one transaction                 `registration.py`
@@ -25,6 +26,7 @@ from sqlmodel import select
 
 from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
+from inbox_daemon.placing import place
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message
@@ -36,10 +38,7 @@ BATCH = 50  # messages registered per transaction
 
 def analyser(ctx: Context) -> Analyser:
     """The stages, with the slice of the context they need."""
-    tools = Tools(
-        ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes, ctx.routing
-    )
-    return Analyser(tools)
+    return Analyser(Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes))
 
 
 def process_pending(
@@ -52,8 +51,9 @@ def process_pending(
     left; `analyse` may be a `WorkerPool` (default: analysis in this thread)."""
     analyse = analyse or InProcess(analyser(ctx))
     waiting = _pending_batches(ctx, after)  # read
-    for messages, analyses in analyse.batches(waiting):  # analyse
-        for outcome in register_batch(ctx, messages, analyses):  # decide, then record
+    for messages, analysed in analyse.batches(waiting):  # analyse
+        placed = place(analysed, ctx.register, ctx.routing)  # locate, route
+        for outcome in register_batch(ctx, messages, placed):  # decide, then record
             if on_done:
                 on_done(outcome)
             yield outcome
@@ -68,7 +68,8 @@ def process(ctx: Context, message_pk: int) -> Outcome:
             raise KeyError(message_pk)
         if message.status != "received":
             return earlier_outcome(session, message_pk)
-    [outcome] = register_batch(ctx, [message], [analyser(ctx)(pending(message))])
+    placed = place([analyser(ctx)(pending(message))], ctx.register, ctx.routing)
+    [outcome] = register_batch(ctx, [message], placed)
     return outcome
 
 

@@ -20,7 +20,6 @@ from inbox_daemon.analysis import (
     Tools,
     classify,
     parse,
-    route_request,
     screen,
 )
 from inbox_daemon.blobs import BlobStore
@@ -28,7 +27,10 @@ from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.config import AcknowledgementsConfig
 from inbox_daemon.decide import Clues, Policy, Received, decide
 from inbox_daemon.drafts import Kept, Related, TicketDraft
+from inbox_daemon.placing import Places, place, route_request
+from inbox_daemon.register import LoadedRegister
 from inbox_daemon.routing import RouteRule, route
+from inbox_daemon.store.db import open_store
 
 ROME = ZoneInfo("Europe/Rome")
 TUESDAY_10 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -46,21 +48,24 @@ RECEIPT = (
 )
 
 
+ROUTING = (
+    RouteRule("reperibilita", {"urgency": "emergenza"}),
+    RouteRule("polizia", {"criminal_event": True}),
+    RouteRule("manutenzione", {"request_type": ["manutenzione", "sollecito"]}),
+    RouteRule("sportello"),
+)
+
+
 @pytest.fixture
 def tools(tmp_path: Path) -> Tools:
-    routing = (
-        RouteRule("reperibilita", {"urgency": "emergenza"}),
-        RouteRule("polizia", {"criminal_event": True}),
-        RouteRule("manutenzione", {"request_type": ["manutenzione", "sollecito"]}),
-        RouteRule("sportello"),
-    )
-    return Tools(
-        BlobStore(tmp_path / "store"),
-        rules.load_ruleset([]),
-        tuple(rules.DEFAULT_POLE_FORMATS),
-        1024 * 1024,
-        routing,
-    )
+    ruleset = rules.load_ruleset([])
+    return Tools(BlobStore(tmp_path / "store"), ruleset, rules.DEFAULT_POLE_FORMATS, 1 << 20)
+
+
+@pytest.fixture
+def register(tmp_path: Path) -> LoadedRegister:
+    """An empty register, in a real database: the placing stages then only route."""
+    return LoadedRegister(open_store(f"sqlite:///{tmp_path}/t.db"))
 
 
 def stored(tools: Tools, raw: bytes, channel: str = "email") -> Pending:
@@ -82,10 +87,11 @@ def test_screen_keeps_receipts_aside_and_passes_requests_through(tools):
     assert screen(request, tools) is request  # a stage that does not apply passes it through
 
 
-def test_classify_then_route_the_emergency_to_the_on_call_queue(tools):
+def test_classify_then_route_the_emergency_to_the_on_call_queue(tools, register):
     work = Analysis(stored(tools, REQUEST))
-    for stage in (parse, screen, classify, route_request):
+    for stage in (parse, screen, classify):
         work = stage(work, tools)
+    work = route_request(work, Places(register, register.current(), ROUTING))
     assert work.verdict is not None and work.verdict.urgency == "emergenza"
     assert work.verdict.pole_codes == ("IP-004512",)
     assert work.route is not None and (work.route.queue, work.route.rule) == ("reperibilita", 1)
@@ -152,14 +158,21 @@ def policy(ack: bool = True) -> Policy:
     return Policy(calendar, ROME, timedelta(days=60), acks.AckPolicy.of(cfg, ROME) if ack else None)
 
 
-def analysed(tools: Tools, raw: bytes = REQUEST) -> Analysis:
-    return Analyser(tools)(stored(tools, raw))
+@pytest.fixture
+def analysed(tools: Tools, register: LoadedRegister):
+    def run(raw: bytes = REQUEST) -> Analysis:
+        [work] = place([Analyser(tools)(stored(tools, raw))], register, ROUTING)
+        return work
+
+    return run
 
 
-def test_decide_drafts_every_column_with_the_ledgers_number_and_its_acknowledgement(tools):
+def test_decide_drafts_every_column_with_the_ledgers_number_and_its_acknowledgement(
+    tools, analysed
+):
     ledger = Ledger(last={2026: 41})
     message = Received(7, "ingress", "email", SATURDAY)
-    draft = decide(message, analysed(tools), ledger, policy(), TUESDAY_10)
+    draft = decide(message, analysed(), ledger, policy(), TUESDAY_10)
     assert isinstance(draft, TicketDraft)
     assert (draft.number, draft.message_pk, draft.source) == ("2026/000042", 7, "ingress")
     assert (draft.urgency, draft.queue, draft.status) == ("emergenza", "reperibilita", "open")
@@ -173,9 +186,9 @@ def test_decide_drafts_every_column_with_the_ledgers_number_and_its_acknowledgem
     assert ledger.asked[0].since == TUESDAY_10 - timedelta(days=60)
 
 
-def test_decide_links_a_related_ticket_and_joins_its_thread(tools):
+def test_decide_links_a_related_ticket_and_joins_its_thread(tools, analysed):
     earlier = Related(3, "2026/000003", "<first@example.org>", None, "same pole IP-004512")
-    draft = decide(Received(8, "drop", "email", TUESDAY_10), analysed(tools),
+    draft = decide(Received(8, "drop", "email", TUESDAY_10), analysed(),
                    Ledger(earlier=earlier), policy(), TUESDAY_10)  # fmt: skip
     assert isinstance(draft, TicketDraft)
     assert draft.columns()["related_ticket_id"] == 3
@@ -183,18 +196,18 @@ def test_decide_links_a_related_ticket_and_joins_its_thread(tools):
     assert ("linking", "2026/000003") in {(h.rule, h.value) for h in draft.hits}
 
 
-def test_decide_keeps_duplicates_and_non_requests_and_takes_no_number(tools):
+def test_decide_keeps_duplicates_and_non_requests_and_takes_no_number(tools, analysed):
     ledger = Ledger(registered={"<m1@example.org>"})
     message = Received(9, "drop", "email", TUESDAY_10)
-    assert decide(message, analysed(tools), ledger, policy(), TUESDAY_10) == Kept(
+    assert decide(message, analysed(), ledger, policy(), TUESDAY_10) == Kept(
         "duplicate", "<m1@example.org>"
     )
-    receipt = decide(message, analysed(tools, RECEIPT), ledger, policy(), TUESDAY_10)
+    receipt = decide(message, analysed(RECEIPT), ledger, policy(), TUESDAY_10)
     assert receipt == Kept("receipt") and ledger.last == {}
 
 
-def test_decide_suppresses_acks_beyond_the_hourly_limit_and_plans_none_when_off(tools):
-    work = analysed(tools)
+def test_decide_suppresses_acks_beyond_the_hourly_limit_and_plans_none_when_off(tools, analysed):
+    work = analysed()
     message = Received(9, "drop", "email", TUESDAY_10)
     flooded = decide(message, work, Ledger(acks_last_hour=5), policy(), TUESDAY_10)
     assert isinstance(flooded, TicketDraft) and flooded.jobs[0].state == "suppressed"
@@ -202,12 +215,12 @@ def test_decide_suppresses_acks_beyond_the_hourly_limit_and_plans_none_when_off(
     assert isinstance(off, TicketDraft) and off.jobs == ()
 
 
-def test_a_crime_is_redirected_and_routed_by_its_flag(tools):
+def test_a_crime_is_redirected_and_routed_by_its_flag(tools, analysed):
     theft = REQUEST.replace(b"Palo pericolante", b"Furto").replace(
         b"Il palo IP-004512 in via Roma sta per cadere sulla strada, c'e' pericolo.",
         b"Stanotte hanno rubato i cavi di rame dell'impianto in via Roma, lampioni spenti.",
     )
-    work = analysed(tools, theft)
+    work = analysed(theft)
     assert work.verdict is not None and work.verdict.criminal_event
     assert work.verdict.urgency != "emergenza"  # else the on-call rule, first, would take it
     draft = decide(Received(1, "drop", "email", TUESDAY_10), work, Ledger(), policy(), TUESDAY_10)
@@ -216,12 +229,12 @@ def test_a_crime_is_redirected_and_routed_by_its_flag(tools):
     assert "112" in draft.jobs[0].body
 
 
-def test_the_template_is_read_once_not_per_ticket(tools, tmp_path):
+def test_the_template_is_read_once_not_per_ticket(tools, analysed, tmp_path):
     template = tmp_path / "ack.txt"
     template.write_text("Richiesta $number\n", encoding="utf-8")
     cfg = AcknowledgementsConfig(enabled=True, from_="cc@example.it", template=template)
     once = replace(policy(), acks=acks.AckPolicy.of(cfg, ROME))
     template.unlink()  # gone after start-up: tickets still get their acknowledgement
-    draft = decide(Received(1, "drop", "email", TUESDAY_10), analysed(tools), Ledger(), once,
+    draft = decide(Received(1, "drop", "email", TUESDAY_10), analysed(), Ledger(), once,
                    TUESDAY_10)  # fmt: skip
     assert isinstance(draft, TicketDraft) and draft.jobs[0].body == "Richiesta 2026/000001\n"
