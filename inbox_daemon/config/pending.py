@@ -25,7 +25,6 @@ NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {
     (RoutingRule, "match.competence"): "tickets have no competence to match",
     (RoutingRule, "match.municipality"): "tickets have no municipality to match",
     (RoutingRule, "match.zone"): "tickets have no zone to match",
-    (RoutingRule, "match.sender_domain"): "the sender's domain is not matched",
     (PecConfig, "trust_store"): "PEC signatures are not verified",
     (SourceBase, "fax_profile"): "the gateway's caller number and pages are not read",
 }

@@ -26,15 +26,10 @@ from inbox_daemon.config.sources import (
     SmtpSource,
     Source,
 )
+from inbox_daemon.routing import FACTS as ROUTING_FACTS
 
 if TYPE_CHECKING:
     import rules
-
-# What a `[[routing]] match` may test (DESIGN.md); pending.py says which are not acted on yet.
-ROUTING_FACTS = (
-    "request_type", "urgency", "channel", "criminal_event",
-    "competence", "municipality", "zone", "sender_domain",
-)  # fmt: skip
 
 
 class DatabaseConfig(Model):
@@ -140,7 +135,7 @@ class RoutingRule(Model):
     @field_validator("match")
     @classmethod
     def _known_facts(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(value) - set(ROUTING_FACTS))
+        unknown = sorted(set(value) - set(ROUTING_FACTS))  # pending.py: not all acted on yet
         if unknown:
             # A misspelt fact would never match, and the rule would silently never apply.
             known = ", ".join(ROUTING_FACTS)
