@@ -21,7 +21,7 @@ from inbox_daemon.config import (
 )
 from inbox_daemon.config.base import walk
 from inbox_daemon.errors import ConfigError, ExitCode
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, DEMO_MESSAGES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -322,12 +322,14 @@ def test_a_secret_is_read_once_at_resolution(tmp_path, monkeypatch):
     assert config.source("fax").password == "fax"
 
 
-def test_tickets_export_works_without_the_password_variables(tmp_path, capsys):
+def test_commands_that_do_not_connect_work_without_the_password_variables(tmp_path, capsys):
     path = write(tmp_path, BASE_CONFIG + UNSET_SECRETS)
     assert main(["--config", str(path), "-q", "tickets", "export"]) == ExitCode.ok
     assert main(["--config", str(path), "-q", "acks", "list"]) == ExitCode.ok
     assert main(["--config", str(path), "-q", "messages", "list"]) == ExitCode.ok
     assert main(["--config", str(path), "-q", "rules", "explain", "palo caduto"]) == ExitCode.ok
+    demo = str(sorted(DEMO_MESSAGES.glob("*.eml"))[0])
+    assert main(["--config", str(path), "-q", "ingest", demo]) == ExitCode.ok  # queues, sends none
     assert "is not set" not in capsys.readouterr().err
 
 
