@@ -23,6 +23,7 @@ from string import Template
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from inbox_daemon.addresses import is_among
 from inbox_daemon.config import AcknowledgementsConfig, Config, ImapSource, SmtpSource
 from inbox_daemon.drafts import JobDraft, TicketDraft
 from parsers.message import ParsedMessage
@@ -159,15 +160,11 @@ def _recipient(
         return None
     sender = (parsed.from_address or "").strip().lower()
     address = (parsed.reply_to or sender).strip().lower()
-    if not ADDRESS.fullmatch(address) or _is_ours(sender, ours) or _is_ours(address, ours):
+    if not ADDRESS.fullmatch(address) or is_among(sender, ours) or is_among(address, ours):
         return None
     if NO_REPLY.fullmatch(address.rpartition("@")[0].partition("+")[0]):
         return None
     return address
-
-
-def _is_ours(address: str, ours: Collection[str]) -> bool:
-    return address in ours or "@" + address.rpartition("@")[2] in ours
 
 
 def render(policy: AckPolicy, ticket: TicketFacts, holiday_name: str | None = None) -> str:

@@ -47,7 +47,6 @@ def build_context(config: Config) -> Context:
     check_templates(config)
     engine = open_store(config.database.url)
     cal = config.calendar
-    formats = tuple(rules.PoleFormat(f.regex, f.canonical) for f in config.poles.formats)
     calendar = ServiceCalendar(cal.timezone, cal.opening_hours, cal.holidays or None, cal.closures)
     tz = ZoneInfo(cal.timezone)
     ack = AckPolicy.from_config(config, tz) if config.acknowledgements.enabled else None
@@ -58,7 +57,7 @@ def build_context(config: Config) -> Context:
         spool=Spool(engine, BlobStore(config.storage.dir, config.storage.sync)),
         calendar=calendar,
         ruleset=load_rules(config),
-        pole_formats=formats or tuple(rules.DEFAULT_POLE_FORMATS),
+        pole_formats=config.poles.pole_formats(),
         tz=tz,
         acks=config.acknowledgements,
         routing=routing_rules(config),
