@@ -30,7 +30,10 @@ LONGEST_NAME = 7  # words after the street type
 _TOKEN = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*\.?")
 _CIVIC_WORDS = frozenset({"n", "nr", "num", "numero", "civico", "civ"})
 _CIVIC = re.compile(r"(\d{1,4})[a-z]?$")
-_ADDRESS = re.compile(r"^(?P<street>.*?)[\s,]+(?:n[r°.]*\s*)?(?P<civic>\d{1,4})\s*[a-z]?\W*$")
+_ADDRESS = re.compile(
+    r"^(?P<street>.*?)[\s,]+(?:n[r°.]*\s*)?(?P<civic>\d{1,4})(?:\s*[/-]?\s*[a-z])?\W*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,8 @@ def split_address(address: str) -> tuple[str, int | None]:
 
 
 def find_streets(text: str, known: Collection[str]) -> list[StreetMention]:
-    """The registered streets a text names, in order, each with the civic number after it."""
+    """The registered streets a text names, in order, each with the civic number given after
+    it («via Roma 12», «via Roma n. 12») or before it («al civico 12 di via Roma»)."""
     tokens = words(text)
     found: list[StreetMention] = []
     i = 0
@@ -80,6 +84,7 @@ def find_streets(text: str, known: Collection[str]) -> list[StreetMention]:
             i += 1
             continue
         civic, after = _civic_after(tokens, end)
+        civic = civic if civic is not None else _civic_before(tokens, i)
         street = " ".join(tokens[i:end])
         found.append(StreetMention(street, civic, " ".join(tokens[i:after])))
         i = after
@@ -90,6 +95,14 @@ def _longest_known(tokens: list[str], start: int, known: Collection[str]) -> int
     for end in range(min(len(tokens), start + 1 + LONGEST_NAME), start + 1, -1):
         if " ".join(tokens[start:end]) in known:
             return end
+    return None
+
+
+def _civic_before(tokens: list[str], start: int) -> int | None:
+    """«al civico 18 di via Roma»: the number given before the street."""
+    if start >= 3 and tokens[start - 1] in {"di", "in"} and tokens[start - 3] in _CIVIC_WORDS:
+        match = _CIVIC.fullmatch(tokens[start - 2])
+        return int(match[1]) if match else None
     return None
 
 
