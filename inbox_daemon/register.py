@@ -13,14 +13,16 @@ re-import reaches it without a restart.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
-import io
 import math
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import Engine, case, delete, func, insert
 from sqlmodel import Session, col, select
@@ -37,6 +39,8 @@ REQUIRED = ("code", "address", "municipality", "lat", "lon")
 CHUNK = 5000  # rows per INSERT
 MAX_REPORTED = 50  # row errors listed; the rest are counted
 MAX_CANDIDATES = 10
+IMPORT_CACHE_KB = 65536  # SQLite's page cache while importing (its default is 2 MB)
+_DIGITS = re.compile(r"\d")
 
 
 class RegisterError(InboxError):
@@ -65,36 +69,63 @@ def import_register(
     """Replace the register with the poles of the CSV at `path`; raise RegisterError when any
     row is wrong. `progress` (a tqdm bar, say) is told of every row read."""
     try:
-        data = path.read_bytes()
+        encoding, digest = _encoding_and_digest(path)
+        with path.open(encoding=encoding, newline="") as file:
+            return _replace(engine, path, file, digest, formats, progress)
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    rows = _rows(path.name, data)
+
+
+def _replace(
+    engine: Engine,
+    path: Path,
+    file: IO[str],
+    digest: str,
+    formats: Sequence[rules.PoleFormat],
+    progress: Any,
+) -> Imported:
     with transaction(engine) as session:
+        if engine.dialect.name == "sqlite":  # the two indexes of a big register fit in cache
+            session.connection().exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KB}")
         replaced = session.exec(select(func.count()).select_from(Pole)).one()
         session.exec(delete(Pole))
-        errors, count = _load(session, path.name, rows, formats, progress)
+        errors, count = _load(session, path.name, _rows(path.name, file), formats, progress)
         if errors or count == 0:
             session.rollback()
             raise RegisterError(str(path), errors[:MAX_REPORTED] or ["no poles in the file"],
                                 max(len(errors) - MAX_REPORTED, 0))  # fmt: skip
         state = session.get(PoleRegister, 1) or PoleRegister(id=1)
         state.version += 1
-        state.poles, state.sha256 = count, hashlib.sha256(data).hexdigest()
+        state.poles, state.sha256 = count, digest
         state.source, state.imported_at = str(path.resolve()), utcnow()
         session.add(state)
         version = state.version
-    return Imported(count, replaced, version, hashlib.sha256(data).hexdigest())
+    return Imported(count, replaced, version, digest)
 
 
-def _rows(name: str, data: bytes) -> Iterator[tuple[int, dict[str, str]]]:
+def _encoding_and_digest(path: Path) -> tuple[str, str]:
+    """One pass over the bytes: their sha256, and whether they are UTF-8 (else they are what a
+    spreadsheet saves as "CSV" on Windows, cp1252). The file is never held whole."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+            if utf8:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    utf8 = False
+    return ("utf-8-sig" if utf8 else "cp1252"), digest.hexdigest()
+
+
+def _rows(name: str, file: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) pairs; the delimiter (`,` or, from Italian spreadsheets, `;`) is sniffed."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252")  # what a spreadsheet saves as "CSV" on Windows
-    header = text.split("\n", 1)[0]
+    header = file.readline()
+    file.seek(0)
     delimiter = max(",;\t", key=header.count)
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.DictReader(file, delimiter=delimiter)
     fields = [f.strip().lower() for f in reader.fieldnames or []]
     missing = [f for f in REQUIRED if f not in fields]
     if missing:
@@ -178,10 +209,21 @@ def canonical_code(code: str, formats: Sequence[rules.PoleFormat]) -> str:
     """A register's code in the form the rules give codes found in text («ip004512» and
     «IP 004512» are both IP-004512), so that the two meet; a code of no configured format is
     kept as written, in capitals."""
+    code = code.strip()
+    if _canonical_shape(_DIGITS.sub("0", code), tuple(formats)):
+        return code  # the common case, known from the first code of the same shape
     hits = rules.find_poles(code, formats)
-    if len(hits) == 1 and hits[0].raw.strip() == code.strip():
+    if len(hits) == 1 and hits[0].raw.strip() == code:
         return hits[0].code
-    return code.strip().upper()
+    return code.upper()
+
+
+@lru_cache(maxsize=256)
+def _canonical_shape(shape: str, formats: tuple[rules.PoleFormat, ...]) -> bool:
+    """Whether codes of this shape (digits as 0) are canonical already: the rules treat every
+    digit alike, so one code answers for all of its shape."""
+    hits = rules.find_poles(shape, formats)
+    return len(hits) == 1 and hits[0].raw == shape and hits[0].code == shape
 
 
 @dataclass(frozen=True)

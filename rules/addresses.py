@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import lru_cache
 
 ABBREVIATIONS = {
     "v": "via", "vle": "viale", "v.le": "viale", "p.zza": "piazza", "pzza": "piazza",
@@ -60,7 +61,9 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def normalise_street(name: str) -> str:
+    """Cached: a register names each street once per pole on it."""
     return " ".join(words(name))
 
 
