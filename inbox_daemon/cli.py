@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     pshow = psub.add_parser("show", help="one pole, with its open tickets")
     pshow.add_argument("code")
 
+    labels = sub.add_parser("labels", help="A4 sheets of pole labels with QR codes, as PDF")
+    which = labels.add_mutually_exclusive_group(required=True)
+    which.add_argument("--codes", type=Path, metavar="FILE", help="the codes, one per line")
+    which.add_argument("--all", action="store_true", help="every pole of the register")
+    labels.add_argument("--out", type=Path, required=True, metavar="PDF")
+
     rules_cmd = sub.add_parser("rules", help="the classification rules")
     rsub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     explain = rsub.add_parser("explain", help="why a text or message file is classified so")

@@ -66,6 +66,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "reprocess": reprocess,
         "acks": acks,
         "poles": pole_commands.poles,
+        "labels": pole_commands.labels,
     }
     return handlers[args.command](args, ctx)
 

@@ -1,5 +1,5 @@
-"""`inbox-daemon poles import [FILE]` and `poles show CODE`, and the register kept in step
-with `[poles] register` when the daemon starts."""
+"""`inbox-daemon poles import [FILE]`, `poles show CODE` and `labels`, and the register kept
+in step with `[poles] register` when the daemon starts."""
 
 from __future__ import annotations
 
@@ -70,6 +70,52 @@ def poles_show(args: argparse.Namespace, ctx: Context) -> int:
         kind = f"{t.status:<10} {t.request_type:<15} {t.urgency:<9}"
         print(f"  {t.number}  {when}  {kind} {t.subject[:50]}")
     return ExitCode.ok
+
+
+def labels(args: argparse.Namespace, ctx: Context) -> int:
+    """A4 sheets of labels for the given codes (one per line), or for every pole."""
+    from inbox_daemon.labels import Label, write_sheets  # reportlab: only for this command
+
+    template = label_template(ctx)
+    with transaction(ctx.engine) as session:
+        if args.all:
+            rows = session.exec(select(Pole).order_by(Pole.code)).all()
+        else:
+            wanted = _codes_in(args.codes, ctx)
+            found = {
+                p.code: p for p in session.exec(select(Pole).where(col(Pole.code).in_(wanted)))
+            }
+            missing = [code for code in wanted if code not in found]
+            if missing:
+                raise UsageError(f"not in the register: {', '.join(missing[:20])}")
+            rows = [found[code] for code in wanted]
+    if not rows:
+        raise UsageError("the register is empty: load it first with `poles import`")
+    pages = write_sheets([Label(p.code, p.address, p.municipality) for p in rows], template,
+                         args.out)  # fmt: skip
+    print(f"{args.out}: {len(rows)} labels on {pages} page(s)")
+    return ExitCode.ok
+
+
+def label_template(ctx: Context) -> str:
+    """`[poles] label`, else a mailto: to the Contact Center's address with the code."""
+    if ctx.config.poles.label:
+        return ctx.config.poles.label
+    address = ctx.config.acknowledgements.from_
+    if "@" not in address:
+        raise UsageError(
+            "set [poles] label (a URL or mailto: with {code}), or acknowledgements.from"
+        )
+    return f"mailto:{address}?subject=Segnalazione%20guasto%20punto%20luce%20{{code}}"
+
+
+def _codes_in(path: Path, ctx: Context) -> list[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
+    codes = [canonical_code(line, ctx.pole_formats) for line in lines if line.strip()]
+    return list(dict.fromkeys(codes))
 
 
 def refresh_register(ctx: Context) -> None:

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from inbox_daemon.cli import main
 from inbox_daemon.errors import ExitCode
+from rules import PoleFormat
+from rules.poles import code_from_label
 from tests.conftest import BASE_CONFIG
 
 ROUTING = """
@@ -194,3 +198,61 @@ def test_thousands_of_poles_load_and_locate(config_file, tmp_path, capsys):
     code_read = f"IP-{numbers[42]:06d}"
     row = ticket_of(config_file, capsys, request(tmp_path, "g", f"Palo {code_read} spento"))
     assert row["location"]["pole"] == code_read and row["location"]["match"] == "exact"
+
+
+def decoded_pages(pdf: Path, tmp_path: Path) -> list[list[str]]:
+    """Every QR code on every page, as a phone would read it: pdftoppm, then zxing-cpp."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    subprocess.run(["pdftoppm", "-r", "150", "-png", str(pdf), str(tmp_path / "page")],
+                   check=True)  # fmt: skip
+    pages = []
+    for png in sorted(tmp_path.glob("page*.png")):
+        found = zxingcpp.read_barcodes(Image.open(png), formats=zxingcpp.BarcodeFormat.QRCode)
+        pages.append([barcode.text for barcode in found])
+    return pages
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="pdftoppm (poppler-utils) is missing")
+def test_label_sheets_hold_one_readable_qr_per_pole_that_leads_back_to_its_code(
+    config_file, tmp_path, capsys
+):
+    rows = [(f"IP-{n:06d}", f"Via Roma {n}", "Segrate", 45.4, 9.2, "", "") for n in range(1, 26)]
+    rows.append(("PL/MI/0042", "Via Milano 1", "Milano", 45.4, 9.2, "", ""))
+    (tmp_path / "poles.csv").write_text(register_csv(rows), encoding="utf-8")
+    cli(config_file, capsys, "poles", "import")
+    template = "https://segnalazioni.example.it/p/{code}"
+    config_file.write_text(config_file.read_text().replace(
+        'register = "poles.csv"\n', f'register = "poles.csv"\nlabel = "{template}"\n'))  # fmt: skip
+    pdf = tmp_path / "labels.pdf"
+    code, out, _ = cli(config_file, capsys, "labels", "--all", "--out", str(pdf))
+    assert code == ExitCode.ok and "26 labels on 2 page(s)" in out
+    pages = decoded_pages(pdf, tmp_path)
+    assert [len(page) for page in pages] == [21, 5]
+    contents = sorted(text for page in pages for text in page)
+    assert "https://segnalazioni.example.it/p/PL%2FMI%2F0042" in contents  # one path segment
+    formats = [PoleFormat(r"IP[\s\-–/]*(?P<num>\d{6})", "IP-{num}"),
+               PoleFormat(r"PL/MI/(?P<num>\d{4})", "PL/MI/{num}")]  # fmt: skip
+    assert sorted(code_from_label(text, formats) for text in contents) == sorted(r[0] for r in rows)
+
+
+def test_labels_default_to_a_mailto_to_the_contact_centre(config_file, tmp_path, capsys):
+    cli(config_file, capsys, "poles", "import")
+    (tmp_path / "codes.txt").write_text("ip 004512\nIP-071233\n", encoding="utf-8")
+    config_file.write_text(
+        config_file.read_text() + '[acknowledgements]\nfrom = "segnalazioni@example.it"\n'
+    )
+    pdf = tmp_path / "two.pdf"
+    args = ("labels", "--codes", str(tmp_path / "codes.txt"), "--out", str(pdf))
+    code, out, _ = cli(config_file, capsys, *args)
+    assert code == ExitCode.ok and "2 labels on 1 page(s)" in out
+    if shutil.which("pdftoppm"):
+        [page] = decoded_pages(pdf, tmp_path)
+        assert sorted(page) == [
+            "mailto:segnalazioni@example.it?subject=Segnalazione%20guasto%20punto%20luce%20" + code
+            for code in ("IP-004512", "IP-071233")
+        ]
+    (tmp_path / "codes.txt").write_text("IP-999999\n", encoding="utf-8")
+    code, _, err = cli(config_file, capsys, *args)
+    assert code == ExitCode.usage and "not in the register: IP-999999" in err

@@ -75,8 +75,22 @@ class PolesConfig(Model):
     # `register` would shadow pydantic's BaseModel.register, hence the alias.
     register_path: ConfigPath | None = Field(default=None, alias="register")
     formats: list[PoleFormatConfig] = []
+    # What the QR code of a pole's label holds (`inbox-daemon labels`): a URL or a mailto:
+    # with {code} where the pole's code goes; default: a mailto: to acknowledgements.from.
+    label: str | None = None
 
     model_config = ALIASED
+
+    @field_validator("label")
+    @classmethod
+    def _label_template(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if "{code}" not in value:
+            raise ValueError("must hold {code}, where the pole's code goes")
+        if not value.lower().startswith(("https://", "http://", "mailto:")):
+            raise ValueError("must be an https:// (or http://) URL or a mailto: link")
+        return value
 
     def pole_formats(self) -> tuple[rules.PoleFormat, ...]:
         """The formats as the rules take them; the shipped ones when the file gives none."""
