@@ -92,7 +92,27 @@ class Ticket(SQLModel, table=True):
     candidate_poles: list[str] | None = _json()  # no code, but a street: its poles, nearest first
     details: dict[str, Any] | None = _json()
     queue: str | None = Field(default=None, max_length=64)
+    assigned_to: str | None = Field(default=None, max_length=64)  # the team on it
+    closed_at: datetime | None = _instant(nullable=True)  # the intervention's end, if closed
     text: str = ""
+
+
+class TicketEvent(SQLModel, table=True):
+    """One change in a ticket's life (created, assigned, started, closed, reopened): kept as
+    history, never overwritten."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _instant()  # when it happened (an imported closure: when the crew closed)
+    recorded_at: datetime = _instant()  # when it was written here
+    action: str = Field(max_length=16)  # assign | start | close | reopen
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=64)  # who: an operator's name, or "import:FILE"
+    team: str | None = Field(default=None, max_length=64)
+    note: str = ""
 
 
 class TicketPole(SQLModel, table=True):
