@@ -47,6 +47,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return check_config(config)
     if args.command == "rules":
         return explain(args, config)
+    if args.command == "sources":
+        from inbox_daemon.sources.imap_probe import test_sources
+
+        return test_sources(config, args.names)
     ctx = build_context(config)
     handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
         "run": run,

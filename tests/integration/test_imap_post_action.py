@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from imapclient.exceptions import IMAPClientError
 
+from inbox_daemon.cli import main
 from inbox_daemon.context import Context
 from inbox_daemon.daemon import Daemon
 from inbox_daemon.errors import ExitCode
@@ -24,6 +26,7 @@ from inbox_daemon.store.models import Message, Ticket
 from integration.dovecot import Dovecot, running_dovecot
 from integration.helpers import count, duplicates, imap_source_toml, source_state
 from integration.mailgen import italian_requests
+from tests.conftest import BASE_CONFIG
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dovecot")]
 IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a faster pass
@@ -142,3 +145,40 @@ def test_keywords_not_kept_fall_back_to_keep_with_the_state_in_the_database(
     assert count(ctx.engine, Ticket) == 21 and count(ctx.engine, Message) == 21
     assert duplicates(ctx.engine) == [] and source_state(ctx.engine, "posta").last_uid == 21
     assert logged(caplog, said) == 1
+
+
+@pytest.fixture
+def sources_test(
+    tmp_path: Path, new_user: Callable[[], str], imap_password: str, capsys
+) -> Callable[..., tuple[int, str]]:
+    """`inbox-daemon sources test` on a config whose source `posta` reads a fresh user."""
+
+    def run(server: Dovecot, **keys: Any) -> tuple[int, str]:
+        path = tmp_path / "config.toml"
+        source = imap_source_toml("posta", new_user(), port=server.port, **keys)
+        path.write_text(BASE_CONFIG + source, encoding="utf-8")
+        code = main(["--config", str(path), "sources", "test"])
+        return code, capsys.readouterr().out
+
+    return run
+
+
+def test_sources_test_finds_the_refused_move_before_any_mail(prefixed: Dovecot, sources_test):
+    code, out = sources_test(prefixed, after="move:Archivio/2026", folders=["INBOX", "Fax"])
+    assert code == ExitCode.source_failed
+    assert "logged in; personal namespace 'INBOX.', separator '.'" in out
+    assert "ok   watches 'INBOX': 0 message(s) waiting" in out
+    assert "FAIL watches 'Fax' (on the server 'INBOX.Fax'): cannot be opened" in out
+    assert "FAIL after = move: 'Archivio/2026' (on the server 'INBOX.Archivio/2026') cannot" in out
+
+    code, out = sources_test(prefixed, after="move:Processed")
+    assert code == ExitCode.ok, out
+    assert "'Processed' (on the server 'INBOX.Processed'), created at the first move" in out
+
+
+def test_sources_test_checks_the_flag_against_permanent_flags(no_keywords: Dovecot, sources_test):
+    code, out = sources_test(no_keywords, after="flag:$InboxDaemon")
+    assert code == ExitCode.source_failed
+    assert "FAIL after = flag:$InboxDaemon: the server does not keep it" in out
+    code, out = sources_test(no_keywords, after="flag:\\Seen")
+    assert code == ExitCode.ok and "the server keeps it (PERMANENTFLAGS (\\Deleted \\Seen))" in out
