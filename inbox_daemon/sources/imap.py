@@ -1,10 +1,13 @@
 """IMAP and PEC mailboxes: fetch every message once, store it, only then move or flag it.
 
-Per folder and pass: SELECT (EXAMINE for `after = keep`), compare UIDVALIDITY with
-`source_state`, SEARCH what is left to fetch, skip UIDs the spool already holds under this
-origin, FETCH the rest in batches (`batch_size` messages, at most BATCH_BYTES), store the
-batch (files fsynced, rows committed, in one go), then acknowledge it on the server and advance
-`last_uid`.
+Per folder and pass: SELECT (EXAMINE for `after = keep`) the folder by its name on the server
+(`imap_names.resolve`: `INBOX.Fax` where personal folders live under `INBOX.`), compare
+UIDVALIDITY with `source_state`, SEARCH what is left to fetch, skip UIDs the spool already
+holds under this origin, FETCH the rest in batches (`batch_size` messages, at most
+BATCH_BYTES), store the batch (files fsynced, rows committed, in one go), then move or flag it
+(`imap_after.PostAction`: a refusal is counted and reported, and stops no fetching) and advance
+`last_uid`. A flag the server would not keep (PERMANENTFLAGS) is not set: the folder is read
+as `keep`, its place kept in the database.
 
 A crash anywhere repeats at most one batch: stored messages are recognised (by origin, else by
 sha256 of their bytes) and their move or flag is completed. A new UIDVALIDITY means the UIDs
