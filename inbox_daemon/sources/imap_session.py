@@ -215,7 +215,8 @@ class ImapSession:
             ) from None
         self._selected = folder
         permanent = info.get(b"PERMANENTFLAGS")
-        return Selected(int(info[b"UIDVALIDITY"]), tuple(permanent) if permanent else None)
+        kept = tuple(permanent) if permanent is not None else None  # (): none is kept
+        return Selected(int(info[b"UIDVALIDITY"]), kept)
 
     def search(self, after: str, last_uid: int) -> list[int]:
         """UIDs still to fetch. `keep` trusts the resume point; `move` and `flag` look at what

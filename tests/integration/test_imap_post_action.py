@@ -11,6 +11,7 @@ to change, retried on later passes, and never stops the fetching of the rest or 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from inbox_daemon.cli import main
 from inbox_daemon.context import Context
 from inbox_daemon.daemon import Daemon
 from inbox_daemon.errors import ExitCode
+from inbox_daemon.sources.imap import ImapSource
 from inbox_daemon.store.models import Message, Ticket
 from integration.dovecot import Dovecot, running_dovecot
-from integration.helpers import count, duplicates, imap_source_toml, source_state
+from integration.helpers import count, duplicates, imap_cfg, imap_source_toml, source_state
 from integration.mailgen import italian_requests
 from tests.conftest import BASE_CONFIG
 
@@ -40,7 +42,7 @@ def prefixed() -> Iterator[Dovecot]:
 
 @pytest.fixture(scope="module")
 def no_keywords() -> Iterator[Dovecot]:
-    with running_dovecot(keywords=False) as server:
+    with running_dovecot(keywords=False, rawlog=True) as server:
         yield server
 
 
@@ -141,7 +143,11 @@ def test_keywords_not_kept_fall_back_to_keep_with_the_state_in_the_database(
     assert source_state(ctx.engine, "posta").last_uid == 20  # the database keeps the place
 
     no_keywords.append(user, italian_requests(1))
+    no_keywords.record_commands(user)
     assert daemon.run_once() == ExitCode.ok
+    sent = no_keywords.commands(user)  # read as keep: from the resume point, nothing stored
+    assert not [c for c in sent if "STORE" in c or "UNKEYWORD" in c], sent
+    assert "UID SEARCH UID 21:*" in sent
     assert count(ctx.engine, Ticket) == 21 and count(ctx.engine, Message) == 21
     assert duplicates(ctx.engine) == [] and source_state(ctx.engine, "posta").last_uid == 21
     assert logged(caplog, said) == 1
@@ -182,3 +188,19 @@ def test_sources_test_checks_the_flag_against_permanent_flags(no_keywords: Dovec
     assert "FAIL after = flag:$InboxDaemon: the server does not keep it" in out
     code, out = sources_test(no_keywords, after="flag:\\Seen")
     assert code == ExitCode.ok and "the server keeps it (PERMANENTFLAGS (\\Deleted \\Seen))" in out
+
+
+def test_idle_watches_a_folder_by_its_name_on_the_server(prefixed: Dovecot, daemon_on) -> None:
+    """IDLE on `Fax` selects `INBOX.Fax`; before, it failed to SELECT and retried forever,
+    so only the poll brought fax mail in."""
+    user, ctx = daemon_on(prefixed, folders=["Fax"], idle=True)
+    prefixed.append(user, italian_requests(1), folder="INBOX.Fax")
+    source = ImapSource(imap_cfg(ctx.config))
+    woken = threading.Semaphore(0)
+    source.watch(woken.release)
+    try:
+        assert woken.acquire(timeout=30)  # selected: it polls for what came before
+        prefixed.append(user, italian_requests(1, start=2), folder="INBOX.Fax")
+        assert woken.acquire(timeout=30)  # EXISTS in INBOX.Fax
+    finally:
+        source.close()
