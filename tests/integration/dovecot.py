@@ -106,11 +106,15 @@ OWNER_WITHOUT_KEYWORDS = "* owner lrstiekxa\n"  # every right but w: keywords an
 SBIN = ("/usr/sbin", "/usr/local/sbin")  # not on an ordinary user's PATH
 
 
+class NotInstalled(RuntimeError):
+    """Dovecot is not on this machine: the tests that need it are skipped, saying so."""
+
+
 def program(name: str) -> str:
-    """Where a Dovecot program is, on PATH or in the sbin folders; RuntimeError if nowhere."""
+    """Where a Dovecot program is, on PATH or in the sbin folders."""
     found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
     if found is None:
-        raise RuntimeError(f"{name} is not installed: apt-get install dovecot-imapd")
+        raise NotInstalled(f"{name} is not installed: apt-get install dovecot-imapd")
     return found
 
 

@@ -23,8 +23,15 @@ from inbox_daemon.daemon import Daemon
 from inbox_daemon.errors import ExitCode
 from inbox_daemon.sources.imap_session import ImapSession
 from inbox_daemon.store.models import Message, Ticket
-from integration.dovecot import Dovecot, running_dovecot
-from integration.helpers import count, duplicates, imap_cfg, imap_source_toml, source_state
+from integration.dovecot import Dovecot
+from integration.helpers import (
+    count,
+    dovecot_or_skip,
+    duplicates,
+    imap_cfg,
+    imap_source_toml,
+    source_state,
+)
 from integration.mailgen import italian_requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dovecot")]
@@ -36,7 +43,7 @@ IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a fa
     scope="module", params=[("MOVE",), ("MOVE", "UIDPLUS")], ids=["no-MOVE", "no-MOVE-UIDPLUS"]
 )
 def reduced(request: pytest.FixtureRequest) -> Iterator[Dovecot]:
-    with running_dovecot(without=request.param, rawlog=True) as server:
+    with dovecot_or_skip(without=request.param, rawlog=True) as server:
         yield server
 
 

@@ -25,8 +25,15 @@ from inbox_daemon.daemon import Daemon
 from inbox_daemon.errors import ExitCode
 from inbox_daemon.sources.imap import ImapSource
 from inbox_daemon.store.models import Message, Ticket
-from integration.dovecot import Dovecot, running_dovecot
-from integration.helpers import count, duplicates, imap_cfg, imap_source_toml, source_state
+from integration.dovecot import Dovecot
+from integration.helpers import (
+    count,
+    dovecot_or_skip,
+    duplicates,
+    imap_cfg,
+    imap_source_toml,
+    source_state,
+)
 from integration.mailgen import italian_requests
 from tests.conftest import BASE_CONFIG
 
@@ -36,13 +43,13 @@ IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a fa
 
 @pytest.fixture(scope="module")
 def prefixed() -> Iterator[Dovecot]:
-    with running_dovecot(inbox_prefix="INBOX.") as server:
+    with dovecot_or_skip(inbox_prefix="INBOX.") as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def no_keywords() -> Iterator[Dovecot]:
-    with running_dovecot(keywords=False, rawlog=True) as server:
+    with dovecot_or_skip(keywords=False, rawlog=True) as server:
         yield server
 
 
