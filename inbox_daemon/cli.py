@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every pole of the register")
     labels.add_argument("--out", type=Path, required=True, metavar="PDF")
 
+    sources = sub.add_parser("sources", help="check the configured mailboxes")
+    ssub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
+    stest = ssub.add_parser(
+        "test", help="log in to IMAP sources: what they would watch, where mail would go"
+    )
+    stest.add_argument("names", nargs="*", metavar="NAME", help="sources (default: every IMAP)")
+
     rules_cmd = sub.add_parser("rules", help="the classification rules")
     rsub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     explain = rsub.add_parser("explain", help="why a text or message file is classified so")

@@ -36,7 +36,7 @@ CSV_FIELDS = [
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
-CONNECTING = {"run"}
+CONNECTING = {"run", "sources"}
 log = logging.getLogger(__name__)
 
 
@@ -57,6 +57,10 @@ def dispatch(args: argparse.Namespace) -> int:
         resolve_secrets(config)
     if args.command == "rules":
         return explain(args, config)
+    if args.command == "sources":
+        from inbox_daemon.sources.imap_probe import test_sources
+
+        return test_sources(config, args.names)
     ctx = build_context(config)
     handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
         "run": run,

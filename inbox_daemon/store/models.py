@@ -223,3 +223,5 @@ class SourceState(SQLModel, table=True):
     last_success_at: datetime | None = _instant(nullable=True)
     last_error: str | None = None
     last_error_at: datetime | None = _instant(nullable=True)
+    # Stored (so ticketed) but not yet moved or flagged on the server: retried every pass.
+    awaiting_action: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
