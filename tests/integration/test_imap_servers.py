@@ -240,7 +240,11 @@ def daemon_run(config: Path, victim: str | None = None) -> subprocess.CompletedP
 
 @pytest.mark.parametrize("crashed", ["daemon", "server"])
 def test_crash_between_copy_and_expunge_archives_nothing_twice(
-    courier: Courier, new_user: Callable[[], str], tmp_path: Path, crashed: str
+    courier: Courier,
+    new_user: Callable[[], str],
+    imap_password: str,  # the config names it, and the test reads the store through it
+    tmp_path: Path,
+    crashed: str,
 ) -> None:
     """SIGKILL, to the daemon or to every process of the server, once the second batch's
     UID COPY is answered: that batch is then in INBOX and in the archive, stored, its
