@@ -95,6 +95,11 @@ class Courier:
     delete_folder = Dovecot.delete_folder
     _answers = Dovecot._answers  # the greeting on the port
 
+    def folders(self, user: str) -> list[str]:
+        """The user's folders as the server names them (`INBOX`, `INBOX.Processed`)."""
+        with self.client(user) as client:
+            return sorted(name for _flags, _separator, name in client.list_folders())
+
     def environment(self) -> dict[str, str]:
         settings = debian_settings()
         settings.update(

@@ -141,6 +141,7 @@ def test_move_under_the_namespace_archives_each_message_once(courier: Courier, m
     assert count(ctx.engine, Ticket) == 20 and count(ctx.engine, Message) == 20
     assert courier.count(user, "INBOX") == 0
     assert held(courier, user, ARCHIVE) == once_each(raws)
+    assert courier.folders(user) == ["INBOX", ARCHIVE]
 
     assert Daemon(ctx).run_once() == ExitCode.ok
     assert count(ctx.engine, Ticket) == 20 and duplicates(ctx.engine) == []
@@ -179,6 +180,7 @@ def test_move_target_resolved_under_the_personal_namespace(
     assert count(ctx.engine, Ticket) == 20
     assert courier.count(user, "INBOX") == 0
     assert held(courier, user, ARCHIVE) == once_each(raws)
+    assert courier.folders(user) == ["INBOX", ARCHIVE]  # and no INBOX.INBOX.Processed
     assert any(ARCHIVE in record.getMessage() for record in caplog.records)
 
 
