@@ -62,3 +62,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   .venv/bin/python -c 'import inbox_daemon.cli' # fail here, clearly, if the install did not work
   echo "$digest" > "$stamp"
 fi
+# A second IMAP server for the tests (Courier), unpacked into .cache/: it conflicts with
+# Dovecot as an installed package.
+if [ "${1:-}" = test ]; then
+  scripts/fetch-test-servers.sh || echo "setup: no Courier; its tests will say why they skip" >&2
+fi

@@ -308,7 +308,7 @@ class ImapSession:
         found = self.client.fetch(uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
         wanted = {}
         for uid, data in found.items():
-            raw = data.get(b"BODY[HEADER.FIELDS (MESSAGE-ID)]", b"")
+            raw = _header_fields(data)
             header = BytesHeaderParser().parsebytes(raw)["Message-ID"]
             if header and header.strip():
                 wanted[uid] = (header.strip(), int(data[b"RFC822.SIZE"]))
@@ -348,3 +348,12 @@ def _shutdown(client: IMAPClient) -> None:
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _header_fields(data: dict[bytes, object]) -> bytes:
+    """The fetched header lines, whatever the server calls the item: Dovecot echoes
+    `BODY[HEADER.FIELDS (MESSAGE-ID)]`, Courier quotes the field name (`("MESSAGE-ID")`)."""
+    for key, value in data.items():
+        if key.upper().startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
+            return value
+    return b""
