@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     pshow = psub.add_parser("show", help="one pole, with its open tickets")
     pshow.add_argument("code")
 
+    report = sub.add_parser("report", help="the monthly statistical report")
+    report.add_argument("--month", required=True, metavar="YYYY-MM")
+    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+
     labels = sub.add_parser("labels", help="A4 sheets of pole labels with QR codes, as PDF")
     which = labels.add_mutually_exclusive_group(required=True)
     which.add_argument("--codes", type=Path, metavar="FILE", help="the codes, one per line")

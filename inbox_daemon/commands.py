@@ -20,6 +20,7 @@ from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
 from inbox_daemon.context import Context, build_context
 from inbox_daemon.errors import ConfigError, ExitCode, UsageError
+from inbox_daemon.report import command as report_command
 from inbox_daemon.sources.files import file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
@@ -56,6 +57,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "acks": acks,
         "poles": pole_commands.poles,
         "labels": pole_commands.labels,
+        "report": report_command.report,
     }
     return handlers[args.command](args, ctx)
 
