@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     pshow = psub.add_parser("show", help="one pole, with its open tickets")
     pshow.add_argument("code")
 
+    status = sub.add_parser("status", help="is all well? (exit 0), else what needs a person")
+    status.add_argument("--json", action="store_true")
+
     report = sub.add_parser("report", help="the monthly statistical report")
     report.add_argument("--month", required=True, metavar="YYYY-MM")
     report.add_argument("--format", choices=["html", "json", "csv"], default="html")

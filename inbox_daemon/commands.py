@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline, pole_commands, ticket_commands
+from inbox_daemon import pipeline, pole_commands, status, ticket_commands
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
 from inbox_daemon.context import Context, build_context
@@ -58,6 +58,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "poles": pole_commands.poles,
         "labels": pole_commands.labels,
         "report": report_command.report,
+        "status": status.status,
     }
     return handlers[args.command](args, ctx)
 
