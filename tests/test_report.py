@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
+import subprocess
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -166,3 +168,24 @@ def test_targets_read_clock_time_or_service_hours():
     assert target_seconds("2h") == (7200.0, False)
     assert target_seconds("5d") == (432000.0, False)
     assert target_seconds("16h service") == (57600.0, True)
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+def test_html_report_opens_in_a_real_browser_with_its_charts_drawn(seeded, capsys, tmp_path):
+    """Headless Chromium renders the page; the charts' blue bars must be on the screenshot."""
+    page = tmp_path / "novembre.html"
+    cli(seeded, capsys, "report", "--month", "2026-11", "--out", str(page))
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars",
+         "--window-size=1000,1400", f"--screenshot={shot}", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    picture = Image.open(shot).convert("RGB")
+    blue = sum(n for n, rgb in picture.getcolors(maxcolors=1 << 20) or [] if rgb == (42, 111, 176))
+    assert blue > 2000  # the bars of the charts, as drawn by the browser from the embedded PNGs

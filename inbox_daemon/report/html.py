@@ -157,6 +157,9 @@ def _figure() -> Any:
 
 
 def _embed(figure: Any, alt: str) -> str:
+    for axes in figure.axes:  # counts: from zero, in whole numbers
+        axes.set_ylim(bottom=0)
+        axes.yaxis.get_major_locator().set_params(integer=True)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     data = base64.b64encode(buffer.getvalue()).decode()
