@@ -84,6 +84,7 @@ class TicketFacts(Protocol):
     request_type: str
     urgency: str
     criminal_event: bool
+    competence: str | None
     received_at: datetime
     deemed_received_at: datetime
     deemed_reason: str | None
@@ -188,6 +189,7 @@ PLACEHOLDERS = frozenset({
     "received_at", "deemed_received_at", "deemed_line", "subject", "sender", "channel",
     "channel_label", "request_type", "request_type_label", "urgency", "urgency_label",
     "pole_codes", "pole_line", "emergency_line", "crime_line", "emergency_phone",
+    "competence", "competence_line",
 })  # fmt: skip
 
 
@@ -236,6 +238,8 @@ def placeholders(
         "pole_line": f"Punti luce indicati: {poles}\n" if poles else "",
         "emergency_line": _emergency_line(cfg, ticket),
         "crime_line": _crime_line(ticket),
+        "competence": ticket.competence or "fornitore",
+        "competence_line": _competence_line(ticket.competence),
         "emergency_phone": cfg.emergency_phone,
     }
 
@@ -262,6 +266,29 @@ def _emergency_line(cfg: AcknowledgementsConfig, ticket: TicketFacts) -> str:
             f"{cfg.emergency_phone}."
         )
     return line + "\n"
+
+
+COMPETENT_BODIES = {
+    "vigili_del_fuoco": (
+        "dei Vigili del Fuoco: se c'è pericolo per le persone, li chiami subito al 115"
+    ),
+    "polizia_locale": (
+        "della Polizia Locale del Comune, alla quale La invitiamo a rivolgersi "
+        "(in caso di pericolo immediato chiami il 112)"
+    ),
+}
+
+
+def _competence_line(competence: str | None) -> str:
+    """A matter for another body: the sender is told whom to call (forwarding it there
+    comes with the routing actions)."""
+    body = COMPETENT_BODIES.get(competence or "")
+    if body is None:
+        return ""
+    return (
+        f"La segnalazione riguarda una materia che non è di competenza del Contact Center ma "
+        f"{body}. La richiesta è stata comunque registrata.\n"
+    )
 
 
 def _crime_line(ticket: TicketFacts) -> str:

@@ -117,6 +117,7 @@ def draft_ticket(
         urgency=verdict.urgency,
         criminal_event=verdict.criminal_event,
         pole_codes=poles,
+        competence=verdict.competence,
         received_at=message.received_at,
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,

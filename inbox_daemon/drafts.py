@@ -62,6 +62,7 @@ class TicketDraft:
     urgency: str
     criminal_event: bool
     pole_codes: tuple[str, ...]
+    competence: str
     received_at: datetime
     deemed_received_at: datetime
     deemed_reason: str | None
@@ -88,6 +89,7 @@ class TicketDraft:
             "sender": self.sender, "sender_name": self.sender_name, "subject": self.subject,
             "request_type": self.request_type, "urgency": self.urgency,
             "criminal_event": self.criminal_event, "pole_codes": list(self.pole_codes),
+            "competence": self.competence,
             "related_ticket_id": self.related.id if self.related else None,
             "received_at": self.received_at, "deemed_received_at": self.deemed_received_at,
             "deemed_reason": self.deemed_reason, "registered_at": self.registered_at,

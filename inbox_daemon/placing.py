@@ -81,6 +81,7 @@ def route_request(work: Analysis, places: Places) -> Analysis:
         "urgency": verdict.urgency,
         "channel": work.pending.channel,
         "criminal_event": verdict.criminal_event,
+        "competence": verdict.competence,
         "sender_domain": sender.rpartition("@")[2] or None,
         "municipality": where["municipality"] if where else None,
         "zone": where["extra"].get("zone") if where else None,

@@ -24,8 +24,8 @@ from inbox_daemon.tickets import export_row
 CSV_FIELDS = [
     "number", "channel", "status", "sender", "subject", "request_type", "urgency",
     "pole_codes", "criminal_event", "related_ticket", "received_at", "deemed_received_at",
-    "registered_at", "sent_at", "message_id", "queue", "assigned_to", "closed_at", "location",
-    "unknown_poles", "candidate_poles", "pec", "fax", "rule_hits",
+    "registered_at", "sent_at", "message_id", "queue", "competence", "assigned_to",
+    "closed_at", "location", "unknown_poles", "candidate_poles", "pec", "fax", "rule_hits",
 ]  # fmt: skip
 SHOW_FIELDS = [
     "number", "status", "channel", "sender", "subject", "request_type", "urgency",

@@ -146,6 +146,7 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
         "unknown_poles": list(ticket.unknown_poles or []),
         "candidate_poles": list(ticket.candidate_poles or []),
         "queue": ticket.queue,
+        "competence": ticket.competence or "fornitore",
         "assigned_to": ticket.assigned_to,
         "closed_at": iso(ticket.closed_at, tz),
         "details": ticket.details,

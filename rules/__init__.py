@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rules import crime, request_type, urgency
+from rules import competence, crime, request_type, urgency
 from rules.engine import Document, Rule, RulesError, RuleSet
 from rules.linking import find_ticket_refs, ticket_ref_hits
 from rules.loader import load_ruleset
@@ -45,8 +45,10 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
     level, urgency_hits = urgency.decide(document, ruleset)
     criminal, crime_hits = crime.decide(document, ruleset)
     kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal)
+    body, competence_hits = competence.decide(document, ruleset)
     hits = [
         *crime_hits,
+        *competence_hits,
         *type_hits,
         *urgency_hits,
         *(Hit("poles.format", "pole_codes", p.code, p.raw) for p in poles),
@@ -59,4 +61,5 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
         pole_codes=tuple(p.code for p in poles),
         ticket_refs=tuple(r.number for r in refs),
         hits=tuple(hits),
+        competence=body,
     )

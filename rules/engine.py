@@ -32,12 +32,13 @@ from typing import Any
 
 from rules.prefilter import Prefilter, build_prefilter, fold_case
 from rules.screen import lower_twin, screened_out
-from rules.types import REQUEST_TYPES, URGENCIES, Hit, RuleInput
+from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
 FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
     "request_type": REQUEST_TYPES,
     "urgency": URGENCIES,
     "criminal_event": ("true",),
+    "competence": COMPETENCES,
 }
 SCOPES = ("sentence", "message")
 EVIDENCE_CHARS = 120

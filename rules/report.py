@@ -32,6 +32,7 @@ class Labelled:
     urgency: str
     criminal_event: bool
     pole_codes: tuple[str, ...]
+    competence: str = "fornitore"  # a corpus without the label: the supplier's
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,24 @@ class Report:
     emergency_tp: int = 0
     emergency_fn: int = 0
     emergency_fp: int = 0
+    competence_ok: int = 0
+    elsewhere_tp: int = 0  # outside the supplier's competence, and found so
+    elsewhere_fn: int = 0
+    elsewhere_fp: int = 0
     misses: list[Miss] = field(default_factory=list)
+
+    @property
+    def competence_accuracy(self) -> float:
+        return _ratio(self.competence_ok, self.total)
+
+    @property
+    def elsewhere_recall(self) -> float:
+        """Of the matters for another body, the share found (whichever body was named)."""
+        return _ratio(self.elsewhere_tp, self.elsewhere_tp + self.elsewhere_fn)
+
+    @property
+    def elsewhere_precision(self) -> float:
+        return _ratio(self.elsewhere_tp, self.elsewhere_tp + self.elsewhere_fp)
 
     @property
     def request_type_accuracy(self) -> float:
@@ -119,6 +137,7 @@ def load_corpus(path: Path) -> list[Labelled]:
                     urgency=raw["urgency"],
                     criminal_event=bool(raw["criminal_event"]),
                     pole_codes=tuple(raw["pole_codes"]),
+                    competence=raw.get("competence", "fornitore"),
                 )
             )
         except KeyError as exc:
@@ -170,6 +189,18 @@ def _count(report: Report, message: Labelled, verdict: Verdict) -> None:
             report.emergency_fn += 1
     elif verdict.urgency == "emergenza":
         report.emergency_fp += 1
+    _count_competence(report, message, verdict)
+
+
+def _count_competence(report: Report, message: Labelled, verdict: Verdict) -> None:
+    if verdict.competence == message.competence:
+        report.competence_ok += 1
+    else:
+        report.misses.append(Miss(message.id, "competence", message.competence, verdict.competence))
+    expected, got = message.competence != "fornitore", verdict.competence != "fornitore"
+    report.elsewhere_tp += expected and got
+    report.elsewhere_fn += expected and not got
+    report.elsewhere_fp += got and not expected
 
 
 def _codes(codes: set[str]) -> str:
@@ -193,6 +224,10 @@ def format_report(report: Report, title: str = "corpus") -> str:
         f"  ({report.emergency_tp}/{report.emergency_tp + report.emergency_fn})"
         f"  precision {report.emergency_precision:.3f}"
         f"  ({report.emergency_tp}/{report.emergency_tp + report.emergency_fp})",
+        f"  competence accuracy    {report.competence_accuracy:.3f}"
+        f"  ({report.competence_ok}/{report.total})  not ours: recall"
+        f" {report.elsewhere_recall:.3f}  precision {report.elsewhere_precision:.3f}"
+        f"  (tp {report.elsewhere_tp}, fp {report.elsewhere_fp}, fn {report.elsewhere_fn})",
     ]
     if report.misses:
         lines.append("  misclassified:")

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 REQUEST_TYPES = ("manutenzione", "reclamo", "sollecito", "informazione", "da_classificare")
 URGENCIES = ("emergenza", "urgente", "ordinaria")
+# Who must act: the lighting supplier, or the body best placed for a matter outside its
+# competence (the contracts ask to pass those on when urgent).
+COMPETENCES = ("fornitore", "vigili_del_fuoco", "polizia_locale")
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,4 @@ class Verdict:
     pole_codes: tuple[str, ...]  # canonical, unique, in order of appearance
     ticket_refs: tuple[str, ...]  # quoted ticket numbers, canonical "YYYY/NNNNNN"
     hits: tuple[Hit, ...]
+    competence: str = "fornitore"  # one of COMPETENCES

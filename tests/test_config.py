@@ -355,8 +355,8 @@ FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
         ('[[routing]]\nqueue = "q"\nforward = ["a@example.it"]\n', "routing[0].forward"),
         ('[[routing]]\nqueue = "q"\nwebhook = "https://x.example.it/"\n', "routing[0].webhook"),
         (
-            '[[routing]]\nmatch = { competence = "vvf" }\nqueue = "q"\n',
-            "routing[0].match.competence",
+            '[report]\nrecipients = ["referente@comune.example.it"]\n',
+            "report.recipients",
         ),
         ('[pec]\ntrust_store = "pec.pem"\n', "pec.trust_store"),
         ('fax_profile = "hylafax"\n', "sources[0].fax_profile"),

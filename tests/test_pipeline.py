@@ -232,3 +232,24 @@ def test_routing_and_acknowledgements_are_recorded_with_the_ticket(make_context)
         ["pending"] * 3 + ["suppressed"] * 2
     )
     assert [j.attempts for j in jobs] == [0] * 6 and all(j.next_attempt_at for j in jobs)
+
+
+def test_a_matter_for_another_body_is_routed_by_competence_and_the_sender_told(
+    make_context,
+) -> None:
+    ctx = make_context(
+        '[acknowledgements]\nenabled = true\nfrom = "segnalazioni@example.it"\n'
+        '[[routing]]\nmatch = { competence = ["vigili_del_fuoco", "polizia_locale"] }\n'
+        'queue = "altri-enti"\n[[routing]]\nqueue = "manutenzione"\n'
+    )
+    gas = request(1, "Odore di gas", "In via Manzoni c'è un forte odore di gas dal tombino.")
+    spool(ctx, gas, request(2))
+    list(pipeline.process_pending(ctx))
+    with transaction(ctx.engine) as session:
+        tickets = list(session.exec(select(Ticket).order_by(Ticket.seq)))
+        [ack] = [j for j in session.exec(select(Outbox)) if j.ticket_id == tickets[0].id]
+    assert [(t.competence, t.queue) for t in tickets] == [
+        ("vigili_del_fuoco", "altri-enti"),
+        ("fornitore", "manutenzione"),
+    ]
+    assert "Vigili del Fuoco" in ack.body and "115" in ack.body

@@ -21,7 +21,6 @@ NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {
     (RoutingRule, "notify"): "no alert is sent",
     (RoutingRule, "forward"): "nothing is forwarded",
     (RoutingRule, "webhook"): "no webhook is called",
-    (RoutingRule, "match.competence"): "tickets have no competence to match",
     (PecConfig, "trust_store"): "PEC signatures are not verified",
     (ReportConfig, "recipients"): "the monthly report is not mailed (make it with `report`)",
     (SourceBase, "fax_profile"): "the gateway's caller number and pages are not read",

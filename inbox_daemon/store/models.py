@@ -92,6 +92,7 @@ class Ticket(SQLModel, table=True):
     candidate_poles: list[str] | None = _json()  # no code, but a street: its poles, nearest first
     details: dict[str, Any] | None = _json()
     queue: str | None = Field(default=None, max_length=64)
+    competence: str | None = Field(default=None, max_length=32)  # fornitore, or another body
     assigned_to: str | None = Field(default=None, max_length=64)  # the team on it
     closed_at: datetime | None = _instant(nullable=True)  # the intervention's end, if closed
     text: str = ""

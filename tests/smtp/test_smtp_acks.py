@@ -61,6 +61,7 @@ def ticket(**fields: Any) -> TicketDraft:
         "channel": "email", "status": "open", "sender": "mario.rossi@example.org",
         "sender_name": None, "subject": "Lampione spento", "request_type": "manutenzione",
         "urgency": "ordinaria", "criminal_event": False, "pole_codes": ("IP-001234",),
+        "competence": "fornitore",
         "received_at": NOW, "deemed_received_at": NOW, "deemed_reason": None,
         "registered_at": NOW, "sent_at": None, "message_id": None, "thread_root": None,
         "queue": None, "text": "",

@@ -1,4 +1,4 @@
-"""ticket lifecycle: ticket_event history, assigned team and closing time of a ticket
+"""ticket lifecycle: ticket_event history, assigned team and closing time; competence
 
 Revision ID: 0004
 Revises: 0003
@@ -43,9 +43,11 @@ def upgrade() -> None:
     # Plain ADD COLUMNs: a batch operation would rebuild `ticket`, which others refer to.
     op.add_column("ticket", sa.Column("assigned_to", AutoString(length=64), nullable=True))
     op.add_column("ticket", sa.Column("closed_at", UtcDateTime(timezone=True), nullable=True))
+    op.add_column("ticket", sa.Column("competence", AutoString(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("ticket", "competence")
     op.drop_column("ticket", "closed_at")
     op.drop_column("ticket", "assigned_to")
     op.drop_index("ix_ticket_event_ticket_id", table_name="ticket_event")
