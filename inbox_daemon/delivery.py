@@ -1,0 +1,117 @@
+"""The outbox's own threads: delivery runs beside registration, never in its path.
+
+Each relay gets a small pool of threads (`POOL_SIZE`), each with one session to it that is
+kept open between jobs; the queue is shared out by job id, so the threads of a pool never
+compete for a claim (other daemon instances still may: the claim decides). A thread runs a
+pass when woken (a new ticket), else every `INTERVAL_S`; after a pass in which its relay
+failed it rests (5 s, doubling to a minute) and ignores wake-ups meanwhile, so a dead relay
+costs one timeout per rest, whatever the rate of new tickets.
+
+`stop` is honoured between jobs and during waits at once; a delivery waiting on a relay gets
+`STOP_GRACE_S` to end, then its connection is cut and the job queued again, due at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from inbox_daemon import outbox
+from inbox_daemon.context import Context
+from inbox_daemon.relay import relay_key
+
+log = logging.getLogger(__name__)
+POOL_SIZE = 2  # connections per relay
+INTERVAL_S = 15.0  # a pass at least this often: retries whose backoff has run out
+REST_MIN_S, REST_MAX_S = 5.0, 60.0
+STOP_GRACE_S = 2.0
+CUT_JOIN_S = 2.0  # a cut connection wakes its thread at once; this is only a safety bound
+
+
+class Delivery:
+    """Start with `start`; `wake` after new jobs; `stop` before exit (bounded, see above)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._stop = threading.Event()
+        self._deadline = 0.0
+        self._workers = [
+            _Worker(ctx, outbox.Lane(relay_key(relay), index, POOL_SIZE), self._stop)
+            for relay in outbox.relays(ctx)
+            for index in range(POOL_SIZE)
+        ]
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.thread.start()
+
+    def wake(self) -> None:
+        for worker in self._workers:
+            worker.wake.set()
+
+    def request_stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """No new job from now on; jobs in flight have `grace_s` to end (see `stop`)."""
+        if not self._stop.is_set():
+            self._deadline = time.monotonic() + grace_s
+            self._stop.set()
+            self.wake()
+
+    def stop(self) -> None:
+        """Wait for the jobs in flight until the grace ends, then cut their connections."""
+        self.request_stop()
+        deadline = self._deadline
+        for worker in self._workers:
+            worker.join(deadline - time.monotonic())
+        for worker in self._workers:
+            if worker.thread.is_alive():
+                worker.sessions.abort()
+        for worker in self._workers:
+            worker.join(CUT_JOIN_S)
+            if worker.thread.is_alive():
+                log.warning("outbox: %s did not stop in time", worker.thread.name)
+
+
+class _Worker:
+    """One thread, one share of one relay's queue, one session kept open to it."""
+
+    def __init__(self, ctx: Context, lane: outbox.Lane, stop: threading.Event) -> None:
+        self.ctx, self.lane, self.stop = ctx, lane, stop
+        self.wake = threading.Event()
+        self.sessions = outbox.Sessions()
+        host, port = lane.key[0], lane.key[1]
+        name = f"outbox:{host}:{port}#{lane.index}"
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def join(self, timeout: float) -> None:
+        if self.thread.ident is not None:
+            self.thread.join(max(timeout, 0.0))
+
+    def _run(self) -> None:
+        rest = 0.0
+        try:
+            while not self.stop.is_set():
+                self.wake.clear()  # a wake-up during the pass brings another pass
+                failed = self._pass()
+                rest = min(max(rest * 2, REST_MIN_S), REST_MAX_S) if failed else 0.0
+                self._wait(rest)
+        finally:
+            self.sessions.close()
+
+    def _pass(self) -> bool:
+        """One pass; True when the relay failed. Any other error is logged and rested on:
+        a delivery thread that died would leave every acknowledgement queued, silently."""
+        try:
+            result = outbox.deliver_pass(self.ctx, self.sessions, lane=self.lane, stop=self.stop)
+        except Exception:
+            log.exception("outbox: delivery pass failed; trying again shortly")
+            return True
+        return result.relay_failed
+
+    def _wait(self, rest: float) -> None:
+        """Until woken or `INTERVAL_S`; while resting after a failure, wake-ups wait too.
+        A session idle for a whole interval is closed: the relay need not keep it for us."""
+        if rest:
+            self.stop.wait(rest)
+        elif not self.wake.wait(INTERVAL_S):
+            self.sessions.close()
