@@ -3,9 +3,9 @@
 Each relay gets a small pool of threads (`POOL_SIZE`), each with one session to it that is
 kept open between jobs; the queue is shared out by job id, so the threads of a pool never
 compete for a claim (other daemon instances still may: the claim decides). A thread runs a
-pass when woken (a new ticket), else every `INTERVAL_S`; after a pass in which its relay
-failed it rests (5 s, doubling to a minute) and ignores wake-ups meanwhile, so a dead relay
-costs one timeout per rest, whatever the rate of new tickets.
+pass when woken (a new ticket) or when its next job falls due, at least every `INTERVAL_S`.
+After a pass in which its relay failed it rests (5 s, doubling to a minute) and ignores
+wake-ups meanwhile, so a dead relay costs one timeout per rest, whatever the ticket rate.
 
 `stop` is honoured between jobs and during waits at once; a delivery waiting on a relay gets
 `STOP_GRACE_S` to end, then its connection is cut and the job queued again, due at once.
@@ -20,11 +20,13 @@ import time
 from inbox_daemon import outbox
 from inbox_daemon.context import Context
 from inbox_daemon.relay import relay_key
+from inbox_daemon.store.types import utcnow
 
 log = logging.getLogger(__name__)
 POOL_SIZE = 2  # connections per relay
 INTERVAL_S = 15.0  # a pass at least this often: retries whose backoff has run out
 REST_MIN_S, REST_MAX_S = 5.0, 60.0
+MIN_WAIT_S = 0.5  # never a busy loop, even on a job due that this pass could not take
 STOP_GRACE_S = 2.0
 CUT_JOIN_S = 2.0  # a cut connection wakes its thread at once; this is only a safety bound
 
@@ -109,9 +111,16 @@ class _Worker:
         return result.relay_failed
 
     def _wait(self, rest: float) -> None:
-        """Until woken or `INTERVAL_S`; while resting after a failure, wake-ups wait too.
-        A session idle for a whole interval is closed: the relay need not keep it for us."""
+        """Until woken, or the next job falls due, or `INTERVAL_S`; while resting after a
+        failure, wake-ups wait too. A session idle for the whole wait is closed: the relay
+        need not keep it for us."""
         if rest:
             self.stop.wait(rest)
-        elif not self.wake.wait(INTERVAL_S):
+        elif not self.wake.wait(self._until_next()):
             self.sessions.close()
+
+    def _until_next(self) -> float:
+        when = outbox.next_due(self.ctx, self.lane)
+        if when is None:
+            return INTERVAL_S
+        return min(max((when - utcnow()).total_seconds(), MIN_WAIT_S), INTERVAL_S)

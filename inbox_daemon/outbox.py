@@ -140,6 +140,21 @@ def _due(ctx: Context, now: datetime) -> list[tuple[int, str | None]]:
         return [(job_id, source) for job_id, source in session.exec(query) if job_id is not None]
 
 
+def next_due(ctx: Context, lane: Lane) -> datetime | None:
+    """When the next job of `lane` falls due (a retry's backoff, a lease's end), if any."""
+    with transaction(ctx.engine) as session:
+        query = (
+            select(Outbox.id, Outbox.source, Outbox.next_attempt_at)
+            .where(Outbox.state.in_(("pending", "sending")), Outbox.kind.in_(MAIL_KINDS))
+            .order_by(Outbox.next_attempt_at)
+            .limit(DUE_BATCH)
+        )
+        for job_id, source, when in session.exec(query):
+            if job_id is not None and lane.takes(relay_for(ctx, source), job_id):
+                return when
+    return None
+
+
 def _deliver(
     ctx: Context,
     job_id: int,
