@@ -17,25 +17,19 @@ from sqlmodel import func, select
 from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Outbox, Ticket
 from inbox_daemon.store.types import utcnow
-from tests.conftest import BASE_CONFIG
-from tests.smtp.conftest import AckSink, free_port
-from tests.smtp.test_smtp_kill import deliver, request, start_daemon
+from tests.smtp.conftest import AckSink
+from tests.smtp.test_smtp_kill import deliver, ingress_config, request, start_daemon
 
 pytestmark = pytest.mark.slow
 LIMIT_S = 90.0  # only to fail rather than hang: nothing here asserts on time
 
 
 def write_config(tmp_path: Path, relay_port: int, timeouts: str) -> tuple[Path, int]:
-    port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(
-        BASE_CONFIG
-        + f'[[sources]]\nname = "ingress"\nkind = "smtp"\nlisten = "127.0.0.1:{port}"\n'
-        + 'recipients = ["segnalazioni@example.it"]\n'
-        + '[acknowledgements]\nenabled = true\nfrom = "segnalazioni@example.it"\n'
-        + f'smtp = {{ host = "127.0.0.1", port = {relay_port}, tls = "none", {timeouts} }}\n'
+    return ingress_config(
+        tmp_path,
+        '[acknowledgements]\nenabled = true\nfrom = "segnalazioni@example.it"\n'
+        f'smtp = {{ host = "127.0.0.1", port = {relay_port}, tls = "none", {timeouts} }}\n',
     )
-    return config, port
 
 
 def jobs(tmp_path: Path) -> list[Outbox]:

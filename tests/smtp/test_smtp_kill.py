@@ -63,14 +63,21 @@ def counts(db_url: str) -> tuple[int, int, int]:
     return tickets, waiting, distinct
 
 
-def test_sigkill_during_smtp_delivery_loses_nothing_and_duplicates_nothing(tmp_path):
+def ingress_config(tmp_path: Path, extra: str = "") -> tuple[Path, int]:
+    """A daemon's config file with an SMTP ingress on a free port (plus `extra` TOML)."""
     port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(
         BASE_CONFIG
         + f'[[sources]]\nname = "ingress"\nkind = "smtp"\nlisten = "127.0.0.1:{port}"\n'
         + 'recipients = ["segnalazioni@example.it"]\n'
+        + extra
     )
+    return config, port
+
+
+def test_sigkill_during_smtp_delivery_loses_nothing_and_duplicates_nothing(tmp_path):
+    config, port = ingress_config(tmp_path)
     messages = [request(i) for i in range(60)]
     pending = list(range(len(messages)))
     rng = random.Random(1124)
