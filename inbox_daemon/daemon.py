@@ -9,9 +9,11 @@ which the main thread only wakes: a slow or silent relay never delays a ticket. 
 polls in one thread while the main thread processes what is already stored.
 
 Stopping (SIGTERM) is bounded, within the unit's `TimeoutStopSec`: push sources stop first (no
-new mail accepted), the outbox takes no new job and cuts a delivery still waiting on a relay
-after a short grace (the job stays queued), the messages already stored are registered for up
-to `STOP_DRAIN_S` (any left are registered at the next start: they are stored), then it exits.
+new mail accepted), then polled sources are closed (a poll in progress ends at its next
+message; the rest stays on the server or in the folder); the outbox takes no new job and cuts
+a delivery still waiting on a relay after a short grace (the job stays queued); the messages
+already stored are registered for up to `STOP_DRAIN_S` (any left are registered at the next
+start: they are stored); then it exits.
 
 Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
 (`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
@@ -121,9 +123,9 @@ class Daemon:
         for source in self.pushed:
             source.stop()
         delivery.request_stop()
-        scheduler.shutdown(wait=True)
         for polled in self.polled:
-            polled.close()
+            polled.close()  # a poll in progress ends at its next message: it stays unread
+        scheduler.shutdown(wait=True)
         self._drain(analyse, until=until)
         delivery.stop()
         log.info("stopped; unsent acknowledgements stay queued")
@@ -137,6 +139,9 @@ class Daemon:
             try:
                 new = source.poll(self.ctx.spool)
             except Exception as exc:  # one failing source never stops the others
+                if self.stopping.is_set():  # closed under it by the stop: no fault to report
+                    log.info("source %s: poll ended by the stop (%s)", source.name, exc)
+                    return False
                 self._report(source.name, exc)
                 self.wake.set()  # what it stored before failing still gets processed
                 return False
