@@ -9,8 +9,8 @@ which the main thread only wakes: a slow or silent relay never delays a ticket. 
 polls in one thread while the main thread processes what is already stored.
 
 Stopping (SIGTERM) is bounded, within the unit's `TimeoutStopSec`: push sources stop first (no
-new mail accepted), then polled sources are closed (a poll in progress ends at its next
-message; the rest stays on the server or in the folder); the outbox takes no new job and cuts
+new mail accepted), then polled sources are closed (a drop folder's poll in progress ends
+at its next file, a mailbox's poll is waited for); the outbox takes no new job and cuts
 a delivery still waiting on a relay after a short grace (the job stays queued); the messages
 already stored are registered for up to `STOP_DRAIN_S` (any left are registered at the next
 start: they are stored); then it exits.
@@ -44,6 +44,7 @@ from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
+from inbox_daemon.sources.folder import FolderSource
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -123,9 +124,15 @@ class Daemon:
         for source in self.pushed:
             source.stop()
         delivery.request_stop()
-        for polled in self.polled:
-            polled.close()  # a poll in progress ends at its next message: it stays unread
+        # A drop folder's poll in progress ends at its next file when closed; an IMAP session
+        # is not thread-safe, so a mailbox is closed once its poll is over.
+        folders = [source for source in self.polled if isinstance(source, FolderSource)]
+        for source in folders:
+            source.close()
         scheduler.shutdown(wait=True)
+        for source in self.polled:
+            if source not in folders:
+                source.close()
         self._drain(analyse, until=until)
         delivery.stop()
         log.info("stopped; unsent acknowledgements stay queued")
@@ -139,9 +146,6 @@ class Daemon:
             try:
                 new = source.poll(self.ctx.spool)
             except Exception as exc:  # one failing source never stops the others
-                if self.stopping.is_set():  # closed under it by the stop: no fault to report
-                    log.info("source %s: poll ended by the stop (%s)", source.name, exc)
-                    return False
                 self._report(source.name, exc)
                 self.wake.set()  # what it stored before failing still gets processed
                 return False
