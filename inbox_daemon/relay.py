@@ -63,7 +63,7 @@ class RelaySession:
             self._reset(exc.smtp_code)
             raise
         except OSError:  # a timeout or a cut: the session's state is unknown, drop it
-            self.close()
+            self.drop()
             raise
 
     @property
@@ -84,7 +84,7 @@ class RelaySession:
             code, reply = 421, b"connection closed"
         if code == 421 and reused and not self._aborted.is_set():
             log.debug("relay %s: idle session closed by the relay; reconnecting", self.name)
-            self.close()
+            self.drop()
             client = self._open(keep)
             keep()
             code, reply = client.mail(self.relay.from_ or "")
@@ -110,7 +110,9 @@ class RelaySession:
             client = smtplib.SMTP(timeout=relay.connect_timeout_s)
         self._client = client
         try:
-            client.connect(relay.host, relay.port)
+            code, reply = client.connect(relay.host, relay.port)
+            if code != 220:  # smtplib checks the greeting only when it connects by itself
+                raise smtplib.SMTPConnectError(code, reply)
             client.sock.settimeout(relay.timeout_s)
             keep()
             client.ehlo_or_helo_if_needed()
@@ -121,32 +123,34 @@ class RelaySession:
                 keep()
                 client.login(relay.username, relay.password or "")
         except BaseException:
-            self.close()
+            self.drop()
             raise
         return client
 
     def _reset(self, code: int) -> None:
         """After a refusal the session is reusable once RSET is accepted; 421 ends it."""
         if code == 421 or self._client is None:
-            self.close()
+            self.drop()
             return
         try:
             self._client.rset()
         except (OSError, smtplib.SMTPException):
-            self.close()
+            self.drop()
 
     def close(self) -> None:
-        """QUIT politely; a relay that is gone or silent is simply dropped."""
-        client, self._client = self._client, None
-        if client is None:
-            return
-        try:
-            if client.sock is not None and not self._aborted.is_set():
+        """End a healthy, idle session politely (QUIT); a relay that is gone is dropped."""
+        client = self._client
+        if client is not None and client.sock is not None and not self._aborted.is_set():
+            with contextlib.suppress(OSError):  # smtplib's errors are OSErrors too
                 client.sock.settimeout(min(self.relay.timeout_s, 2.0))
                 client.quit()
-        except (OSError, smtplib.SMTPException):
-            pass
-        finally:
+        self.drop()
+
+    def drop(self) -> None:
+        """Close the connection without a word: after a timeout or a cut, QUIT would only
+        wait on the relay once more."""
+        client, self._client = self._client, None
+        if client is not None:
             client.close()
 
     def abort(self) -> None:
