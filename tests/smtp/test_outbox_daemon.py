@@ -64,7 +64,8 @@ def test_a_relay_that_never_answers_holds_up_neither_tickets_nor_the_stop(tmp_pa
     """Its timeouts are ten minutes: a relay in registration's path, or a stop that waited
     for it, would never get here."""
     config, port = write_config(tmp_path, silent_relay, "timeout_s = 600, connect_timeout_s = 600")
-    daemon = start_daemon(config)
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
     try:
         send_all(port, 0, 20)
         wait_for(lambda: tickets(tmp_path) == 20)  # every ticket made while acks wait
@@ -74,6 +75,7 @@ def test_a_relay_that_never_answers_holds_up_neither_tickets_nor_the_stop(tmp_pa
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=LIMIT_S)
     assert code == 0
+    assert "maximum number of running instances" not in log.read_text()  # no scheduler spam
     rows = jobs(tmp_path)
     assert len(rows) == 30 and {row.state for row in rows} == {"pending"}  # queued, none lost
     assert all(row.next_attempt_at <= utcnow() for row in rows if row.attempts == 0)

@@ -8,6 +8,7 @@ lost in flight is recognised.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import smtplib
@@ -38,9 +39,11 @@ def request(i: int) -> bytes:
     return msg.as_bytes()
 
 
-def start_daemon(config: Path) -> subprocess.Popen[bytes]:
+def start_daemon(config: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The daemon as a process; its warnings and errors go to `log` when given."""
     command = [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run"]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log or os.devnull, "ab") as stderr:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def deliver(port: int, raw: bytes) -> bool:
