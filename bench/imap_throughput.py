@@ -207,7 +207,7 @@ def run_spool_only(config: Path) -> float:
     engine = open_store(cfg.database.url)
     source_cfg = cfg.source("posta")
     assert isinstance(source_cfg, ImapConfig)
-    source = ImapSource(source_cfg, engine)
+    source = ImapSource(source_cfg)
     start = time.perf_counter()
     source.poll(Spool(engine, BlobStore(cfg.storage.dir)))
     source.close()

@@ -1,9 +1,9 @@
 """Acknowledgements: every request gets its number, registration date and time back.
 
-`plan` decides, inside the ticket's own transaction, whether and to whom an acknowledgement
-is due, and renders it into an `outbox` row; `outbox.py` delivers it later with retries.
-Deciding in the same transaction means a ticket and its acknowledgement job exist together
-or not at all.
+`plan` decides, from a ticket's draft, whether and to whom an acknowledgement is due, and
+renders it into a job that `registration.py` writes in the ticket's own transaction (a
+ticket and its acknowledgement exist together or not at all); `outbox.py` delivers it
+later with retries.
 
 Loop and flood protection: no acknowledgement to machine mail (bounces, auto-replies, bulk
 and list mail: the parser's flags), to no-reply or list-robot addresses, to the daemon's own
@@ -15,21 +15,18 @@ Every sender-controlled text that reaches a header is reduced to one line first.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from string import Template
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, func, select
-
+from inbox_daemon.addresses import is_among
 from inbox_daemon.config import AcknowledgementsConfig, Config, ImapSource, SmtpSource
-from inbox_daemon.store.models import Outbox, Ticket
+from inbox_daemon.drafts import JobDraft, TicketDraft
 from parsers.message import ParsedMessage
-
-if TYPE_CHECKING:
-    from inbox_daemon.calendar import Deemed
 
 REQUEST_TYPE_LABELS = {
     "manutenzione": "richiesta di manutenzione",
@@ -56,46 +53,80 @@ MESSAGE_ID = re.compile(r"<[^<>\s]{1,500}>")
 LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
-def plan(
-    cfg: AcknowledgementsConfig,
-    session: Session,
-    ticket: Ticket,
-    parsed: ParsedMessage,
-    *,
-    source: str,
-    now: datetime,
-    tz: ZoneInfo,
-    deemed: Deemed | None = None,
-    own: Collection[str] = (),
-) -> list[Outbox]:
-    """The acknowledgement job for a new ticket, or nothing when none is due.
+@dataclass(frozen=True)
+class AckPolicy:
+    """What planning an acknowledgement needs, built once: the template is read at start-up,
+    not for every ticket."""
 
-    `own` adds the daemon's addresses known only to the whole config (see `own_addresses`).
+    config: AcknowledgementsConfig
+    template: Template
+    own: frozenset[str]  # the daemon's own addresses and "@domain"s, lower-case
+    tz: ZoneInfo
+
+    @classmethod
+    def of(cls, cfg: AcknowledgementsConfig, tz: ZoneInfo, own: Collection[str] = ()) -> AckPolicy:
+        """`own` adds the addresses only the whole config knows (see `own_addresses`)."""
+        ours = {a.strip().lower() for a in (cfg.from_, *cfg.own_addresses, *own)}
+        return cls(cfg, Template(_template_text(cfg)), frozenset(a for a in ours if a), tz)
+
+    @classmethod
+    def from_config(cls, config: Config, tz: ZoneInfo) -> AckPolicy:
+        return cls.of(config.acknowledgements, tz, own_addresses(config))
+
+
+class TicketFacts(Protocol):
+    """What an acknowledgement tells of a ticket: a `TicketDraft`, or a stored `Ticket`."""
+
+    number: str
+    channel: str
+    sender: str | None
+    subject: str
+    request_type: str
+    urgency: str
+    criminal_event: bool
+    received_at: datetime
+    deemed_received_at: datetime
+    deemed_reason: str | None
+    registered_at: datetime
+
+    @property
+    def pole_codes(self) -> Sequence[str]: ...
+
+
+RecentAcks = Callable[[str, datetime], int]  # acknowledgements to an address since a time
+
+
+def plan(
+    policy: AckPolicy, draft: TicketDraft, parsed: ParsedMessage, recent_acks: RecentAcks
+) -> JobDraft | None:
+    """The acknowledgement job for a new ticket, or None when none is due (no recipient).
+
+    Beyond `max_per_sender_per_hour` to one address the job is still made, as `suppressed`,
+    so that `acks list` shows it and an operator may release it.
     """
-    if not cfg.enabled:
-        return []
-    recipient = _recipient(cfg, ticket, parsed, own)
+    cfg = policy.config
+    recipient = _recipient(cfg, draft.channel, parsed, policy.own)
     if recipient is None:
-        return []
-    job = Outbox(
-        ticket_id=ticket.id,
+        return None
+    now = draft.registered_at
+    job = JobDraft(
         kind="ack",
         recipient=recipient,
-        source=source,
-        subject=_subject(ticket),
-        body=render(cfg, ticket, tz, deemed),
+        source=draft.source,
+        subject=_subject(draft),
+        body=render(policy, draft, draft.holiday_name),
         headers=_thread_headers(parsed),
-        next_attempt_at=now,
         created_at=now,
     )
-    flood_checked = ticket.channel != "fax"  # fax acks go to our own operators, not a sender
-    if flood_checked and _recent_acks(session, recipient, now) >= cfg.max_per_sender_per_hour:
-        job.state = "suppressed"
-        job.last_error = f"more than {cfg.max_per_sender_per_hour} acknowledgements in an hour"
-    return [job]
+    flood_checked = draft.channel != "fax"  # fax acks go to our own operators, not a sender
+    hour_ago = now - timedelta(hours=1)
+    if flood_checked and recent_acks(recipient, hour_ago) >= cfg.max_per_sender_per_hour:
+        limit = f"more than {cfg.max_per_sender_per_hour} acknowledgements in an hour"
+        return replace(job, state="suppressed", last_error=limit)
+    return job
 
 
-def _subject(ticket: Ticket) -> str:
+def _subject(ticket: TicketFacts) -> str:
     subject = f"Registrazione richiesta n. {ticket.number}"
     original = one_line(ticket.subject)
     return (f"{subject} - {original}" if original else subject)[:250]
@@ -120,46 +151,30 @@ def own_addresses(config: Config) -> frozenset[str]:
 
 
 def _recipient(
-    cfg: AcknowledgementsConfig, ticket: Ticket, parsed: ParsedMessage, own: Collection[str]
+    cfg: AcknowledgementsConfig, channel: str, parsed: ParsedMessage, ours: Collection[str]
 ) -> str | None:
     """Who gets the acknowledgement: never a machine, never ourselves (loop protection)."""
-    if ticket.channel == "fax":
+    if channel == "fax":
         return cfg.fax_ack_to
     if parsed.is_bounce or parsed.is_auto_submitted or parsed.is_bulk:
         return None
-    ours = {a.lower() for a in (*cfg.own_addresses, cfg.from_, *own)}
     sender = (parsed.from_address or "").strip().lower()
     address = (parsed.reply_to or sender).strip().lower()
-    if not ADDRESS.fullmatch(address) or _is_ours(sender, ours) or _is_ours(address, ours):
+    if not ADDRESS.fullmatch(address) or is_among(sender, ours) or is_among(address, ours):
         return None
     if NO_REPLY.fullmatch(address.rpartition("@")[0].partition("+")[0]):
         return None
     return address
 
 
-def _is_ours(address: str, ours: set[str]) -> bool:
-    return address in ours or "@" + address.rpartition("@")[2] in ours
-
-
-def _recent_acks(session: Session, recipient: str, now: datetime) -> int:
-    query = select(func.count(Outbox.id)).where(
-        Outbox.kind == "ack",
-        Outbox.recipient == recipient,
-        Outbox.created_at > now - timedelta(hours=1),
-        Outbox.state != "suppressed",
-    )
-    return int(session.exec(query).one())
-
-
-def render(
-    cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Deemed | None = None
-) -> str:
+def render(policy: AckPolicy, ticket: TicketFacts, holiday_name: str | None = None) -> str:
     """The body: the configured template (string.Template), else the shipped Italian one.
 
-    `safe_substitute`: a misspelt placeholder in an operator's template shows up as text in
-    the acknowledgement rather than failing the ticket's transaction.
+    `safe_substitute`: `check-config` and start-up refuse unknown placeholders already; should
+    one slip through, it shows as text rather than failing the ticket's transaction.
     """
-    return Template(_template_text(cfg)).safe_substitute(placeholders(cfg, ticket, tz, deemed))
+    values = placeholders(policy.config, ticket, policy.tz, holiday_name)
+    return policy.template.safe_substitute(values)
 
 
 def _template_text(cfg: AcknowledgementsConfig) -> str:
@@ -190,7 +205,10 @@ def template_problems(cfg: AcknowledgementsConfig) -> list[str]:
 
 
 def placeholders(
-    cfg: AcknowledgementsConfig, ticket: Ticket, tz: ZoneInfo, deemed: Deemed | None = None
+    cfg: AcknowledgementsConfig,
+    ticket: TicketFacts,
+    tz: ZoneInfo,
+    holiday_name: str | None = None,
 ) -> dict[str, str]:
     """The template's placeholders (README lists them)."""
     registered = ticket.registered_at.astimezone(tz)
@@ -205,7 +223,7 @@ def placeholders(
         "registered_iso": registered.isoformat(),
         "received_at": f"{received:%d/%m/%Y %H:%M}",
         "deemed_received_at": f"{deemed_at:%d/%m/%Y %H:%M}",
-        "deemed_line": _deemed_line(ticket, deemed_at, deemed),
+        "deemed_line": _deemed_line(ticket, deemed_at, holiday_name),
         "subject": one_line(ticket.subject) or "(senza oggetto)",
         "sender": one_line(ticket.sender or ""),
         "channel": ticket.channel,
@@ -222,19 +240,19 @@ def placeholders(
     }
 
 
-def _deemed_line(ticket: Ticket, deemed_at: datetime, deemed: Deemed | None) -> str:
+def _deemed_line(ticket: TicketFacts, deemed_at: datetime, holiday_name: str | None) -> str:
     if not ticket.deemed_reason or ticket.deemed_received_at == ticket.received_at:
         return ""
     why = DEEMED_REASONS.get(ticket.deemed_reason, ticket.deemed_reason)
-    if deemed is not None and deemed.holiday_name:
-        why += f" ({deemed.holiday_name})"
+    if holiday_name:
+        why += f" ({holiday_name})"
     return (
         f"La richiesta è pervenuta {why}: ai fini dei tempi di servizio si considera ricevuta "
         f"il {deemed_at:%d/%m/%Y} alle ore {deemed_at:%H:%M}.\n"
     )
 
 
-def _emergency_line(cfg: AcknowledgementsConfig, ticket: Ticket) -> str:
+def _emergency_line(cfg: AcknowledgementsConfig, ticket: TicketFacts) -> str:
     if ticket.urgency != "emergenza":
         return ""
     line = "La segnalazione è stata classificata come EMERGENZA."
@@ -246,7 +264,7 @@ def _emergency_line(cfg: AcknowledgementsConfig, ticket: Ticket) -> str:
     return line + "\n"
 
 
-def _crime_line(ticket: Ticket) -> str:
+def _crime_line(ticket: TicketFacts) -> str:
     if not ticket.criminal_event:
         return ""
     return (

@@ -1,76 +1,149 @@
-"""The pure, CPU-bound part of processing: raw bytes -> parsed message and verdict.
+"""The pure stages of a message's way: raw bytes -> parsed, screened, classified.
 
-No database here, and nothing stored: `pipeline.py` writes what this returns. Being pure, it
-can run in worker processes (`workers.WorkerPool`) while the main process fetches and writes: the
-parser and the rules then use the cores the main process cannot (one interpreter runs Python
-on one core at a time). The imports stay light for the same reason: a worker loads the parser
-and the rules, not SQLAlchemy.
+`STAGES` is the table of contents: each stage takes what the stages before it made of the
+message (an `Analysis`) and the tools it needs, and returns a new `Analysis`; a stage that
+does not apply returns its input. A stage that ends the way (an error, or mail that is kept
+but is not a request) stops the run. Adding a stage is one function and one line in `STAGES`.
+
+No database here, and nothing stored: `registration.py` decides and records what this
+returns. Being pure, it can run in worker processes (`workers.WorkerPool`) while the main
+process fetches and writes. The imports stay light for the same reason: a worker loads the
+parser and the rules, not SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
+from inbox_daemon.routing import Route
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
 
 @dataclass(frozen=True)
-class Analysis:
-    """What the pure stages made of one message, or why they could not."""
+class Pending:
+    """A stored message waiting to be analysed: all the stages are given of it."""
 
+    sha256: str
+    channel: str  # email | pec | fax
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the request is, by the pole register (`placing.locate`)."""
+
+    pole_codes: tuple[str, ...]  # registered codes where known (slips corrected), else as read
+    location: Mapping[str, Any] | None  # the first known pole's (DESIGN.md `location`)
+    unknown: tuple[str, ...] = ()  # codes read that no registered code is, or several could be
+    candidates: tuple[str, ...] = ()  # no code, but a registered street: its nearest poles
+    hits: tuple[rules.Hit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the stages made of one message so far, or why they could not go on."""
+
+    pending: Pending
     parsed: ParsedMessage | None = None
     kind: str = "request"  # request | receipt | bounce | auto_reply (kept, not a ticket)
     verdict: rules.Verdict | None = None  # for a request
+    placement: Placement | None = None  # the poles as the register knows them
+    route: Route | None = None  # the `[[routing]]` rule that matched, if any
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
 
+    @property
+    def ended(self) -> bool:
+        """Nothing more to do for it: failed, or not a request."""
+        return self.error is not None or self.kind != "request"
+
 
 @dataclass(frozen=True)
-class Analyser:
-    """Everything analysis needs, and nothing else: it travels to the worker processes."""
+class Tools:
+    """Everything the stages need, and nothing else: it travels to the worker processes."""
 
     blobs: BlobStore
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
 
-    def __call__(self, sha256: str) -> Analysis:
-        """Analyse one stored message; never raises for a problem of the message itself."""
+
+T = TypeVar("T")
+Stage = Callable[[Analysis, T], Analysis]
+
+
+def parse(work: Analysis, tools: Tools) -> Analysis:
+    """MIME to a normalised message. Bytes that do not parse never will: quarantine at once
+    (the raw message stays stored)."""
+    raw = tools.blobs.get("raw", work.pending.sha256)
+    try:
+        parsed = parsers.mime.parse(raw, max_attachment_bytes=tools.max_attachment_bytes)
+    except ParseError as exc:
+        return replace(work, error=f"unreadable message: {exc}", final=True)
+    return replace(work, parsed=parsed)
+
+
+def screen(work: Analysis, tools: Tools) -> Analysis:
+    """Mail that must be kept but is not a request: PEC receipts, bounces, auto-replies."""
+    assert work.parsed is not None
+    kind = non_request_kind(work.parsed)
+    return replace(work, kind=kind) if kind else work
+
+
+def classify(work: Analysis, tools: Tools) -> Analysis:
+    """Request type, urgency, crime, pole codes, quoted ticket numbers (`rules/`)."""
+    parsed = work.parsed
+    assert parsed is not None
+    doc = rules.RuleInput(subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address)
+    return replace(work, verdict=rules.classify(doc, tools.ruleset, tools.pole_formats))
+
+
+# The way of a message through the pure stages, in order; `placing.STAGES` follows them in
+# the main process. Still to come in their issues: certify (PEC: verify and unwrap) after
+# parse, read_pages (fax: OCR and QR) after screen.
+STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
+    ("parse", parse),
+    ("screen", screen),
+    ("classify", classify),
+)
+
+
+def run_stages(work: Analysis, stages: Sequence[tuple[str, Stage[T]]], tools: T) -> Analysis:
+    """Each stage in turn, until one ends the way; never raises for a problem of the message."""
+    for name, stage in stages:
         try:
-            raw = self.blobs.get("raw", sha256)
-            parsed = parsers.mime.parse(raw, max_attachment_bytes=self.max_attachment_bytes)
-        except ParseError as exc:
-            # The same bytes will never parse better: quarantine at once, keep the raw message.
-            return Analysis(error=f"unreadable message: {exc}", final=True)
+            work = stage(work, tools)
         except Exception as exc:  # the quarantine boundary: one message stops nothing else
-            return failure(exc)
-        kind = non_request_kind(parsed)
-        if kind:
-            return Analysis(parsed, kind)
-        try:
-            return Analysis(parsed, verdict=self.classify(parsed))
-        except Exception as exc:
-            return failure(exc)
+            return failure(exc, work, name)
+        if work.ended:
+            break
+    return work
 
-    def classify(self, parsed: ParsedMessage) -> rules.Verdict:
-        doc = rules.RuleInput(
-            subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address
-        )
-        return rules.classify(doc, self.ruleset, self.pole_formats)
 
-    def many(self, shas: Sequence[str]) -> list[Analysis]:
-        return [self(sha) for sha in shas]
+@dataclass(frozen=True)
+class Analyser:
+    """Runs `STAGES` on stored messages; never raises for a problem of a message itself."""
+
+    tools: Tools
+    stages: tuple[tuple[str, Stage[Tools]], ...] = STAGES
+
+    def __call__(self, pending: Pending) -> Analysis:
+        return run_stages(Analysis(pending), self.stages, self.tools)
+
+    def many(self, pendings: Sequence[Pending]) -> list[Analysis]:
+        return [self(pending) for pending in pendings]
 
 
 def non_request_kind(parsed: ParsedMessage) -> str | None:
-    """Mail that must be kept but is not a request: PEC receipts, bounces, auto-replies."""
+    """Receipt, bounce or auto-reply, from the headers and the parser's flags; None for a
+    request."""
     if parsed.header("X-Ricevuta"):
         return "receipt"
     if parsed.is_bounce:
@@ -80,5 +153,8 @@ def non_request_kind(parsed: ParsedMessage) -> str | None:
     return None
 
 
-def failure(exc: Exception) -> Analysis:
-    return Analysis(error=f"{type(exc).__name__}: {exc}", trace=traceback.format_exc())
+def failure(exc: Exception, work: Analysis, stage: str = "") -> Analysis:
+    """An unexpected error, with its stage and traceback: retried, then quarantined."""
+    where = f"{stage}: " if stage else ""
+    error = f"{where}{type(exc).__name__}: {exc}"
+    return replace(work, error=error, trace=traceback.format_exc())

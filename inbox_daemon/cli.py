@@ -65,6 +65,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-config", help="validate the configuration and report every problem")
 
+    poles = sub.add_parser("poles", help="the pole register: load it, look a pole up")
+    psub = poles.add_subparsers(dest="poles_command", required=True, metavar="ACTION")
+    pimport = psub.add_parser("import", help="replace the register with a CSV file, atomically")
+    pimport.add_argument("file", nargs="?", type=Path, help="default: [poles] register")
+    pshow = psub.add_parser("show", help="one pole, with its open tickets")
+    pshow.add_argument("code")
+
+    labels = sub.add_parser("labels", help="A4 sheets of pole labels with QR codes, as PDF")
+    which = labels.add_mutually_exclusive_group(required=True)
+    which.add_argument("--codes", type=Path, metavar="FILE", help="the codes, one per line")
+    which.add_argument("--all", action="store_true", help="every pole of the register")
+    labels.add_argument("--out", type=Path, required=True, metavar="PDF")
+
+    sources = sub.add_parser("sources", help="check the configured mailboxes")
+    ssub = sources.add_subparsers(dest="sources_command", required=True, metavar="ACTION")
+    stest = ssub.add_parser(
+        "test", help="log in to IMAP sources: what they would watch, where mail would go"
+    )
+    stest.add_argument("names", nargs="*", metavar="NAME", help="sources (default: every IMAP)")
+
     rules_cmd = sub.add_parser("rules", help="the classification rules")
     rsub = rules_cmd.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     explain = rsub.add_parser("explain", help="why a text or message file is classified so")

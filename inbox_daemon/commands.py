@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,10 +16,11 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline
-from inbox_daemon.config import Config, load_config
-from inbox_daemon.context import Context, build_context, check_templates
-from inbox_daemon.errors import ExitCode, UsageError
+from inbox_daemon import pipeline, pole_commands
+from inbox_daemon.acks import template_problems
+from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
+from inbox_daemon.context import Context, build_context
+from inbox_daemon.errors import ConfigError, ExitCode, UsageError
 from inbox_daemon.sources.files import file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
@@ -32,6 +34,11 @@ CSV_FIELDS = [
     "registered_at", "sent_at", "message_id", "queue", "pec", "fax", "rule_hits",
 ]  # fmt: skip
 
+# The commands that connect to a mailbox or a relay, and so read every secret up front.
+# `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
+CONNECTING = {"run", "sources"}
+log = logging.getLogger(__name__)
+
 
 SHOW_FIELDS = [
     "number", "status", "channel", "sender", "subject", "request_type", "urgency",
@@ -43,10 +50,17 @@ SHOW_FIELDS = [
 def dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.command == "check-config":
-        check_templates(config)
         return check_config(config)
+    for problem in not_acted_on(config):
+        log.warning("%s (the key is ignored)", problem)
+    if args.command in CONNECTING:
+        resolve_secrets(config)
     if args.command == "rules":
         return explain(args, config)
+    if args.command == "sources":
+        from inbox_daemon.sources.imap_probe import test_sources
+
+        return test_sources(config, args.names)
     ctx = build_context(config)
     handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
         "run": run,
@@ -55,6 +69,8 @@ def dispatch(args: argparse.Namespace) -> int:
         "messages": messages,
         "reprocess": reprocess,
         "acks": acks,
+        "poles": pole_commands.poles,
+        "labels": pole_commands.labels,
     }
     return handlers[args.command](args, ctx)
 
@@ -62,11 +78,20 @@ def dispatch(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from inbox_daemon.daemon import Daemon
 
+    pole_commands.refresh_register(ctx)
     daemon = Daemon(ctx)
     return daemon.run_once() if args.once else daemon.run_forever()
 
 
 def check_config(config: Config) -> int:
+    """Everything `run` would refuse, and the keys nothing acts on yet, all at once."""
+    problems = template_problems(config.acknowledgements)
+    problems += secret_problems(config) + not_acted_on(config)
+    register = config.poles.register_path
+    if register is not None and not register.is_file():
+        problems.append(f"poles.register: no such file: {register}")
+    if problems:
+        raise ConfigError(problems)
     print(f"{config.path}: ok")
     print(f"  database: {config.database.url}")
     print(f"  storage:  {config.storage.dir}")
@@ -278,11 +303,8 @@ def explain(args: argparse.Namespace, config: Config) -> int:
         subject, text = _text_of(args.file)
     if not text and not subject:
         raise UsageError("give a text, or --file with a message or text file")
-    formats = [rules.PoleFormat(f.regex, f.canonical) for f in config.poles.formats]
     verdict = rules.classify(
-        rules.RuleInput(subject=subject, text=text),
-        load_rules(config),
-        formats or rules.DEFAULT_POLE_FORMATS,
+        rules.RuleInput(subject=subject, text=text), load_rules(config), config.poles.pole_formats()
     )
     print(f"request_type:   {verdict.request_type}")
     print(f"urgency:        {verdict.urgency}")

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
 import rules
-from inbox_daemon.acks import own_addresses
+from inbox_daemon.acks import AckPolicy, own_addresses
 from inbox_daemon.calendar import ServiceCalendar
-from inbox_daemon.config import AcknowledgementsConfig, Config, RoutingRule
+from inbox_daemon.config import AcknowledgementsConfig, Config
+from inbox_daemon.decide import Policy
 from inbox_daemon.errors import ConfigError
+from inbox_daemon.register import LoadedRegister
+from inbox_daemon.routing import RouteRule
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
 
@@ -29,11 +33,13 @@ class Context:
     pole_formats: tuple[rules.PoleFormat, ...]
     tz: ZoneInfo
     acks: AcknowledgementsConfig
-    routing: tuple[RoutingRule, ...]
+    routing: tuple[RouteRule, ...]
     max_attempts: int
     max_attachment_bytes: int
     reminder_window_days: int
     own_addresses: frozenset[str]  # never acknowledged: derived from the config, once
+    policy: Policy  # what `decide` applies: calendar, reminder window, acknowledgements
+    register: LoadedRegister  # the pole register, for the locate stage
 
 
 def build_context(config: Config) -> Context:
@@ -41,23 +47,34 @@ def build_context(config: Config) -> Context:
     check_templates(config)
     engine = open_store(config.database.url)
     cal = config.calendar
-    formats = tuple(rules.PoleFormat(f.regex, f.canonical) for f in config.poles.formats)
+    calendar = ServiceCalendar(cal.timezone, cal.opening_hours, cal.holidays or None, cal.closures)
+    tz = ZoneInfo(cal.timezone)
+    ack = AckPolicy.from_config(config, tz) if config.acknowledgements.enabled else None
+    window = config.processing.reminder_window_days
     return Context(
         config=config,
         engine=engine,
         spool=Spool(engine, BlobStore(config.storage.dir, config.storage.sync)),
-        calendar=ServiceCalendar(
-            cal.timezone, cal.opening_hours, cal.holidays or None, cal.closures
-        ),
+        calendar=calendar,
         ruleset=load_rules(config),
-        pole_formats=formats or tuple(rules.DEFAULT_POLE_FORMATS),
-        tz=ZoneInfo(cal.timezone),
+        pole_formats=config.poles.pole_formats(),
+        tz=tz,
         acks=config.acknowledgements,
-        routing=tuple(config.routing),
+        routing=routing_rules(config),
         max_attempts=config.processing.max_attempts,
         max_attachment_bytes=config.processing.max_attachment_mb * 1024 * 1024,
-        reminder_window_days=config.processing.reminder_window_days,
+        reminder_window_days=window,
         own_addresses=own_addresses(config),
+        policy=Policy(calendar, tz, timedelta(days=window), ack),
+        register=LoadedRegister(engine),
+    )
+
+
+def routing_rules(config: Config) -> tuple[RouteRule, ...]:
+    """`[[routing]]` as plain values, for the routing stage in the worker processes."""
+    return tuple(
+        RouteRule(r.queue, dict(r.match), tuple(r.notify), tuple(r.forward), r.webhook)
+        for r in config.routing
     )
 
 

@@ -5,10 +5,17 @@ writes its ticket marks it `processed`, so a crash anywhere before that commit s
 message is processed again on the next pass. A message that keeps failing is quarantined with
 its error, visible in the CLI, and re-run by `reprocess` after a fix.
 
-Messages go through in batches, in three steps: one short transaction reads a batch; the pure
-stages (`analysis.py`: parse, classify) run outside any transaction, possibly in other
-processes; one transaction registers the batch (`registration.py`), where a message that fails
-costs only its own ticket, and no other ticket its number.
+The way of a message, in order:
+
+    read      a batch of waiting messages, in one short transaction       (here)
+    analyse   parse → screen → classify: `analysis.STAGES`, each a        pure, possibly in
+              function from one frozen `Analysis` to the next              worker processes
+    place     locate (the pole register) → route: `placing.STAGES`        this process
+    decide    what it becomes: a `TicketDraft` with its number, rule      `decide.py`, pure but
+              hits and acknowledgement, or a message kept as it is         for its `Ledger`
+    record    the drafts of the batch, in one transaction                 `registration.py`
+
+A message that fails costs only its own ticket, and no other ticket its number.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from collections.abc import Callable, Iterator
 
 from sqlmodel import select
 
-from inbox_daemon.analysis import Analyser
+from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
+from inbox_daemon.placing import place
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message
@@ -29,8 +37,8 @@ BATCH = 50  # messages registered per transaction
 
 
 def analyser(ctx: Context) -> Analyser:
-    """The slice of the context that parsing and classifying need."""
-    return Analyser(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes)
+    """The stages, with the slice of the context they need."""
+    return Analyser(Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes))
 
 
 def process_pending(
@@ -42,8 +50,10 @@ def process_pending(
     """Process the messages waiting (with an id above `after`), oldest first, until none is
     left; `analyse` may be a `WorkerPool` (default: analysis in this thread)."""
     analyse = analyse or InProcess(analyser(ctx))
-    for messages, analyses in analyse.batches(_pending_batches(ctx, after)):
-        for outcome in register_batch(ctx, messages, analyses):
+    waiting = _pending_batches(ctx, after)  # read
+    for messages, analysed in analyse.batches(waiting):  # analyse
+        placed = place(analysed, ctx.register, ctx.routing)  # locate, route
+        for outcome in register_batch(ctx, messages, placed):  # decide, then record
             if on_done:
                 on_done(outcome)
             yield outcome
@@ -58,12 +68,17 @@ def process(ctx: Context, message_pk: int) -> Outcome:
             raise KeyError(message_pk)
         if message.status != "received":
             return earlier_outcome(session, message_pk)
-    [outcome] = register_batch(ctx, [message], [analyser(ctx)(message.sha256)])
+    placed = place([analyser(ctx)(pending(message))], ctx.register, ctx.routing)
+    [outcome] = register_batch(ctx, [message], placed)
     return outcome
 
 
-def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[str]]]:
-    """Waiting messages in batches, each read in its own short transaction: (rows, sha256s).
+def pending(message: Message) -> Pending:
+    return Pending(message.sha256, message.channel)
+
+
+def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:
+    """Waiting messages in batches, each read in its own short transaction: (rows, pendings).
 
     Only messages after the last one read: one that fails now and waits for a retry is not
     read again in this pass (the next pass retries it).
@@ -75,7 +90,7 @@ def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message
         if not batch:
             return
         last = batch[-1].id
-        yield batch, [message.sha256 for message in batch]
+        yield batch, [pending(message) for message in batch]
 
 
 def requeue(ctx: Context, message_pks: list[int] | None = None) -> int:

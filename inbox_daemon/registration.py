@@ -1,22 +1,26 @@
-"""Writing a batch of analysed messages: tickets, their rows, and what each message became.
+"""Recording a batch of analysed messages: each is decided (`decide.py`), then written.
 
 A batch is written in one transaction, first as a whole: the common case, where nothing fails,
 then costs a handful of statements per ticket, and none for savepoints. The rows that no later
-message of the batch reads (rule hits, the `processed` marks) wait until the end of the batch,
-and the year's counter is read and locked once and written back once.
+message of the batch reads (rule hits, outbox jobs, the `processed` marks) wait until the end
+of the batch, and the year's counter is read and locked once and written back once.
 
 If anything fails, that transaction is rolled back and the batch is written again, each message
 inside its own SAVEPOINT: a message that fails then rolls back only its own rows and the ticket
 number it took, so numbers stay contiguous; its failed attempt is recorded in the same
 transaction, and the others commit.
+
+Nothing here judges a message: what a ticket is, its queue, its acknowledgement, all come in
+the draft. The `Batch` answers `decide`'s questions (it is the `Ledger`) from this transaction.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,22 +28,22 @@ from sqlalchemy import Executable, bindparam, func, insert, update
 from sqlmodel import Session, select
 
 import rules
-from inbox_daemon import acks
 from inbox_daemon.analysis import Analysis
-from inbox_daemon.calendar import Deemed
 from inbox_daemon.context import Context
+from inbox_daemon.decide import Clues, Received, decide
+from inbox_daemon.drafts import Decision, Kept, Related, TicketDraft
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import (
     Attachment,
     Message,
+    Outbox,
     RuleHit,
     Ticket,
     TicketCounter,
     TicketPole,
 )
 from inbox_daemon.store.types import utcnow
-from inbox_daemon.tickets import find_related, format_number, next_seq, window_start
-from parsers.message import ParsedMessage
+from inbox_daemon.tickets import find_related, next_seq
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,7 @@ INSERT_TICKET = insert(Ticket).returning(Ticket.id)
 INSERT_HITS = insert(RuleHit)
 INSERT_POLES = insert(TicketPole)
 INSERT_ATTACHMENTS = insert(Attachment)
+INSERT_JOBS = insert(Outbox)
 MARK_PROCESSED = (
     update(Message)
     .where(Message.id == bindparam("pk"))
@@ -100,6 +105,7 @@ class Batch:
     last_seq: dict[int, int] = field(default_factory=dict)  # year -> last number taken
     counted: dict[int, int] = field(default_factory=dict)  # year -> the counter as read
     notes: list[tuple[int, str, Any]] = field(default_factory=list)  # logged once committed
+    queued: Counter[str] = field(default_factory=Counter)  # acks planned in this batch, by address
 
     def note(self, level: int, message: str, exc_info: Any = None) -> None:
         """Log once the batch is written: a batch written twice logs its failures once."""
@@ -127,6 +133,19 @@ class Batch:
             self.last_seq[year] += 1
         return self.last_seq[year]
 
+    def has_ticket(self, message_id: str) -> bool:
+        return message_id in self.registered
+
+    def related(self, clues: Clues) -> Related | None:
+        found, how = find_related(self.session, **asdict(clues))
+        if found is None or found.id is None:
+            return None
+        return Related(found.id, found.number, found.message_id, found.thread_root, how or "")
+
+    def recent_acks(self, recipient: str, since: datetime) -> int:
+        """Those written before, and those this batch has planned and not written yet."""
+        return acks_queued_since(self.session, recipient, since) + self.queued[recipient]
+
     def finish(self) -> None:
         if not self.isolated:
             counters = [
@@ -136,6 +155,17 @@ class Batch:
             ]
             self.defer(SET_COUNTER, counters)
         self.flush()
+
+
+def acks_queued_since(session: Session, recipient: str, since: datetime) -> int:
+    """Acknowledgements to `recipient` written since `since`, suppressed ones aside."""
+    query = select(func.count(Outbox.id)).where(
+        Outbox.kind == "ack",
+        Outbox.recipient == recipient,
+        Outbox.created_at > since,
+        Outbox.state != "suppressed",
+    )
+    return int(session.exec(query).one())
 
 
 def _write(
@@ -189,152 +219,47 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
                 logging.ERROR, f"message {message.id}: processing failed\n{analysis.trace.rstrip()}"
             )
         return _fail(batch, message.id, analysis.error, final=analysis.final)
+    facts = Received(message.id, message.source, message.channel, message.received_at)
     if not batch.isolated:
-        outcome = _register(batch, message, analysis)
+        decision = decide(facts, analysis, batch, batch.ctx.policy, utcnow())
+        outcome = record(batch, message.id, decision)
     else:
         try:
             with batch.session.begin_nested():
-                outcome = _register(batch, message, analysis)
+                decision = decide(facts, analysis, batch, batch.ctx.policy, utcnow())
+                outcome = record(batch, message.id, decision)
                 batch.flush()
         except Exception as exc:  # the quarantine boundary: rolls back this message's rows only
             batch.deferred.clear()
             batch.note(logging.ERROR, f"message {message.id}: processing failed", sys.exc_info())
             return _fail(batch, message.id, f"{type(exc).__name__}: {exc}", final=False)
-    if outcome.outcome == "ticket" and analysis.parsed and analysis.parsed.message_id:
-        batch.registered.add(analysis.parsed.message_id)
+    if isinstance(decision, TicketDraft):  # written: later messages of the batch see it
+        if decision.message_id:
+            batch.registered.add(decision.message_id)
+        batch.queued.update(j.recipient for j in decision.jobs if j.state != "suppressed")
     return outcome
 
 
-def _register(batch: Batch, message: Message, analysis: Analysis) -> Outcome:
-    ctx, session = batch.ctx, batch.session
-    parsed, verdict = analysis.parsed, analysis.verdict
-    assert parsed is not None
-    if verdict is None:  # kept, but not a request
-        _mark(batch, message.id, analysis.kind)
-        return Outcome(message.id, analysis.kind)
-    if parsed.message_id in batch.registered:
-        _mark(batch, message.id, "duplicate", parsed.message_id)
-        return Outcome(message.id, "duplicate")
-    now = utcnow()
-    deemed = ctx.calendar.deemed_received(message.received_at)
-    related, how = _related(ctx, session, parsed, verdict, now)
-    fields = _ticket_fields(batch, message, parsed, verdict, related, now, deemed)
-    ticket_id = session.connection().execute(INSERT_TICKET, fields).scalar_one()
-    _add_ticket_rows(batch, ticket_id, verdict, related, how)
-    batch.defer(INSERT_ATTACHMENTS, batch.attachments.get(message.id, []))
-    if ctx.acks.enabled:
-        ticket = Ticket(id=ticket_id, **fields)
-        plan = acks.plan(
-            ctx.acks, session, ticket, parsed,
-            source=message.source, now=now, tz=ctx.tz, deemed=deemed, own=ctx.own_addresses,
-        )  # fmt: skip
-        session.add_all(plan)
-    _mark(batch, message.id, "ticket", parsed.message_id)
-    return Outcome(message.id, "ticket", fields["number"])
+def record(batch: Batch, message_pk: int, decision: Decision) -> Outcome:
+    """Write what was decided: the ticket and its rows, or the mark of a kept message."""
+    if isinstance(decision, Kept):
+        _mark(batch, message_pk, decision.outcome, decision.message_id)
+        return Outcome(message_pk, decision.outcome)
+    connection = batch.session.connection()
+    ticket_id = connection.execute(INSERT_TICKET, decision.columns()).scalar_one()
+    batch.defer(INSERT_HITS, [{"ticket_id": ticket_id, **_hit_fields(h)} for h in decision.hits])
+    codes = dict.fromkeys(code[:64] for code in decision.pole_codes)
+    if codes:  # at once: a reminder later in the batch may look its pole up
+        connection.execute(INSERT_POLES, [{"ticket_id": ticket_id, "code": c} for c in codes])
+    batch.defer(INSERT_ATTACHMENTS, batch.attachments.get(message_pk, []))
+    batch.defer(INSERT_JOBS, [_job_row(job.row(ticket_id)) for job in decision.jobs])
+    _mark(batch, message_pk, "ticket", decision.message_id)
+    return Outcome(message_pk, "ticket", decision.number)
 
 
-def _related(
-    ctx: Context, session: Session, parsed: ParsedMessage, verdict: rules.Verdict, now: datetime
-) -> tuple[Ticket | None, str | None]:
-    return find_related(
-        session,
-        ticket_refs=verdict.ticket_refs,
-        is_reminder=verdict.request_type == "sollecito",
-        pole_codes=verdict.pole_codes,
-        sender=parsed.from_address,
-        subject=parsed.subject,
-        thread_ids=(*parsed.references, *([parsed.in_reply_to] if parsed.in_reply_to else [])),
-        since=window_start(now, ctx.reminder_window_days),
-    )
-
-
-def _ticket_fields(
-    batch: Batch,
-    message: Message,
-    parsed: ParsedMessage,
-    verdict: rules.Verdict,
-    related: Ticket | None,
-    now: datetime,
-    deemed: Deemed,
-) -> dict[str, Any]:
-    """The ticket's columns, with the next number of the year (taken in this transaction)."""
-    ctx = batch.ctx
-    year = now.astimezone(ctx.tz).year
-    seq = batch.next_number(year)
-    return dict(
-        year=year,
-        seq=seq,
-        number=format_number(year, seq),
-        message_pk=message.id,
-        channel=message.channel,
-        status="redirected" if verdict.criminal_event else "open",
-        sender=parsed.from_address,
-        sender_name=parsed.from_name or None,
-        subject=parsed.subject[:2000],
-        request_type=verdict.request_type,
-        urgency=verdict.urgency,
-        criminal_event=verdict.criminal_event,
-        pole_codes=list(verdict.pole_codes),
-        related_ticket_id=related.id if related else None,
-        received_at=message.received_at,
-        deemed_received_at=deemed.at,
-        deemed_reason=deemed.reason,
-        registered_at=now,
-        sent_at=parsed.date,
-        message_id=parsed.message_id,
-        thread_root=_thread_root(parsed, related),
-        queue=_route(ctx, verdict, message.channel),
-        text=parsed.new_text[:100_000],
-    )
-
-
-def _add_ticket_rows(
-    batch: Batch,
-    ticket_id: int,
-    verdict: rules.Verdict,
-    related: Ticket | None,
-    how: str | None,
-) -> None:
-    """Why it was classified so (rule hits, the link found) and its poles, for look-ups.
-
-    Plain multi-row INSERTs: a dozen rows per ticket, too many to build as ORM objects. The
-    poles are written at once: a reminder later in the batch may look its pole up.
-    """
-    hits = [{"ticket_id": ticket_id, **_hit_fields(hit)} for hit in verdict.hits]
-    if related:
-        link = {"rule": "linking", "field": "related_ticket", "value": related.number}
-        hits.append({"ticket_id": ticket_id, "evidence": how or "", **link})
-    batch.defer(INSERT_HITS, hits)
-    codes = dict.fromkeys(code[:64] for code in verdict.pole_codes)
-    if codes:
-        poles = [{"ticket_id": ticket_id, "code": code} for code in codes]
-        batch.session.connection().execute(INSERT_POLES, poles)
-
-
-def _thread_root(parsed: ParsedMessage, related: Ticket | None) -> str | None:
-    if related is not None:
-        return related.thread_root or related.message_id
-    if parsed.references:
-        return parsed.references[0]
-    return parsed.in_reply_to or parsed.message_id
-
-
-def _route(ctx: Context, verdict: rules.Verdict, channel: str) -> str | None:
-    """First `[[routing]]` rule whose `match` fits wins (the routing issue extends the keys)."""
-    facts = {
-        "request_type": verdict.request_type,
-        "urgency": verdict.urgency,
-        "channel": channel,
-        "criminal_event": verdict.criminal_event,
-    }
-    for rule in ctx.routing:
-        if all(_matches(facts.get(key), want) for key, want in rule.match.items()):
-            return rule.queue
-    return None
-
-
-def _matches(value: Any, want: Any) -> bool:
-    return value in want if isinstance(want, list) else value == want
+def _job_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Every column given, as one multi-row INSERT needs: the rest at their initial values."""
+    return {"attempts": 0, "sent_at": None, "outgoing_message_id": None, **row}
 
 
 def _hit_fields(hit: rules.Hit) -> dict[str, str]:

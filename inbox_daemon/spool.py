@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session, select
 
 from inbox_daemon.blobs import BlobStore
+from inbox_daemon.folder_states import FolderStates
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message
 from inbox_daemon.store.types import utcnow
@@ -84,6 +85,12 @@ class Spool:
             # SQLite's BEGIN IMMEDIATE lets no one in between): redo each message on its own.
             pairs = zip(incomings, shas, strict=True)
             return [self._store_one(incoming, sha) for incoming, sha in pairs]
+
+    def folder_states(self, source: str) -> FolderStates:
+        """Where `source`'s mailbox folders stand (resume points, stored UIDs, waiting
+        post-actions): sources keep their state through the spool, never in an engine of
+        their own."""
+        return FolderStates(self.engine, source)
 
     def read(self, sha256: str) -> bytes:
         return self.blobs.get("raw", sha256)

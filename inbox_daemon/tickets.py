@@ -139,6 +139,8 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
         "fax": ticket.fax,
         "phone": ticket.phone,
         "location": ticket.location,
+        "unknown_poles": list(ticket.unknown_poles or []),
+        "candidate_poles": list(ticket.candidate_poles or []),
         "queue": ticket.queue,
         "details": ticket.details,
         "rule_hits": [

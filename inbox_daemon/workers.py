@@ -20,17 +20,17 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from inbox_daemon.analysis import Analyser, Analysis, failure
+from inbox_daemon.analysis import Analyser, Analysis, Pending, failure
 
 T = TypeVar("T")
 WORKER_NICENESS = 10
 
 
 class Analyse(Protocol):
-    """Analyse batches of messages (by sha256), in order; may work ahead on later batches."""
+    """Analyse batches of stored messages, in order; may work ahead on later batches."""
 
     def batches(
-        self, batches: Iterator[tuple[T, list[str]]]
+        self, batches: Iterator[tuple[T, list[Pending]]]
     ) -> Iterator[tuple[T, list[Analysis]]]: ...
 
 
@@ -40,9 +40,11 @@ class InProcess:
 
     analyser: Analyser
 
-    def batches(self, batches: Iterator[tuple[T, list[str]]]) -> Iterator[tuple[T, list[Analysis]]]:
-        for tag, shas in batches:
-            yield tag, self.analyser.many(shas)
+    def batches(
+        self, batches: Iterator[tuple[T, list[Pending]]]
+    ) -> Iterator[tuple[T, list[Analysis]]]:
+        for tag, pendings in batches:
+            yield tag, self.analyser.many(pendings)
 
 
 class WorkerPool:
@@ -76,19 +78,21 @@ class WorkerPool:
             pool.submit(int)
         return pool
 
-    def batches(self, batches: Iterator[tuple[T, list[str]]]) -> Iterator[tuple[T, list[Analysis]]]:
-        in_flight: deque[tuple[T, list[str], list[Future[list[Analysis]]]]] = deque()
-        for tag, shas in batches:
-            in_flight.append((tag, shas, self._submit(shas)))
+    def batches(
+        self, batches: Iterator[tuple[T, list[Pending]]]
+    ) -> Iterator[tuple[T, list[Analysis]]]:
+        in_flight: deque[tuple[T, list[Pending], list[Future[list[Analysis]]]]] = deque()
+        for tag, pendings in batches:
+            in_flight.append((tag, pendings, self._submit(pendings)))
             if len(in_flight) > self.LOOKAHEAD:
                 yield self._collect(*in_flight.popleft())
         while in_flight:
             yield self._collect(*in_flight.popleft())
 
-    def _submit(self, shas: list[str]) -> list[Future[list[Analysis]]]:
+    def _submit(self, pendings: list[Pending]) -> list[Future[list[Analysis]]]:
         """One share of the batch per worker: few round trips, and every worker busy."""
-        size = -(-len(shas) // self.workers)
-        parts = [shas[start : start + size] for start in range(0, len(shas), size)]
+        size = -(-len(pendings) // self.workers)
+        parts = [pendings[start : start + size] for start in range(0, len(pendings), size)]
         try:
             return [self._pool.submit(_analyse, part) for part in parts]
         except BrokenProcessPool:  # broken while an earlier batch was analysed
@@ -96,23 +100,24 @@ class WorkerPool:
             return [self._pool.submit(_analyse, part) for part in parts]
 
     def _collect(
-        self, tag: T, shas: list[str], futures: list[Future[list[Analysis]]]
+        self, tag: T, pendings: list[Pending], futures: list[Future[list[Analysis]]]
     ) -> tuple[T, list[Analysis]]:
         try:
             return tag, [analysis for future in futures for analysis in future.result()]
         except Exception:  # a worker died, or a result could not come back: find which message
-            return tag, [self._alone(sha) for sha in shas]
+            return tag, [self._alone(pending) for pending in pendings]
 
-    def _alone(self, sha: str) -> Analysis:
+    def _alone(self, pending: Pending) -> Analysis:
         """Analyse one message by itself: if the worker dies now, this message killed it."""
         try:
-            [future] = self._submit([sha])
+            [future] = self._submit([pending])
             return future.result()[0]
         except BrokenProcessPool:
             self._restart()
-            return Analysis(error="the process analysing this message died (out of memory?)")
+            died = "the process analysing this message died (out of memory?)"
+            return Analysis(pending, error=died)
         except Exception as exc:  # e.g. a result that cannot be sent back
-            return failure(exc)
+            return failure(exc, Analysis(pending))
 
     def _restart(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -151,6 +156,6 @@ def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
     os._exit(1)
 
 
-def _analyse(shas: list[str]) -> list[Analysis]:
+def _analyse(pendings: list[Pending]) -> list[Analysis]:
     assert _worker_analyser is not None, "worker started without its analyser"
-    return _worker_analyser.many(shas)
+    return _worker_analyser.many(pendings)

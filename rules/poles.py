@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from rules.engine import RulesError
 from rules.types import PoleFormat
@@ -179,3 +180,32 @@ def digit_groups(regex: str) -> frozenset[str]:
         elif token[0] == ")" and open_groups:
             open_groups.pop()
     return frozenset(names)
+
+
+def code_from_label(content: str, formats: Sequence[PoleFormat]) -> str | None:
+    """The pole code a QR label carries, whether bare, in a URL (a query parameter or the
+    last path segment) or in a `mailto:` link (its subject, then its body).
+
+    >>> code_from_label("https://cc.example.it/p/IP-004512?src=qr", DEFAULT_POLE_FORMATS)
+    'IP-004512'
+    >>> code_from_label("mailto:cc@example.it?subject=Palo%20IP-000102", DEFAULT_POLE_FORMATS)
+    'IP-000102'
+    """
+    for part in _label_parts(content.strip()):
+        hits = find_poles(part, formats)
+        if hits:
+            return hits[0].code
+    return None
+
+
+def _label_parts(content: str) -> list[str]:
+    """Where a code may sit in a label's content, most specific first."""
+    parsed = urlsplit(content)
+    if parsed.scheme.lower() == "mailto":
+        query = parse_qs(parsed.query)
+        return [*query.get("subject", []), *query.get("body", []), unquote(parsed.path)]
+    if parsed.scheme.lower() in {"http", "https"}:
+        values = [v for vs in parse_qs(parsed.query).values() for v in vs]
+        segments = [unquote(s) for s in parsed.path.split("/") if s]
+        return [*values, *reversed(segments)]
+    return [content]

@@ -24,8 +24,21 @@ for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    # A minimal Debian has no sudo; without a terminal, sudo could not ask for a password.
+    usable=yes
+    command -v sudo >/dev/null || usable=no
+    [ "$usable" = no ] || [ -t 0 ] || sudo -n true 2>/dev/null || usable=no
+    if [ "$usable" = no ]; then
+      echo "setup: Debian packages missing: ${missing[*]}; installing them needs root:" >&2
+      echo "  su -c 'apt-get update && apt-get install --no-install-recommends ${missing[*]}'" >&2
+      echo "setup: run that (or ask the administrator), then run $0${1:+ $1} again" >&2
+      exit 1
+    fi
+    sudo="sudo"
+  fi
   echo "setup: installing Debian packages: ${missing[*]}" >&2
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
@@ -48,4 +61,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   fi
   .venv/bin/python -c 'import inbox_daemon.cli' # fail here, clearly, if the install did not work
   echo "$digest" > "$stamp"
+fi
+# A second IMAP server for the tests (Courier), unpacked into .cache/: it conflicts with
+# Dovecot as an installed package.
+if [ "${1:-}" = test ]; then
+  scripts/fetch-test-servers.sh || echo "setup: no Courier; its tests will say why they skip" >&2
 fi

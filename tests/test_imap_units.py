@@ -9,7 +9,9 @@ import pytest
 from inbox_daemon.config import Config
 from inbox_daemon.errors import ConfigError
 from inbox_daemon.sources.imap import BATCH_BYTES, _batches
+from inbox_daemon.sources.imap_after import refusal_problem
 from inbox_daemon.sources.imap_idle import CHECK_S, _closed, _track
+from inbox_daemon.sources.imap_names import Namespaces, keeps_flag, resolve
 from inbox_daemon.sources.imap_session import Backoff
 
 SOURCE = """
@@ -66,3 +68,39 @@ def test_backoff_grows_to_its_cap_and_resets() -> None:
     assert 1.0 <= delays[0] <= 2.0 and 5.0 <= delays[-1] <= 10.0
     backoff.reset()
     assert backoff.next_delay() <= 2.0
+
+
+COURIER = Namespaces(personal=(("INBOX.", "."),), shared=(("#shared.", "."),))
+
+
+def test_names_are_read_in_the_personal_namespace() -> None:
+    assert resolve("Processed", COURIER) == "INBOX.Processed"
+    assert resolve("Già trattati", COURIER) == "INBOX.Già trattati"  # UTF-7: imapclient's job
+    assert resolve("INBOX", COURIER) == "INBOX" and resolve("inbox", COURIER) == "inbox"
+    assert resolve("INBOX.Processed", COURIER) == "INBOX.Processed"  # written in full already
+    assert resolve("inbox.Processed", COURIER) == "inbox.Processed"  # INBOX in any case
+    assert resolve("#shared.Fax", COURIER) == "#shared.Fax"  # another namespace
+    dovecot = Namespaces(personal=(("", "/"),))
+    assert resolve("Processed", dovecot) == "Processed"
+    assert resolve("Processed", Namespaces()) == "Processed"  # no NAMESPACE at all
+
+
+def test_permanent_flags_decide_whether_a_flag_is_kept() -> None:
+    assert keeps_flag("$InboxDaemon", None)  # no PERMANENTFLAGS: all flags (RFC 3501 §7.1)
+    assert keeps_flag("$InboxDaemon", (b"\\Seen", b"\\*"))
+    assert not keeps_flag("$InboxDaemon", (b"\\Seen", b"\\Deleted"))
+    assert keeps_flag("\\Flagged", (b"\\flagged",))  # flags are case-insensitive
+    assert not keeps_flag("\\Flagged", (b"\\Seen", b"\\*"))  # \\* is for keywords only
+    assert not keeps_flag("$InboxDaemon", ())  # EXAMINE: nothing can be kept
+
+
+def test_a_refusal_names_the_server_answer_and_the_key_to_change() -> None:
+    text = refusal_problem(
+        "INBOX", "move:Processed", "move:INBOX.Processed", "create failed: Permission denied",
+        COURIER,
+    )  # fmt: skip
+    assert text.startswith("folder 'INBOX': the server refused to move stored messages to")
+    assert "'INBOX.Processed' (create failed: Permission denied)" in text
+    assert 'check after = "move:Processed"' in text and "separator '.'" in text
+    flag = refusal_problem("INBOX", "flag:$X", "flag:$X", "store failed", COURIER)
+    assert "flag them $X (store failed)" in flag and 'check after = "flag:$X"' in flag

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 from sqlmodel import func, select
 
 from inbox_daemon import pipeline
-from inbox_daemon.analysis import Analyser, Analysis
+from inbox_daemon.analysis import STAGES, Analyser, Analysis, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
-from inbox_daemon.store.models import Message, RuleHit, Ticket, TicketPole
+from inbox_daemon.store.models import Message, Outbox, RuleHit, Ticket, TicketPole
 from inbox_daemon.workers import InProcess, WorkerPool
 
 ROME = ZoneInfo("Europe/Rome")
@@ -161,15 +161,12 @@ def test_a_reminder_links_to_the_earlier_ticket_about_the_same_pole(ctx: Context
     assert poles == {"IP-004512"}
 
 
-@dataclass(frozen=True)
-class KillingAnalyser(Analyser):
-    """Fault injection: the worker analysing a message that says KILL-WORKER dies at once, as
-    a worker killed for its memory would."""
-
-    def __call__(self, sha256: str) -> Analysis:
-        if b"KILL-WORKER" in self.blobs.get("raw", sha256):
-            os._exit(9)
-        return super().__call__(sha256)
+def kill_worker(work: Analysis, tools: Tools) -> Analysis:
+    """Fault injection, as a first stage: the worker analysing a message that says KILL-WORKER
+    dies at once, as a worker killed for its memory would."""
+    if b"KILL-WORKER" in tools.blobs.get("raw", work.pending.sha256):
+        os._exit(9)
+    return work
 
 
 def test_worker_processes_analyse_as_this_process_does(ctx: Context) -> None:
@@ -186,7 +183,7 @@ def test_worker_processes_analyse_as_this_process_does(ctx: Context) -> None:
 
 def test_a_message_that_kills_its_worker_fails_alone(ctx: Context) -> None:
     pks = spool(ctx, *[request(n) for n in range(1, 12)], request(12, "KILL-WORKER"))
-    analyser = KillingAnalyser(**pipeline.analyser(ctx).__dict__)
+    analyser = Analyser(pipeline.analyser(ctx).tools, (("kill", kill_worker), *STAGES))
     pool = WorkerPool(analyser, workers=2)
     try:
         outcomes = {o.message_pk: o for o in pipeline.process_pending(ctx, analyse=pool)}
@@ -199,3 +196,39 @@ def test_a_message_that_kills_its_worker_fails_alone(ctx: Context) -> None:
         pool.close()
     assert later.ticket is not None
     assert numbers(ctx) == list(range(1, 13))
+
+
+ROUTED = """
+[acknowledgements]
+enabled = true
+from = "segnalazioni@example.it"
+max_per_sender_per_hour = 3
+[[routing]]
+match = { urgency = "emergenza" }
+queue = "reperibilita"
+[[routing]]
+queue = "manutenzione"
+"""
+
+
+def test_routing_and_acknowledgements_are_recorded_with_the_ticket(make_context) -> None:
+    """Five requests from one sender in one batch: the batch counts the acknowledgements it
+    has planned but not written yet, so the hourly limit holds inside a batch too."""
+    ctx = make_context(ROUTED)
+    same = [request(n).replace(f"cittadino{n}@".encode(), b"stesso@") for n in range(1, 6)]
+    danger = request(6, "Palo pericolante", "Il palo IP-000006 sta per cadere sulla strada.")
+    spool(ctx, *same, danger)
+    list(pipeline.process_pending(ctx))
+    with transaction(ctx.engine) as session:
+        queues = {seq: queue for seq, queue in session.exec(select(Ticket.seq, Ticket.queue))}
+        jobs = list(session.exec(select(Outbox).order_by(Outbox.id)))
+        routed = set(
+            session.exec(select(RuleHit.rule, RuleHit.value).where(RuleHit.field == "queue"))
+        )
+    assert queues == {1: "manutenzione", 2: "manutenzione", 3: "manutenzione",
+                      4: "manutenzione", 5: "manutenzione", 6: "reperibilita"}  # fmt: skip
+    assert routed == {("routing[2]", "manutenzione"), ("routing[1]", "reperibilita")}
+    assert [j.state for j in jobs if j.recipient == "stesso@example.org"] == (
+        ["pending"] * 3 + ["suppressed"] * 2
+    )
+    assert [j.attempts for j in jobs] == [0] * 6 and all(j.next_attempt_at for j in jobs)

@@ -23,7 +23,7 @@ def build_sources(
         elif isinstance(source, ImapSource):
             from inbox_daemon.sources.imap import ImapSource as Imap
 
-            polled.append(Imap(source, spool.engine))
+            polled.append(Imap(source))
         elif isinstance(source, SmtpSource):
             from inbox_daemon.sources.smtp import SmtpIngress
 

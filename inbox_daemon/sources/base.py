@@ -2,7 +2,10 @@
 
 A source hands over raw bytes with their origin and receipt time, and acknowledges a message
 to its server (IMAP move/flag, file move, SMTP 250) only after `Spool.store` (or
-`store_many`, for a batch) has returned.
+`store_many`, for a batch) has returned. Storing is the promise that makes a ticket: an
+acknowledgement the server refuses is retried later, never a reason to stop reading. What a
+source must remember between polls (IMAP's folder state) it keeps through the spool
+(`Spool.folder_states`): no source holds a database engine of its own.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """IMAP and PEC mailboxes: fetch every message once, store it, only then move or flag it.
 
-Per folder and pass: SELECT (EXAMINE for `after = keep`), compare UIDVALIDITY with
-`source_state`, SEARCH what is left to fetch, skip UIDs the spool already holds under this
-origin, FETCH the rest in batches (`batch_size` messages, at most BATCH_BYTES), store the
-batch (files fsynced, rows committed, in one go), then acknowledge it on the server and advance
-`last_uid`.
+Per folder and pass: SELECT (EXAMINE for `after = keep`) the folder by its name on the server
+(`imap_names.resolve`: `INBOX.Fax` where personal folders live under `INBOX.`), compare
+UIDVALIDITY with `source_state`, SEARCH what is left to fetch, skip UIDs the spool already
+holds under this origin, FETCH the rest in batches (`batch_size` messages, at most
+BATCH_BYTES), store the batch (files fsynced, rows committed, in one go), then move or flag it
+(`imap_after.PostAction`: a refusal is counted and reported, and stops no fetching) and advance
+`last_uid`. A flag the server would not keep (PERMANENTFLAGS) is not set: the folder is read
+as `keep`, its place kept in the database.
 
 A crash anywhere repeats at most one batch: stored messages are recognised (by origin, else by
 sha256 of their bytes) and their move or flag is completed. A new UIDVALIDITY means the UIDs
@@ -22,13 +25,19 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC
 
-from sqlalchemy import Engine
-
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
-from inbox_daemon.sources import imap_state
+from inbox_daemon.folder_states import FolderStates
+from inbox_daemon.sources.imap_after import PostAction, refusal_problem
 from inbox_daemon.sources.imap_idle import IdleWatcher
-from inbox_daemon.sources.imap_session import Backoff, ConnectionLost, Fetched, ImapSession
+from inbox_daemon.sources.imap_names import keeps_flag, resolve
+from inbox_daemon.sources.imap_session import (
+    Backoff,
+    ConnectionLost,
+    Fetched,
+    ImapSession,
+    Selected,
+)
 from inbox_daemon.spool import Incoming, Origin, Spool
 
 log = logging.getLogger(__name__)
@@ -38,25 +47,28 @@ MB = 1024 * 1024
 
 class ImapSource:
     """See `PolledSource`; also `watch` (IMAP IDLE). One connection for polling, kept between
-    polls; the daemon never runs two polls of one source at once."""
+    polls; the daemon never runs two polls of one source at once. Its folder state goes
+    through the spool it is given (`Spool.folder_states`)."""
 
-    def __init__(self, config: ImapConfig, engine: Engine, backoff: Backoff | None = None):
+    def __init__(self, config: ImapConfig, backoff: Backoff | None = None):
         self.name = config.name
         self.config = config
-        self.engine = engine
         self._backoff = backoff or Backoff(base_s=config.poll_interval_s)
         self._imap: ImapSession | None = None
         self._fault: str | None = None  # the connection fault we are backing off from
         self._retry_at = 0.0
         self._watchers: list[IdleWatcher] = []
+        self._said: set[str] = set()  # notices logged once in this source's life
+        self._waiting: dict[str, int] = {}  # folder -> messages waiting for their post-action
 
     def poll(self, spool: Spool) -> int:
+        states = spool.folder_states(self.name)
         if self._fault and time.monotonic() < self._retry_at:
             raise ConnectionLost(self._fault)  # same text: the daemon does not log it again
         try:
-            new = self._poll_folders(self._session(), spool)
+            new = self._poll_folders(self._session(), spool, states)
         except ConnectionLost as exc:
-            self._lost(str(exc))
+            self._lost(str(exc), states)
             raise
         return new
 
@@ -67,17 +79,19 @@ class ImapSource:
             self._imap = ImapSession(self.config)
         return self._imap
 
-    def _poll_folders(self, imap: ImapSession, spool: Spool) -> int:
+    def _poll_folders(self, imap: ImapSession, spool: Spool, states: FolderStates) -> int:
         new, problems = 0, []
         for folder in self.config.folders:
+            awaiting = None
             try:
-                stored, problem = self._sync(imap, folder, spool)
+                stored, awaiting, found = self._sync(imap, folder, spool, states)
             except ConnectionLost:
                 raise
             except SourceError as exc:
-                stored, problem = 0, str(exc)
+                stored, found = 0, [str(exc)]
             new += stored
-            imap_state.save_outcome(self.engine, self.name, folder, problem)
+            problem = "; ".join(found) or None
+            states.save_outcome(folder, problem, awaiting)
             if problem:
                 problems.append(problem)
         self._fault = None
@@ -86,20 +100,26 @@ class ImapSource:
             raise SourceError("; ".join(problems))
         return new
 
-    def _lost(self, fault: str) -> None:
+    def _lost(self, fault: str, states: FolderStates) -> None:
         self._drop()
         self._fault = fault
         self._retry_at = time.monotonic() + self._backoff.next_delay()
         for folder in self.config.folders:
-            imap_state.save_outcome(self.engine, self.name, folder, fault)
+            states.save_outcome(folder, fault)
 
-    def _sync(self, imap: ImapSession, folder: str, spool: Spool) -> tuple[int, str | None]:
-        """One folder: store what is new, acknowledge it; return (new, problem)."""
-        after, limit = self.config.after, self.config.max_message_mb * MB
-        uidvalidity = imap.select(folder, readonly=after == "keep")
-        last_uid = self._resume_point(folder, uidvalidity)
+    def _sync(
+        self, imap: ImapSession, folder: str, spool: Spool, states: FolderStates
+    ) -> tuple[int, int, list[str]]:
+        """One folder: store what is new, then move or flag it; return (new, messages
+        waiting for their post-action, problems)."""
+        limit = self.config.max_message_mb * MB
+        readonly = self.config.after == "keep"
+        selected = imap.select(self._server_name(imap, folder), readonly=readonly)
+        uidvalidity, after = selected.uidvalidity, self._after(imap, folder, selected)
+        last_uid = self._resume_point(states, folder, uidvalidity)
         uids = imap.search(after, last_uid)
-        stored = imap_state.stored_uids(self.engine, self.name, folder, uidvalidity, uids)
+        stored = states.stored_uids(folder, uidvalidity, uids)
+        post = PostAction(imap, after, retried=set(stored))
         sizes = imap.sizes([uid for uid in uids if uid not in stored]) if uids else {}
         too_big = {uid: size for uid, size in sizes.items() if size > limit}
         ceiling = min(too_big, default=None)  # last_uid must stay below an unfetched message
@@ -110,15 +130,65 @@ class ImapSource:
             spooled = spool.store_many([self._incoming(folder, uidvalidity, m) for m in fetched])
             new += sum(s.new for s in spooled)
             stored.update(message.uid for message in fetched)
-            imap.acknowledge(after, [uid for uid in batch if uid in stored])
+            post.apply([uid for uid in batch if uid in stored])  # a refusal stops no fetching
             top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
             if top > last_uid:
                 last_uid = top
-                imap_state.save_progress(self.engine, self.name, folder, uidvalidity, last_uid)
-        return new, _too_big_problem(folder, too_big, self.config.max_message_mb)
+                states.save_progress(folder, uidvalidity, last_uid)
+        problems = [_too_big_problem(folder, too_big, self.config.max_message_mb)]
+        if post.refused:
+            problems.append(
+                refusal_problem(folder, self.config.after, after, post.refused, imap.namespaces)
+            )
+        self._count_waiting(folder, len(post.waiting))
+        return new, len(post.waiting), [p for p in problems if p]
 
-    def _resume_point(self, folder: str, uidvalidity: int) -> int:
-        known = imap_state.load(self.engine, self.name, folder)
+    def _server_name(self, imap: ImapSession, name: str) -> str:
+        """`name` as this server means it (see `imap_names.resolve`), said once if it differs."""
+        resolved = resolve(name, imap.namespaces)
+        if resolved != name:
+            self._say_once(
+                logging.INFO, f"folder {name!r} is {resolved!r} on this server "
+                f"({imap.namespaces.describe()})",
+            )  # fmt: skip
+        return resolved
+
+    def _after(self, imap: ImapSession, folder: str, selected: Selected) -> str:
+        """The post-action this folder gets: a move target by its server name; a flag the
+        server does not keep (PERMANENTFLAGS) falls back to `keep`, said once."""
+        action, _, arg = self.config.after.partition(":")
+        if action == "move":
+            return f"move:{self._server_name(imap, arg)}"
+        if action == "flag" and not keeps_flag(arg, selected.permanent_flags):
+            kept = b" ".join(selected.permanent_flags or ()).decode("ascii", "replace")
+            self._say_once(
+                logging.WARNING, f"folder {folder!r}: the server does not keep the flag {arg} "
+                f"(PERMANENTFLAGS ({kept})): acting as after = \"keep\", the database "
+                "remembers what is stored; to mark mail on the server, use after = "
+                '"move:FOLDER" or a flag it keeps',
+            )  # fmt: skip
+            return "keep"
+        return self.config.after
+
+    def _count_waiting(self, folder: str, waiting: int) -> None:
+        """Log how many stored messages wait for their move or flag, when that changes."""
+        before = self._waiting.get(folder, 0)
+        self._waiting[folder] = waiting
+        if waiting and waiting != before:
+            log.warning(
+                "source %s: folder %r: %d stored message(s) waiting for their post-action (%s)",
+                self.name, folder, waiting, self.config.after,
+            )  # fmt: skip
+        elif before and not waiting:
+            log.info("source %s: folder %r: every post-action done", self.name, folder)
+
+    def _say_once(self, level: int, text: str) -> None:
+        if text not in self._said:
+            self._said.add(text)
+            log.log(level, "source %s: %s", self.name, text)
+
+    def _resume_point(self, states: FolderStates, folder: str, uidvalidity: int) -> int:
+        known = states.load(folder)
         if known.uidvalidity == uidvalidity:
             return known.last_uid
         if known.uidvalidity is not None:
@@ -127,7 +197,7 @@ class ImapSource:
                 " messages already stored are recognised and not duplicated",
                 self.name, folder, uidvalidity, known.uidvalidity,
             )  # fmt: skip
-        imap_state.save_progress(self.engine, self.name, folder, uidvalidity, 0)
+        states.save_progress(folder, uidvalidity, 0)
         return 0
 
     def _incoming(self, folder: str, uidvalidity: int, message: Fetched) -> Incoming:

@@ -20,6 +20,7 @@ from imapclient.exceptions import IMAPClientError
 
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
+from inbox_daemon.sources.imap_names import resolve
 from inbox_daemon.sources.imap_session import Backoff, ImapSession
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class IdleWatcher(threading.Thread):
                 if not self._imap.has("IDLE"):
                     log.info("source %s: server has no IDLE; polling only", self.cfg.name)
                     return
-                info = self._imap.client.select_folder(self.folder, readonly=True)
+                name = resolve(self.folder, self._imap.namespaces)  # as the poll reads it
+                info = self._imap.client.select_folder(name, readonly=True)
                 backoff.reset()
                 # What arrived before this SELECT sends no EXISTS: poll for it (at start, or
                 # after an outage).

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
+from email.parser import BytesHeaderParser
 from typing import Any
 
 from imapclient import IMAPClient
@@ -25,6 +26,7 @@ from imapclient.imapclient import SocketTimeout
 
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
+from inbox_daemon.sources.imap_names import Namespaces
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 30.0
@@ -40,6 +42,10 @@ SYSTEM_FLAG_SEARCH = {  # flag -> the SEARCH key for messages without it
 
 class ConnectionLost(SourceError):
     """The connection cannot be used any more: reconnect (with backoff) before the next try."""
+
+
+class Refused(SourceError):
+    """The server refused to move or flag stored messages (the connection stays usable)."""
 
 
 @dataclass
@@ -58,6 +64,12 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+@dataclass(frozen=True)
+class Selected:
+    uidvalidity: int
+    permanent_flags: tuple[bytes, ...] | None  # None: the server listed none (all allowed)
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,9 @@ class ImapSession:
         self.client = self._connect()
         with self._errors():
             self.capabilities = {c.upper() for c in self.client.capabilities()}
+            self.namespaces = self._namespaces()
         self._targets: set[str] = set()  # move targets known to exist
+        self._selected: str | None = None
 
     def _connect(self) -> IMAPClient:
         cfg = self.cfg
@@ -155,15 +169,25 @@ class ImapSession:
             raise ConnectionLost(describe(exc, cfg)) from None
         return client
 
+    def _namespaces(self) -> Namespaces:
+        """Where personal folders live (RFC 2342); a server without NAMESPACE puts them at
+        the top."""
+        if not self.has("NAMESPACE"):
+            return Namespaces()
+        found = self.client.namespace()
+        return Namespaces(found.personal or (), found.other or (), found.shared or ())
+
     @contextmanager
-    def _errors(self, folder: str | None = None) -> Iterator[None]:
+    def _errors(
+        self, folder: str | None = None, kind: type[SourceError] = SourceError
+    ) -> Iterator[None]:
         try:
             yield
         except (OSError, imaplib.IMAP4.abort) as exc:
             raise ConnectionLost(describe(exc, self.cfg)) from None
         except IMAPClientError as exc:
             where = f"folder {folder!r}: " if folder else ""
-            raise SourceError(where + describe(exc, self.cfg)) from None
+            raise kind(where + describe(exc, self.cfg)) from None
 
     def has(self, capability: str) -> bool:
         return capability.upper().encode() in self.capabilities
@@ -175,9 +199,9 @@ class ImapSession:
             return False
         return True
 
-    def select(self, folder: str, readonly: bool) -> int:
-        """Open `folder` and return its UIDVALIDITY; a missing folder is named with the
-        folders that do exist."""
+    def select(self, folder: str, readonly: bool) -> Selected:
+        """Open `folder` (its name on the server); a missing folder is named with the folders
+        that do exist."""
         try:
             info = self.client.select_folder(folder, readonly=readonly)
         except (OSError, imaplib.IMAP4.abort) as exc:
@@ -187,9 +211,12 @@ class ImapSession:
                 names = ", ".join(repr(f[2]) for f in self.client.list_folders())
             raise SourceError(
                 f"folder {folder!r} cannot be opened on {self.cfg.host} ({_text(exc)}): "
-                f"check folders; the mailbox has {names}"
+                f"check folders; the mailbox has {names} ({self.namespaces.describe()})"
             ) from None
-        return int(info[b"UIDVALIDITY"])
+        self._selected = folder
+        permanent = info.get(b"PERMANENTFLAGS")
+        kept = tuple(permanent) if permanent is not None else None  # (): none is kept
+        return Selected(int(info[b"UIDVALIDITY"]), kept)
 
     def search(self, after: str, last_uid: int) -> list[int]:
         """UIDs still to fetch. `keep` trusts the resume point; `move` and `flag` look at what
@@ -227,18 +254,20 @@ class ImapSession:
             if uid in found and found[uid].get(b"BODY[]") is not None
         ]
 
-    def acknowledge(self, after: str, uids: list[int]) -> None:
-        """Tell the server these messages are stored: move them, or flag them."""
+    def acknowledge(self, after: str, uids: list[int], retried: set[int]) -> None:
+        """Tell the server these stored messages are done: move them, or flag them. `retried`
+        are the ones stored on an earlier pass (a crash, or a refusal, came in between).
+        Raises `Refused` when the server says no, `ConnectionLost` when it is gone."""
         if not uids or after == "keep":
             return
         action, _, arg = after.partition(":")
-        with self._errors():
+        with self._errors(kind=Refused):
             if action == "flag":
                 self.client.add_flags(uids, [arg], silent=True)
             else:
-                self._move(uids, arg)
+                self._move(uids, arg, retried)
 
-    def _move(self, uids: list[int], target: str) -> None:
+    def _move(self, uids: list[int], target: str, retried: set[int]) -> None:
         if target not in self._targets:
             if not self.client.folder_exists(target):
                 self.client.create_folder(target)
@@ -246,14 +275,49 @@ class ImapSession:
         if self.has("MOVE"):
             self.client.move(uids, target)
             return
-        # RFC 6851 fallback. A crash before the expunge leaves a copy in both folders: the
-        # next pass re-finds it here, recognises it as stored and copies it again.
-        self.client.copy(uids, target)
+        # RFC 6851 fallback: COPY, STORE \Deleted, EXPUNGE. A crash before the expunge leaves
+        # the message in both folders; the next pass finds it here again, stored, and must not
+        # copy it a second time: what the target already holds is only expunged here.
+        copied = self._already_copied([uid for uid in uids if uid in retried], target)
+        fresh = [uid for uid in uids if uid not in copied]
+        if fresh:
+            self.client.copy(fresh, target)
         self.client.add_flags(uids, [b"\\Deleted"], silent=True)
         if self.has("UIDPLUS"):
             self.client.uid_expunge(uids)
         else:
             self._expunge_only(uids)
+
+    def _already_copied(self, uids: list[int], target: str) -> set[int]:
+        """Which of `uids` the target already holds: same Message-ID and same size (COPY keeps
+        the bytes). COPYUID would say it too, but only with UIDPLUS, and only if recorded
+        before the crash; the target itself is the truth on every server."""
+        if not uids or self._selected is None:
+            return set()
+        wanted = self._message_ids(uids)
+        if not wanted:
+            return set()
+        home = self._selected
+        self.client.select_folder(target, readonly=True)
+        try:
+            return {uid for uid, (mid, size) in wanted.items() if self._holds(mid, size)}
+        finally:
+            self.client.select_folder(home)
+
+    def _message_ids(self, uids: list[int]) -> dict[int, tuple[str, int]]:
+        found = self.client.fetch(uids, ["RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+        wanted = {}
+        for uid, data in found.items():
+            raw = _header_fields(data)
+            header = BytesHeaderParser().parsebytes(raw)["Message-ID"]
+            if header and header.strip():
+                wanted[uid] = (header.strip(), int(data[b"RFC822.SIZE"]))
+        return wanted
+
+    def _holds(self, message_id: str, size: int) -> bool:
+        hits = self.client.search(["HEADER", "MESSAGE-ID", message_id])
+        sizes = self.client.fetch(hits, ["RFC822.SIZE"]) if hits else {}
+        return any(int(data[b"RFC822.SIZE"]) == size for data in sizes.values())
 
     def _expunge_only(self, uids: list[int]) -> None:
         """EXPUNGE without UIDPLUS removes every \\Deleted message in the folder, also one
@@ -284,3 +348,12 @@ def _shutdown(client: IMAPClient) -> None:
 def _chunks(items: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _header_fields(data: dict[bytes, object]) -> bytes:
+    """The fetched header lines, whatever the server calls the item: Dovecot echoes
+    `BODY[HEADER.FIELDS (MESSAGE-ID)]`, Courier quotes the field name (`("MESSAGE-ID")`)."""
+    for key, value in data.items():
+        if key.upper().startswith(b"BODY[HEADER.FIELDS") and isinstance(value, bytes):
+            return value
+    return b""

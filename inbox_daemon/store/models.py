@@ -88,9 +88,31 @@ class Ticket(SQLModel, table=True):
     fax: dict[str, Any] | None = _json()
     phone: dict[str, Any] | None = _json()
     location: dict[str, Any] | None = _json()
+    unknown_poles: list[str] | None = _json()  # codes read that the register does not know
+    candidate_poles: list[str] | None = _json()  # no code, but a street: its poles, nearest first
     details: dict[str, Any] | None = _json()
     queue: str | None = Field(default=None, max_length=64)
+    assigned_to: str | None = Field(default=None, max_length=64)  # the team on it
+    closed_at: datetime | None = _instant(nullable=True)  # the intervention's end, if closed
     text: str = ""
+
+
+class TicketEvent(SQLModel, table=True):
+    """One change in a ticket's life (created, assigned, started, closed, reopened): kept as
+    history, never overwritten."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _instant()  # when it happened (an imported closure: when the crew closed)
+    recorded_at: datetime = _instant()  # when it was written here
+    action: str = Field(max_length=16)  # assign | start | close | reopen
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    actor: str = Field(max_length=64)  # who: an operator's name, or "import:FILE"
+    team: str | None = Field(default=None, max_length=64)
+    note: str = ""
 
 
 class TicketPole(SQLModel, table=True):
@@ -101,6 +123,35 @@ class TicketPole(SQLModel, table=True):
 
     ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
     code: str = Field(max_length=64, primary_key=True, index=True)
+
+
+class Pole(SQLModel, table=True):
+    """One pole of the register (`poles import`): where it stands, found by its code alone."""
+
+    __tablename__ = "pole"
+    __table_args__ = (Index("ix_pole_street", "municipality", "street", "civic"),)
+
+    code: str = Field(max_length=64, primary_key=True)
+    address: str = Field(max_length=255)
+    municipality: str = Field(max_length=128)
+    lat: float
+    lon: float
+    street: str = Field(max_length=255)  # the address's street, normalised (rules/addresses.py)
+    civic: int | None = None
+    extra: dict[str, str] | None = _json()  # the register's other columns (panel, lamp, zone…)
+
+
+class PoleRegister(SQLModel, table=True):
+    """The register as last imported: one row. `version` tells a running daemon to reload."""
+
+    __tablename__ = "pole_register"
+
+    id: int = Field(default=1, primary_key=True)
+    version: int = 0
+    poles: int = 0
+    sha256: str | None = Field(default=None, max_length=64)  # of the file imported
+    source: str | None = Field(default=None, max_length=1000)
+    imported_at: datetime | None = _instant(nullable=True)
 
 
 class Attachment(SQLModel, table=True):
@@ -172,3 +223,5 @@ class SourceState(SQLModel, table=True):
     last_success_at: datetime | None = _instant(nullable=True)
     last_error: str | None = None
     last_error_at: datetime | None = _instant(nullable=True)
+    # Stored (so ticketed) but not yet moved or flagged on the server: retried every pass.
+    awaiting_action: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from inbox_daemon.config import Config
-from integration.dovecot import PASSWORD, Dovecot, running_dovecot
-from integration.helpers import PASSWORD_ENV, imap_source_toml
+from integration.dovecot import PASSWORD, Dovecot
+from integration.helpers import PASSWORD_ENV, dovecot_or_skip, imap_source_toml
 
 _users = itertools.count(1)
 
@@ -37,7 +37,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def dovecot_server(tls_files: tuple[Path, Path]) -> Iterator[Dovecot]:
-    with running_dovecot(*tls_files) as server:
+    with dovecot_or_skip(*tls_files) as server:
         yield server
 
 

@@ -8,17 +8,22 @@ and never sees another's mail; a passwd-file would need a reload per added user.
 
 Run as root, Dovecot refuses mail processes with UID 0 and login processes as root: mail then
 belongs to the `dovecot` system user and the folder is made traversable for it. Run as anyone
-else, every process simply runs as that user.
+else, every process (master, login, auth, mail) runs as that user: Dovecot's internal and login
+users and group are set to it, and no service chroots, so nothing needs root.
 
-Two options, off by default (the default server's configuration is CONFIG alone): `without`
+Options, off by default (the default server's configuration is CONFIG alone): `without`
 advertises Dovecot's own capability list less the named extensions (`imap_capability`), as an
 older or smaller server would; `rawlog` records what each session sent, so a test can check
-which commands the server was given (`record_commands`, `commands`).
+which commands the server was given (`record_commands`, `commands`); `inbox_prefix = "INBOX."`
+puts personal folders under INBOX with `.` between levels, as Cyrus and Courier do (a client
+that creates `Processed` is refused); `keywords = False` withholds the right to set keywords
+(ACL: PERMANENTFLAGS lists only \\Seen and \\Deleted, and Dovecot ignores a keyword STORE).
 """
 
 from __future__ import annotations
 
 import contextlib
+import grp
 import os
 import pwd
 import re
@@ -50,6 +55,8 @@ mail_uid = {uid}
 mail_gid = {gid}
 first_valid_uid = 1
 default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
 mail_max_userip_connections = 200
 auth_failure_delay = 0  # and no penalty (anvil): wrong-password tests slow no one
 passdb {{
@@ -77,6 +84,38 @@ service anvil {{
   }}
 }}
 """
+
+
+NAMESPACE = """\
+namespace inbox {{
+  inbox = yes
+  prefix = {prefix}
+  separator = .
+}}
+"""
+NO_KEYWORDS = """\
+mail_plugins = acl
+protocol imap {{
+  mail_plugins = acl imap_acl
+}}
+plugin {{
+  acl = vfile:{root}/global-acl
+}}
+"""
+OWNER_WITHOUT_KEYWORDS = "* owner lrstiekxa\n"  # every right but w: keywords and \Flagged...
+SBIN = ("/usr/sbin", "/usr/local/sbin")  # not on an ordinary user's PATH
+
+
+class NotInstalled(RuntimeError):
+    """Dovecot is not on this machine: the tests that need it are skipped, saying so."""
+
+
+def program(name: str) -> str:
+    """Where a Dovecot program is, on PATH or in the sbin folders."""
+    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
+    if found is None:
+        raise NotInstalled(f"{name} is not installed: apt-get install dovecot-imapd")
+    return found
 
 
 PASSWORD = "segreto"  # every user name logs in with it (a static passdb): users are throwaway
@@ -112,8 +151,11 @@ class Dovecot:
         tls_key: Path | None = None,
         without: Iterable[str] = (),
         rawlog: bool = False,
+        inbox_prefix: str = "",
+        keywords: bool = True,
     ):
         self.root = root
+        self.inbox_prefix, self.keywords = inbox_prefix, keywords
         self.host = "127.0.0.1"
         self.port = free_port()
         self.imaps_port = free_port() if tls_cert else 0
@@ -130,8 +172,10 @@ class Dovecot:
         if os.geteuid() == 0:
             owner = pwd.getpwnam("dovecot")
             uid, gid, internal = owner.pw_uid, owner.pw_gid, "root"
-        else:
+            group, login = "dovecot", "dovenull"
+        else:  # one user for everything: no fchown of login sockets, no setuid
             uid, gid, internal = os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name
+            group, login = grp.getgrgid(gid).gr_name, internal
         self.mail_uid, self.mail_gid = uid, gid
         (self.root / "mail").mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o755)
@@ -142,6 +186,7 @@ class Dovecot:
         self.config = self.root / "dovecot.conf"
         values = {
             "root": self.root, "uid": uid, "gid": gid, "internal_user": internal,
+            "internal_group": group, "login_user": login,
             "port": self.port, "imaps_port": self.imaps_port, "password": PASSWORD,
             "ssl": "yes" if ssl_files else "no", "ssl_files": ssl_files,
         }  # fmt: skip
@@ -150,6 +195,11 @@ class Dovecot:
             text += f"imap_capability = {self.capability}\n"
         if self.rawlog:  # a session is recorded only if its user's folder exists
             text += f"rawlog_dir = {self.root}/rawlog/%u\n"
+        if self.inbox_prefix:
+            text += NAMESPACE.format(prefix=self.inbox_prefix)
+        if not self.keywords:
+            (self.root / "global-acl").write_text(OWNER_WITHOUT_KEYWORDS)
+            text += NO_KEYWORDS.format(root=self.root)
         self.config.write_text(text)
 
     def start(self, timeout: float = 15.0) -> None:
@@ -177,7 +227,7 @@ class Dovecot:
     def _spawn(self, timeout: float) -> None:
         log = open(self.root / "dovecot.stdout", "ab")  # noqa: SIM115 - kept by the child
         self.process = subprocess.Popen(
-            ["dovecot", "-F", "-c", str(self.config)],
+            [program("dovecot"), "-F", "-c", str(self.config)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -222,7 +272,7 @@ class Dovecot:
 
     def doveadm(self, *args: str) -> str:
         done = subprocess.run(
-            ["doveadm", "-c", str(self.config), *args],
+            [program("doveadm"), "-c", str(self.config), *args],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
         return done.stdout
@@ -324,13 +374,17 @@ def running_dovecot(
     tls_key: Path | None = None,
     without: Iterable[str] = (),
     rawlog: bool = False,
+    inbox_prefix: str = "",
+    keywords: bool = True,
 ) -> Iterator[Dovecot]:
     """A started Dovecot in a fresh temporary folder, removed afterwards (see `Dovecot` for
-    `without` and `rawlog`)."""
-    if shutil.which("dovecot") is None:
-        raise RuntimeError("dovecot is not installed: apt-get install dovecot-imapd")
+    the options)."""
+    program("dovecot")
     root = Path(tempfile.mkdtemp(prefix="inbox-dovecot-"))
-    server = Dovecot(root, tls_cert, tls_key, without=without, rawlog=rawlog)
+    server = Dovecot(
+        root, tls_cert, tls_key, without=without, rawlog=rawlog, inbox_prefix=inbox_prefix,
+        keywords=keywords,
+    )  # fmt: skip
     server.start()
     try:
         yield server

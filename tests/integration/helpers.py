@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from inbox_daemon.config import Config, ImapSource
 from inbox_daemon.store.models import Message, SourceState, Ticket
+from integration.dovecot import Dovecot, NotInstalled, program, running_dovecot
 
 PASSWORD_ENV = "INBOX_TEST_IMAP_PASSWORD"
+
+
+@contextmanager
+def dovecot_or_skip(*args: Any, **options: Any) -> Iterator[Dovecot]:
+    """`running_dovecot`, or the test skipped with the reason when Dovecot is not installed.
+    A Dovecot that is there but does not start stays an error: that is a bug to see."""
+    try:
+        program("dovecot")
+    except NotInstalled as exc:
+        pytest.skip(str(exc))
+    with running_dovecot(*args, **options) as server:
+        yield server
 
 
 def imap_source_toml(name: str, user: str, **keys: Any) -> str:

@@ -52,7 +52,7 @@ def mailbox(
         config = imap_config(user, **keys)
         engine = open_store(config.database.url)
         store = Store(engine, Spool(engine, BlobStore(config.storage.dir)))
-        return user, store, ImapSource(imap_cfg(config), engine, NO_WAIT)
+        return user, store, ImapSource(imap_cfg(config), NO_WAIT)
 
     return make
 
@@ -84,7 +84,7 @@ def test_restart_resumes_after_last_stored_uid(dovecot: Dovecot, mailbox) -> Non
     source.close()
     dovecot.append(user, italian_requests(3, start=6))
 
-    again = ImapSource(source.config, ctx.engine, NO_WAIT)  # a new process, same database
+    again = ImapSource(source.config, NO_WAIT)  # a new process, same database
     assert again.poll(ctx.spool) == 3
     again.close()
     assert source_state(ctx.engine, "posta").last_uid == 8
@@ -125,7 +125,7 @@ def test_stored_but_not_yet_moved_is_moved_without_a_duplicate(
     keeping.close()
 
     moving_cfg = imap_cfg(imap_config(user, after="move:Processed"))
-    moving = ImapSource(moving_cfg, ctx.engine, NO_WAIT)
+    moving = ImapSource(moving_cfg, NO_WAIT)
     assert moving.poll(ctx.spool) == 0
     moving.close()
 
@@ -185,7 +185,7 @@ def test_message_over_the_limit_stays_on_server_and_is_reported(
     assert "max_message_mb" in state.last_error and state.last_uid == 1
 
     raised = ImapSource(imap_cfg(imap_config(user, max_message_mb=5, after="move:Processed")),
-                        ctx.engine, NO_WAIT)  # fmt: skip
+                        NO_WAIT)  # fmt: skip
     assert raised.poll(ctx.spool) == 1
     raised.close()
     assert dovecot.count(user, "INBOX") == 0 and dovecot.count(user, "Processed") == 4

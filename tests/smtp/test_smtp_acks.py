@@ -15,11 +15,12 @@ from sqlmodel import Session
 
 import parsers.mime
 from inbox_daemon import acks
-from inbox_daemon.calendar import Deemed
 from inbox_daemon.config import AcknowledgementsConfig, Config, SmtpRelay
+from inbox_daemon.drafts import JobDraft, TicketDraft
 from inbox_daemon.outbox import build_message, send
+from inbox_daemon.registration import acks_queued_since
 from inbox_daemon.store.db import open_store, transaction
-from inbox_daemon.store.models import Outbox, Ticket
+from inbox_daemon.store.models import Outbox
 from parsers.message import ParsedMessage
 
 ROME = ZoneInfo("Europe/Rome")
@@ -54,15 +55,18 @@ def parsed(**fields: Any) -> ParsedMessage:
     return ParsedMessage(**values)
 
 
-def ticket(**fields: Any) -> Ticket:
+def ticket(**fields: Any) -> TicketDraft:
     values: dict[str, Any] = {
-        "year": 2026, "seq": 123, "number": "2026/000123", "message_pk": 1,
-        "channel": "email", "sender": "mario.rossi@example.org", "subject": "Lampione spento",
-        "request_type": "manutenzione", "urgency": "ordinaria", "pole_codes": ["IP-001234"],
-        "received_at": NOW, "deemed_received_at": NOW, "registered_at": NOW + timedelta(seconds=5),
+        "year": 2026, "seq": 123, "number": "2026/000123", "message_pk": 1, "source": "ingress",
+        "channel": "email", "status": "open", "sender": "mario.rossi@example.org",
+        "sender_name": None, "subject": "Lampione spento", "request_type": "manutenzione",
+        "urgency": "ordinaria", "criminal_event": False, "pole_codes": ("IP-001234",),
+        "received_at": NOW, "deemed_received_at": NOW, "deemed_reason": None,
+        "registered_at": NOW, "sent_at": None, "message_id": None, "thread_root": None,
+        "queue": None, "text": "",
     }  # fmt: skip
     values.update(fields)
-    return Ticket(**values)
+    return TicketDraft(**values)
 
 
 @pytest.fixture
@@ -71,16 +75,24 @@ def engine(tmp_path: Path) -> Engine:
 
 
 @pytest.fixture
-def plan(engine: Engine) -> Callable[..., list[Outbox]]:
+def plan(engine: Engine) -> Callable[..., list[JobDraft]]:
+    """Plan with the acknowledgements already in the database counted as registration counts
+    them; `own` adds the addresses that only the whole config knows."""
+
     def run(
-        t: Ticket | None = None,
+        t: TicketDraft | None = None,
         p: ParsedMessage | None = None,
         cfg: AcknowledgementsConfig = CFG,
-        **kw: Any,
-    ) -> list[Outbox]:
+        own: frozenset[str] = frozenset(),
+    ) -> list[JobDraft]:
+        policy = acks.AckPolicy.of(cfg, ROME, own)
         with Session(engine) as session:
-            return acks.plan(cfg, session, t or ticket(), p or parsed(), source="ingress",
-                             now=NOW, tz=ROME, **kw)  # fmt: skip
+
+            def recent(recipient: str, since: datetime) -> int:
+                return acks_queued_since(session, recipient, since)
+
+            job = acks.plan(policy, t or ticket(), p or parsed(), recent)
+        return [job] if job else []
 
     return run
 
@@ -104,7 +116,7 @@ def test_out_of_hours_request_states_when_it_counts_as_received(plan):
     saturday = datetime(2026, 11, 28, 21, 0, tzinfo=UTC)
     monday = datetime(2026, 11, 30, 8, 30, tzinfo=ROME)
     t = ticket(received_at=saturday, deemed_received_at=monday, deemed_reason="fuori_orario")
-    [job] = plan(t, deemed=Deemed(monday, "fuori_orario"))
+    [job] = plan(t)
     assert "Data e ora di ricezione:     28/11/2026 22:00" in job.body
     assert "fuori dall'orario di servizio" in job.body
     assert "si considera ricevuta il 30/11/2026 alle ore 08:30" in job.body
@@ -113,8 +125,9 @@ def test_out_of_hours_request_states_when_it_counts_as_received(plan):
 def test_holiday_is_named(plan):
     christmas = datetime(2026, 12, 25, 10, 0, tzinfo=ROME)
     opening = datetime(2026, 12, 28, 8, 30, tzinfo=ROME)
-    t = ticket(received_at=christmas, deemed_received_at=opening, deemed_reason="festivo")
-    [job] = plan(t, deemed=Deemed(opening, "festivo", "Natale"))
+    t = ticket(received_at=christmas, deemed_received_at=opening, deemed_reason="festivo",
+               holiday_name="Natale")  # fmt: skip
+    [job] = plan(t)
     assert "in un giorno festivo (Natale)" in job.body
 
 
@@ -239,7 +252,8 @@ def test_header_injection_from_subject_and_message_ids_reaches_no_header(
         )
     [job] = plan(ticket(subject=message.subject), message)
     assert "\n" not in job.subject and "\r" not in job.subject
-    send(SmtpRelay(port=ack_sink.port), build_message(job, "segnalazioni@example.it"))
+    outgoing = Outbox(**job.row(ticket_id=1))
+    send(SmtpRelay(port=ack_sink.port), build_message(outgoing, "segnalazioni@example.it"))
     [captured] = ack_sink.messages
     assert captured.rcpt_tos == ["mario.rossi@example.org"]
     mail = captured.message

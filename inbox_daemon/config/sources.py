@@ -1,0 +1,165 @@
+"""The `[[sources]]` models (imap | smtp | folder, told apart by `kind`) and SMTP relays."""
+
+# ruff: noqa: RUF012 - pydantic copies a mutable default per instance; ruff cannot see that
+# these classes are pydantic models (their base, Model, is in another module).
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from inbox_daemon.addresses import is_among
+from inbox_daemon.config.base import Model
+from inbox_daemon.config.paths import ConfigPath
+from inbox_daemon.config.secrets import SecretRef
+
+Channel = Literal["email", "pec", "fax"]
+TlsMode = Literal["implicit", "starttls", "none"]
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+ALIASED = ConfigDict(populate_by_name=True)  # a key that is a Python keyword: `from`
+
+
+class SmtpRelay(SecretRef):
+    """Where outgoing mail (acknowledgements) is submitted.
+
+    `from` is for a relay that may send only as its own mailbox (a PEC provider): it becomes
+    the From header and the envelope sender, so the provider accepts the message and its PEC
+    receipts come back to that mailbox. Without it the envelope sender is empty (RFC 3834).
+    """
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    tls: TlsMode = "none"
+    username: str | None = None
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0  # each command and its reply
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # the TCP connect and greeting
+    from_: str | None = Field(default=None, alias="from")
+
+    model_config = ALIASED
+
+
+class SourceBase(Model):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    channel: Channel = "email"
+    fax_profile: Literal["generic", "hylafax", "asterisk"] = "generic"
+
+
+class ImapSource(SourceBase, SecretRef):
+    kind: Literal["imap"]
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    tls: TlsMode = "implicit"
+    verify_tls: bool = True
+    ca_file: ConfigPath | None = None
+    username: str
+    folders: list[str] = ["INBOX"]
+    after: str = "keep"
+    poll_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    idle: bool = True
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 50
+    max_message_mb: Annotated[int, Field(ge=1)] = 100
+    smtp: SmtpRelay | None = None  # acknowledgements for this source's mail go out here
+
+    @field_validator("after")
+    @classmethod
+    def _after_action(cls, value: str) -> str:
+        if value == "keep" or re.fullmatch(r"(move|flag):\S.*", value):
+            return value
+        raise ValueError("expected 'keep', 'move:FOLDER' or 'flag:FLAG'")
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+class SmtpSource(SourceBase, SecretRef):
+    kind: Literal["smtp"]
+    listen: str = "127.0.0.1:8025"
+    hostname: str | None = None  # the name announced in the greeting
+    recipients: list[str]  # addresses, or "@domain" for a whole domain
+    channels: dict[str, Channel] = {}  # recipient -> channel; the rest: `channel`
+    client_networks: list[str] = ["127.0.0.0/8", "::1/128"]
+    max_message_mb: Annotated[int, Field(ge=1, le=2048)] = 50
+    require_starttls: bool = False
+    tls_cert: ConfigPath | None = None
+    tls_key: ConfigPath | None = None
+    require_auth: bool = False
+    username: str | None = None  # AUTH login; the password from password_env / password_file
+    smtp: SmtpRelay | None = None
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one address or @domain is required (never an open relay)")
+        for entry in value:
+            if not re.fullmatch(r"([^@\s]+)?@[^@\s]+\.[^@\s]+", entry):
+                raise ValueError(f"{entry!r} is neither an address nor an @domain entry")
+        return [entry.lower() for entry in value]
+
+    @field_validator("channels")
+    @classmethod
+    def _lower_keys(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        return {key.lower(): channel for key, channel in value.items()}
+
+    @model_validator(mode="after")
+    def _tls_and_auth(self) -> SmtpSource:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.require_auth and not self.username:
+            raise ValueError("require_auth needs username (and password_env or password_file)")
+        if self.require_auth and not self.tls_cert and not self.listens_on_loopback:
+            raise ValueError(
+                "require_auth off loopback needs tls_cert and tls_key: AUTH only over TLS"
+            )
+        unknown = [key for key in self.channels if not self.accepts(key)]
+        if unknown:
+            raise ValueError(f"channels: not among recipients: {', '.join(unknown)}")
+        return self
+
+    def accepts(self, address: str) -> bool:
+        """Whether mail for `address` is ours (case-insensitive; "@domain" entries match)."""
+        return is_among(address, self.recipients)
+
+    @property
+    def listens_on_loopback(self) -> bool:
+        host = self.host_port[0]
+        try:
+            return host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("expected HOST:PORT, e.g. 127.0.0.1:8025")
+        return value
+
+    @field_validator("client_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an IP network such as 10.0.0.0/8") from None
+        return value
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+class FolderSource(SourceBase):
+    kind: Literal["folder"]
+    path: ConfigPath
+    poll_interval_s: Annotated[float, Field(gt=0)] = 5.0
+
+
+Source = Annotated[ImapSource | SmtpSource | FolderSource, Field(discriminator="kind")]

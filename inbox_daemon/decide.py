@@ -1,0 +1,171 @@
+"""Deciding what an analysed message becomes: a ticket draft, or a message kept as it is.
+
+Pure: the few facts that only the database knows (the next number, an earlier ticket, the
+acknowledgements a sender had lately) are asked of a `Ledger`, which the registration
+transaction implements. Everything the ticket will be — columns, status, queue, rule hits,
+acknowledgement — is settled here, so that `registration.py` only writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+import rules
+from inbox_daemon import acks
+from inbox_daemon.analysis import Analysis
+from inbox_daemon.calendar import ServiceCalendar
+from inbox_daemon.drafts import Decision, Kept, Related, TicketDraft
+from inbox_daemon.tickets import format_number
+from parsers.message import ParsedMessage
+
+
+@dataclass(frozen=True)
+class Clues:
+    """What may tie a request to an earlier ticket (`tickets.find_related` weighs them)."""
+
+    ticket_refs: tuple[str, ...]
+    is_reminder: bool
+    pole_codes: tuple[str, ...]
+    sender: str | None
+    subject: str
+    thread_ids: tuple[str, ...]
+    since: datetime  # weaker clues count only for tickets received since then
+
+
+class Ledger(Protocol):
+    """The facts of what is registered already, as the registration transaction sees them."""
+
+    def has_ticket(self, message_id: str) -> bool:
+        """Whether a ticket was made for this Message-ID (a retried delivery, a copy)."""
+        ...
+
+    def next_number(self, year: int) -> int:
+        """The next progressive number of `year`, taken for this ticket."""
+        ...
+
+    def related(self, clues: Clues) -> Related | None: ...
+
+    def recent_acks(self, recipient: str, since: datetime) -> int:
+        """Acknowledgements sent or queued to `recipient` since `since` (not suppressed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Received:
+    """The stored message a decision is about."""
+
+    pk: int
+    source: str
+    channel: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configured rules of registration, built once (`context.py`)."""
+
+    calendar: ServiceCalendar
+    tz: ZoneInfo
+    reminder_window: timedelta
+    acks: acks.AckPolicy | None  # None: acknowledgements are off
+
+
+def decide(
+    message: Received, analysis: Analysis, ledger: Ledger, policy: Policy, now: datetime
+) -> Decision:
+    """What the message becomes: a ticket (with its rows and jobs), a duplicate, or mail
+    that is kept and not a request."""
+    parsed, verdict = analysis.parsed, analysis.verdict
+    assert parsed is not None, "decide() is for messages the stages analysed to the end"
+    if verdict is None:
+        return Kept(analysis.kind)
+    if parsed.message_id and ledger.has_ticket(parsed.message_id):
+        return Kept("duplicate", parsed.message_id)
+    draft = draft_ticket(message, analysis, ledger, policy, now)
+    job = acks.plan(policy.acks, draft, parsed, ledger.recent_acks) if policy.acks else None
+    return replace(draft, jobs=(job,)) if job else draft
+
+
+def draft_ticket(
+    message: Received, analysis: Analysis, ledger: Ledger, policy: Policy, now: datetime
+) -> TicketDraft:
+    """The ticket's columns and rule hits, with the next number of the year."""
+    parsed, verdict = analysis.parsed, analysis.verdict
+    assert parsed is not None and verdict is not None
+    placement = analysis.placement
+    poles = placement.pole_codes if placement else verdict.pole_codes
+    deemed = policy.calendar.deemed_received(message.received_at)
+    related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
+    year = now.astimezone(policy.tz).year
+    seq = ledger.next_number(year)
+    route = analysis.route
+    return TicketDraft(
+        year=year,
+        seq=seq,
+        number=format_number(year, seq),
+        message_pk=message.pk,
+        source=message.source,
+        channel=message.channel,
+        status="redirected" if verdict.criminal_event else "open",
+        sender=parsed.from_address,
+        sender_name=parsed.from_name or None,
+        subject=parsed.subject[:2000],
+        request_type=verdict.request_type,
+        urgency=verdict.urgency,
+        criminal_event=verdict.criminal_event,
+        pole_codes=poles,
+        received_at=message.received_at,
+        deemed_received_at=deemed.at,
+        deemed_reason=deemed.reason,
+        registered_at=now,
+        sent_at=parsed.date,
+        message_id=parsed.message_id,
+        thread_root=thread_root(parsed, related),
+        queue=route.queue if route else None,
+        text=parsed.new_text[:100_000],
+        location=dict(placement.location) if placement and placement.location else None,
+        unknown_poles=placement.unknown if placement else (),
+        candidate_poles=placement.candidates if placement else (),
+        related=related,
+        holiday_name=deemed.holiday_name,
+        hits=why(analysis, related),
+    )
+
+
+def clues(
+    parsed: ParsedMessage, verdict: rules.Verdict, poles: tuple[str, ...], since: datetime
+) -> Clues:
+    return Clues(
+        ticket_refs=verdict.ticket_refs,
+        is_reminder=verdict.request_type == "sollecito",
+        pole_codes=poles,
+        sender=parsed.from_address,
+        subject=parsed.subject,
+        thread_ids=(*parsed.references, *([parsed.in_reply_to] if parsed.in_reply_to else [])),
+        since=since,
+    )
+
+
+def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
+    """The rule hits of the classification and of the register, then the link found and the
+    routing rule."""
+    assert analysis.verdict is not None
+    hits = [*analysis.verdict.hits, *(analysis.placement.hits if analysis.placement else ())]
+    if related:
+        hits.append(rules.Hit("linking", "related_ticket", related.number, related.how))
+    if analysis.route:
+        rule = f"routing[{analysis.route.rule}]"
+        hits.append(rules.Hit(rule, "queue", analysis.route.queue, analysis.route.because))
+    return tuple(hits)
+
+
+def thread_root(parsed: ParsedMessage, related: Related | None) -> str | None:
+    """The first message of the e-mail thread: a reminder joins its earlier ticket's."""
+    if related is not None:
+        return related.thread_root or related.message_id
+    if parsed.references:
+        return parsed.references[0]
+    return parsed.in_reply_to or parsed.message_id
