@@ -53,9 +53,11 @@ smtp = {{ host = "127.0.0.1", port = {relay}, tls = "none" }}
 class Site:
     """A throwaway folder with a config, and the daemon process run on it."""
 
-    def __init__(self, folder: Path, relay: int) -> None:
+    def __init__(self, folder: Path, relay: int | None) -> None:
+        """Acknowledgements go to `relay`; None: acknowledgements off."""
         self.folder = folder
-        self.config, self.port = ingress_config(folder, EXTRA.format(relay=relay))
+        extra = EXTRA.format(relay=relay) if relay else ""
+        self.config, self.port = ingress_config(folder, extra)
         self.process = start_daemon(self.config)
         self.stopped: tuple[float, int] | None = None
 
