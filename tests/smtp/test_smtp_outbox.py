@@ -5,6 +5,7 @@ Time is passed as `now=` to deliver_due; nothing sleeps."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -373,3 +374,26 @@ def _wait_for(condition: Callable[[], bool], limit_s: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.02)
+
+
+def test_a_relay_refusing_at_its_greeting_is_a_relay_failure(make_context):
+    """A 554 greeting ends the session before EHLO; the job waits for a later try."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+
+        def refuse() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.sendall(b"554 5.3.2 Servizio non disponibile\r\n")
+                connection.recv(1024)  # until the client hangs up
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        ctx = make_context(ack_toml(server.getsockname()[1]))
+        job_id = add_job(ctx)
+        assert outbox.deliver_due(ctx, now=T0) == 0
+        thread.join(10)
+    row = job(ctx, job_id)
+    assert row.state == "pending" and "SMTPConnectError" in (row.last_error or "")
+    assert "554" in (row.last_error or "")
