@@ -94,33 +94,34 @@ class _Worker:
         try:
             while not self.stop.is_set():
                 self.wake.clear()  # a wake-up during the pass brings another pass
-                failed = self._pass()
+                failed, until_next = self._pass()
                 rest = min(max(rest * 2, REST_MIN_S), REST_MAX_S) if failed else 0.0
-                self._wait(rest)
+                self._wait(rest, until_next)
         finally:
             self.sessions.close()
 
-    def _pass(self) -> bool:
-        """One pass; True when the relay failed. Any other error is logged and rested on:
-        a delivery thread that died would leave every acknowledgement queued, silently."""
+    def _pass(self) -> tuple[bool, float]:
+        """One pass: whether the relay failed, and how long until this lane's next due job.
+
+        Any other error (the database, say) is logged and rested on: a delivery thread that
+        died would leave every acknowledgement queued, silently.
+        """
         try:
             result = outbox.deliver_pass(self.ctx, self.sessions, lane=self.lane, stop=self.stop)
+            when = outbox.next_due(self.ctx, self.lane)
         except Exception:
             log.exception("outbox: delivery pass failed; trying again shortly")
-            return True
-        return result.relay_failed
+            return True, INTERVAL_S
+        if when is None:
+            return result.relay_failed, INTERVAL_S
+        wait = (when - utcnow()).total_seconds()
+        return result.relay_failed, min(max(wait, MIN_WAIT_S), INTERVAL_S)
 
-    def _wait(self, rest: float) -> None:
+    def _wait(self, rest: float, until_next: float) -> None:
         """Until woken, or the next job falls due, or `INTERVAL_S`; while resting after a
         failure, wake-ups wait too. A session idle for the whole wait is closed: the relay
         need not keep it for us."""
         if rest:
             self.stop.wait(rest)
-        elif not self.wake.wait(self._until_next()):
+        elif not self.wake.wait(until_next):
             self.sessions.close()
-
-    def _until_next(self) -> float:
-        when = outbox.next_due(self.ctx, self.lane)
-        if when is None:
-            return INTERVAL_S
-        return min(max((when - utcnow()).total_seconds(), MIN_WAIT_S), INTERVAL_S)
