@@ -136,6 +136,24 @@ class ServiceCalendar:
         holiday = self._holiday_name(local.date()) if reason == FESTIVO else None
         return Deemed(self.next_opening(local), reason or FUORI_ORARIO, holiday)
 
+    def open_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """How much of [start, end) the service was open: a target in service hours («16 ore
+        lavorative») is measured with this, not with the clock."""
+        if end <= start:
+            return timedelta(0)
+        begin, finish = start.astimezone(UTC), end.astimezone(UTC)
+        total = timedelta(0)
+        day = self._local(start).date()
+        while day <= self._local(end).date():
+            if self._closed_reason(day) is None:
+                for span_start, span_end in self._hours[day.weekday()]:
+                    opens = self._instants(datetime.combine(day, time()) + span_start)[0]
+                    closes = self._instants(datetime.combine(day, time()) + span_end)[-1]
+                    overlap = min(closes, finish) - max(opens, begin)
+                    total += max(overlap, timedelta(0))
+            day += _DAY
+        return total
+
     def describe(self) -> str:
         """One line for logs and check-config."""
         hours = "; ".join(_describe_hours(self._hours))

@@ -43,6 +43,28 @@ def build_parser() -> argparse.ArgumentParser:
     tsub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
     tlist = tsub.add_parser("list", help="the newest tickets, one line each")
     tlist.add_argument("--limit", type=int, default=50)
+    tlist.add_argument("--status", choices=["open", "in_progress", "closed", "redirected"])
+    tlist.add_argument("--queue")
+    tlist.add_argument("--urgency", choices=["emergenza", "urgente", "ordinaria"])
+    tlist.add_argument("--channel", choices=["email", "pec", "fax", "web", "phone"])
+    tlist.add_argument("--since", metavar="YYYY-MM-DD", help="received on or after this day")
+    tlist.add_argument("--until", metavar="YYYY-MM-DD", help="received on or before this day")
+    for action, text in (
+        ("assign", "give a ticket to a team"),
+        ("start", "the intervention has begun"),
+        ("close", "the intervention is done"),
+        ("reopen", "a closed ticket needs work again"),
+    ):
+        move = tsub.add_parser(action, help=text)
+        move.add_argument("number")
+        move.add_argument("--note", required=action in {"close", "reopen"})
+        move.add_argument("--by", help="who (default: your user name)")
+        if action == "assign":
+            move.add_argument("--to", required=True, metavar="TEAM")
+        if action == "close":
+            move.add_argument("--at", metavar="TIME", help="when it was closed (default: now)")
+    timport = tsub.add_parser("import-status", help="statuses from the field crews' system")
+    timport.add_argument("file", type=Path, help="CSV (number,status,time,note) or JSON lines")
     tshow = tsub.add_parser("show", help="one ticket in full")
     tshow.add_argument("number")
     tshow.add_argument("--json", action="store_true")
@@ -71,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     pimport.add_argument("file", nargs="?", type=Path, help="default: [poles] register")
     pshow = psub.add_parser("show", help="one pole, with its open tickets")
     pshow.add_argument("code")
+
+    status = sub.add_parser("status", help="is all well? (exit 0), else what needs a person")
+    status.add_argument("--json", action="store_true")
+
+    report = sub.add_parser("report", help="the monthly statistical report")
+    report.add_argument("--month", required=True, metavar="YYYY-MM")
+    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
 
     labels = sub.add_parser("labels", help="A4 sheets of pole labels with QR codes, as PDF")
     which = labels.add_mutually_exclusive_group(required=True)

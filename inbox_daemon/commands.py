@@ -3,48 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlmodel import select
 from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline, pole_commands
+from inbox_daemon import pipeline, pole_commands, status, ticket_commands
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
 from inbox_daemon.context import Context, build_context
 from inbox_daemon.errors import ConfigError, ExitCode, UsageError
+from inbox_daemon.report import command as report_command
 from inbox_daemon.sources.files import file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
 from inbox_daemon.store.types import utcnow
-from inbox_daemon.tickets import export_row, parse_number
-
-CSV_FIELDS = [
-    "number", "channel", "status", "sender", "subject", "request_type", "urgency",
-    "pole_codes", "criminal_event", "related_ticket", "received_at", "deemed_received_at",
-    "registered_at", "sent_at", "message_id", "queue", "pec", "fax", "rule_hits",
-]  # fmt: skip
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
 CONNECTING = {"run", "sources"}
 log = logging.getLogger(__name__)
-
-
-SHOW_FIELDS = [
-    "number", "status", "channel", "sender", "subject", "request_type", "urgency",
-    "criminal_event", "pole_codes", "related_ticket", "queue", "received_at",
-    "deemed_received_at", "deemed_reason", "registered_at", "sent_at", "message_id",
-]  # fmt: skip
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -65,12 +51,14 @@ def dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
         "run": run,
         "ingest": ingest,
-        "tickets": tickets,
+        "tickets": ticket_commands.tickets,
         "messages": messages,
         "reprocess": reprocess,
         "acks": acks,
         "poles": pole_commands.poles,
         "labels": pole_commands.labels,
+        "report": report_command.report,
+        "status": status.status,
     }
     return handlers[args.command](args, ctx)
 
@@ -148,78 +136,6 @@ def _ingest_one(ctx: Context, path: Path, channel: str) -> dict[str, Any]:
     if outcome.error:
         result["error"] = outcome.error
     return result
-
-
-def tickets(args: argparse.Namespace, ctx: Context) -> int:
-    action = args.tickets_command
-    if action == "list":
-        with transaction(ctx.engine) as session:
-            rows = session.exec(select(Ticket).order_by(Ticket.id.desc()).limit(args.limit))
-            for t in rows:
-                when = t.received_at.astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
-                flags = " REATO" if t.criminal_event else ""
-                print(
-                    f"{t.number}  {when}  {t.channel:<5} {t.request_type:<15} {t.urgency:<9}"
-                    f" {(t.sender or '-')[:30]:<30} {t.subject[:50]}{flags}"
-                )
-        return ExitCode.ok
-    if action == "show":
-        number = parse_number(args.number)
-        if number is None:
-            raise UsageError(f"{args.number!r} is not a ticket number such as 2026/000123")
-        with transaction(ctx.engine) as session:
-            ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
-            if ticket is None:
-                raise UsageError(f"no ticket {number}")
-            row = export_row(session, ticket, ctx.tz)
-        if args.json:
-            print(json.dumps(row, ensure_ascii=False, indent=2))
-        else:
-            _print_ticket(row, ticket.text)
-        return ExitCode.ok
-    return export(args, ctx)
-
-
-def _print_ticket(row: dict[str, Any], text: str) -> None:
-    for key in SHOW_FIELDS:
-        print(f"{key + ':':<20} {row[key] if row[key] is not None else '-'}")
-    print("rule hits:")
-    for hit in row["rule_hits"]:
-        print(f"  {hit['field']:<15} {hit['value']:<16} {hit['rule']}: {hit['evidence']!r}")
-    for att in row["attachments"]:
-        print(f"attachment: {att['filename']} ({att['content_type']}, {att['size']} bytes)")
-    print("\n" + text.strip())
-
-
-def export(args: argparse.Namespace, ctx: Context) -> int:
-    out: IO[str] = (
-        args.output.open("w", encoding="utf-8", newline="") if args.output else sys.stdout
-    )
-    try:
-        writer = (
-            csv.DictWriter(out, CSV_FIELDS, extrasaction="ignore") if args.format == "csv" else None
-        )
-        if writer:
-            writer.writeheader()
-        with transaction(ctx.engine) as session:
-            for ticket in session.exec(select(Ticket).order_by(Ticket.id)):
-                row = export_row(session, ticket, ctx.tz)
-                if writer:
-                    writer.writerow({k: _csv_value(row.get(k)) for k in CSV_FIELDS})
-                else:
-                    out.write(json.dumps(row, ensure_ascii=False) + "\n")
-    finally:
-        if args.output:
-            out.close()
-    return ExitCode.ok
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return " ".join(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return value
 
 
 def messages(args: argparse.Namespace, ctx: Context) -> int:

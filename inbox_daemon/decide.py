@@ -129,6 +129,7 @@ def draft_ticket(
         location=dict(placement.location) if placement and placement.location else None,
         unknown_poles=placement.unknown if placement else (),
         candidate_poles=placement.candidates if placement else (),
+        details=chased(verdict, related),
         related=related,
         holiday_name=deemed.holiday_name,
         hits=why(analysis, related),
@@ -156,10 +157,21 @@ def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
     hits = [*analysis.verdict.hits, *(analysis.placement.hits if analysis.placement else ())]
     if related:
         hits.append(rules.Hit("linking", "related_ticket", related.number, related.how))
+    if related and related.status == "closed":
+        closed = "sollecito su una richiesta già chiusa"
+        hits.append(rules.Hit("linking.closed", "related_ticket", related.number, closed))
     if analysis.route:
         rule = f"routing[{analysis.route.rule}]"
         hits.append(rules.Hit(rule, "queue", analysis.route.queue, analysis.route.because))
     return tuple(hits)
+
+
+def chased(verdict: rules.Verdict, related: Related | None) -> dict[str, str] | None:
+    """A reminder's type-specific fields: the ticket it chases, and whether that one was
+    closed already (the question is open again)."""
+    if verdict.request_type != "sollecito" or related is None:
+        return None
+    return {"chases": related.number, "chases_status": related.status}
 
 
 def thread_root(parsed: ParsedMessage, related: Related | None) -> str | None:

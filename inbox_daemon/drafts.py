@@ -41,6 +41,7 @@ class Related:
     message_id: str | None
     thread_root: str | None
     how: str
+    status: str = "open"  # a reminder about a closed ticket reopens the question
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class TicketDraft:
     location: dict[str, Any] | None = None
     unknown_poles: tuple[str, ...] = ()
     candidate_poles: tuple[str, ...] = ()
+    details: dict[str, Any] | None = None  # type-specific fields (a reminder: what it chases)
     related: Related | None = None
     holiday_name: str | None = None  # why the calendar moved it, for the acknowledgement
     hits: tuple[rules.Hit, ...] = ()
@@ -92,7 +94,7 @@ class TicketDraft:
             "sent_at": self.sent_at, "message_id": self.message_id,
             "thread_root": self.thread_root, "queue": self.queue, "text": self.text,
             "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
-            "candidate_poles": list(self.candidate_poles) or None,
+            "candidate_poles": list(self.candidate_poles) or None, "details": self.details,
         }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ class ExitCode(IntEnum):
     store_unavailable = 3  # the database or the storage directory cannot be used
     input_not_stored = 4  # ingest: at least one input could not be stored at all
     source_failed = 5  # run --once: at least one source could not be read
+    needs_attention = 6  # status: something needs a person (the output says what)
     other = 15
 
 

@@ -140,7 +140,9 @@ class Batch:
         found, how = find_related(self.session, **asdict(clues))
         if found is None or found.id is None:
             return None
-        return Related(found.id, found.number, found.message_id, found.thread_root, how or "")
+        return Related(
+            found.id, found.number, found.message_id, found.thread_root, how or "", found.status
+        )
 
     def recent_acks(self, recipient: str, since: datetime) -> int:
         """Those written before, and those this batch has planned and not written yet."""

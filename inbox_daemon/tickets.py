@@ -17,6 +17,7 @@ from inbox_daemon.store.models import (
     RuleHit,
     Ticket,
     TicketCounter,
+    TicketEvent,
     TicketPole,
 )
 
@@ -117,6 +118,9 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
         .order_by(Attachment.index)
     )
     message = session.get(Message, ticket.message_pk)
+    events = session.exec(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    )
     return {
         "number": ticket.number,
         "channel": ticket.channel,
@@ -142,6 +146,8 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
         "unknown_poles": list(ticket.unknown_poles or []),
         "candidate_poles": list(ticket.candidate_poles or []),
         "queue": ticket.queue,
+        "assigned_to": ticket.assigned_to,
+        "closed_at": iso(ticket.closed_at, tz),
         "details": ticket.details,
         "rule_hits": [
             {"rule": h.rule, "field": h.field, "value": h.value, "evidence": h.evidence}
@@ -155,6 +161,18 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
                 "sha256": a.sha256,
             }
             for a in attachments
+        ],
+        "history": [
+            {
+                "at": iso(e.at, tz),
+                "action": e.action,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "actor": e.actor,
+                "team": e.team,
+                "note": e.note,
+            }
+            for e in events
         ],
         "source": message.source if message else None,
         "raw_sha256": message.sha256 if message else None,

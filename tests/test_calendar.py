@@ -278,3 +278,15 @@ def test_describe() -> None:
 
 def test_utc_input_is_accepted_as_timezone_utc() -> None:
     assert ServiceCalendar().is_open(datetime(2026, 5, 18, 7, 0, tzinfo=UTC))
+
+
+def test_open_time_between_counts_only_opening_hours_and_skips_holidays():
+    cal = ServiceCalendar("Europe/Rome", "mon-fri 08:30-17:30", "IT", [])
+    friday_16 = datetime(2026, 11, 27, 16, 0, tzinfo=ROME)
+    monday_10 = datetime(2026, 11, 30, 10, 0, tzinfo=ROME)
+    assert cal.open_time_between(friday_16, monday_10) == timedelta(hours=3)  # 1.5 + 1.5
+    christmas_eve = datetime(2026, 12, 24, 9, 0, tzinfo=ROME)  # then 25, 26, a Sunday
+    assert cal.open_time_between(christmas_eve, datetime(2026, 12, 28, 9, 0, tzinfo=ROME)) == (
+        timedelta(hours=8, minutes=30) + timedelta(minutes=30)
+    )
+    assert cal.open_time_between(monday_10, friday_16) == timedelta(0)

@@ -139,6 +139,28 @@ class PecConfig(Model):
     trust_store: ConfigPath | None = None
 
 
+TARGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|d)\s*(service)?\s*$")
+
+
+class ReportConfig(Model):
+    """The monthly report (`inbox-daemon report`)."""
+
+    # Per urgency, how soon a request should be closed after it counts as received: "2h",
+    # "24h", "5d"; "16h service" counts only the service calendar's opening hours.
+    targets: dict[str, str] = {"emergenza": "2h", "urgente": "24h", "ordinaria": "5d"}
+    recipients: list[str] = []  # who receives it each month (mailing: not acted on yet)
+
+    @field_validator("targets")
+    @classmethod
+    def _durations(cls, value: dict[str, str]) -> dict[str, str]:
+        for urgency, target in value.items():
+            if urgency not in {"emergenza", "urgente", "ordinaria"}:
+                raise ValueError(f"{urgency!r}: expected emergenza, urgente or ordinaria")
+            if not TARGET.match(target):
+                raise ValueError(f'{urgency} = {target!r}: expected e.g. "2h", "5d", "16h service"')
+        return value
+
+
 class RoutingRule(Model):
     match: dict[str, Any] = {}
     queue: str
@@ -166,6 +188,7 @@ class Config(Model):
     processing: ProcessingConfig = ProcessingConfig()
     acknowledgements: AcknowledgementsConfig = AcknowledgementsConfig()
     pec: PecConfig = PecConfig()
+    report: ReportConfig = ReportConfig()
     routing: list[RoutingRule] = []
     sources: list[Source] = []
     path: Path | None = None  # the file it was loaded from
