@@ -4,8 +4,16 @@ Threads: APScheduler runs each polled source on its own interval; a source that 
 server (IMAP IDLE) also polls itself when told of new mail, from its watcher thread; a lock per
 source keeps two polls of one source from running at once. Push sources (SMTP) run their own
 server thread; the main thread processes stored messages whenever a source reports new ones,
-and at least every few seconds. `run --once` polls in one thread while the main thread
-processes what is already stored.
+and at least every few seconds. The outbox is delivered by its own threads (`delivery.py`),
+which the main thread only wakes: a slow or silent relay never delays a ticket. `run --once`
+polls in one thread while the main thread processes what is already stored.
+
+Stopping (SIGTERM) is bounded, within the unit's `TimeoutStopSec`: push sources stop first (no
+new mail accepted), then polled sources are closed (a drop folder's poll in progress ends
+at its next file, a mailbox's poll is waited for); the outbox takes no new job and cuts
+a delivery still waiting on a relay after a short grace (the job stays queued); the messages
+already stored are registered for up to `STOP_DRAIN_S` (any left are registered at the next
+start: they are stored); then it exits.
 
 Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
 (`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
@@ -22,6 +30,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,15 +40,17 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from inbox_daemon import outbox, pipeline
 from inbox_daemon.context import Context
+from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
+from inbox_daemon.sources.folder import FolderSource
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
 log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0
 FETCH_WAIT_S = 0.05  # run --once: how long to wait for the fetch thread to store more
-OUTBOX_INTERVAL_S = 15.0
+STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a margin above it
 
 
 class Daemon:
@@ -50,6 +61,7 @@ class Daemon:
         self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
+        self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
         swept = ctx.spool.blobs.sweep_temporary()
         if swept:
             log.info("store: removed %d file(s) half-written before a crash", swept)
@@ -84,13 +96,11 @@ class Daemon:
                 self.poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
                 max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
             )  # fmt: skip
-        scheduler.add_job(
-            outbox.deliver_due, "interval", args=[self.ctx], seconds=OUTBOX_INTERVAL_S,
-            id="outbox", max_instances=1, coalesce=True,
-        )  # fmt: skip
+        self._delivery = delivery = Delivery(self.ctx)
         for source in self.pushed:
             source.start()
         scheduler.start()
+        delivery.start()
         for source in self.polled:
             if isinstance(source, WatchedSource):
                 source.watch(functools.partial(self.poll, source))
@@ -103,15 +113,29 @@ class Daemon:
                     self.wake.wait(IDLE_WAKE_S)
                     self.wake.clear()
             finally:
-                _sd_notify("STOPPING=1")
-                log.info("stopping: finishing the current work")
-                for source in self.pushed:
-                    source.stop()
-                scheduler.shutdown(wait=True)
-                for polled in self.polled:
-                    polled.close()
-                self._drain(analyse)
+                self._stop(scheduler, delivery, analyse)
         return ExitCode.ok
+
+    def _stop(self, scheduler: BackgroundScheduler, delivery: Delivery, analyse: Analyse) -> None:
+        """The bounded stop (see the module's docstring)."""
+        until = time.monotonic() + STOP_DRAIN_S
+        _sd_notify("STOPPING=1")
+        log.info("stopping: no new mail; finishing the messages already received")
+        for source in self.pushed:
+            source.stop()
+        delivery.request_stop()
+        # A drop folder's poll in progress ends at its next file when closed; an IMAP session
+        # is not thread-safe, so a mailbox is closed once its poll is over.
+        folders = [source for source in self.polled if isinstance(source, FolderSource)]
+        for source in folders:
+            source.close()
+        scheduler.shutdown(wait=True)
+        for source in self.polled:
+            if source not in folders:
+                source.close()
+        self._drain(analyse, until=until)
+        delivery.stop()
+        log.info("stopped; unsent acknowledgements stay queued")
 
     def _poll_all(self, results: list[bool]) -> None:
         results.extend(self.poll(source) for source in self.polled)
@@ -154,20 +178,21 @@ class Daemon:
         finally:
             pool.close()
 
-    def _drain(self, analyse: Analyse, after: int = 0) -> int:
-        """Process what is stored (above message id `after`); return the last id processed."""
-        tickets, last = 0, after
+    def _drain(self, analyse: Analyse, after: int = 0, until: float | None = None) -> int:
+        """Process what is stored (above message id `after`); return the last id processed.
+
+        It ends early on a stop request, or, once stopping, at the monotonic time `until`."""
+        last = after
         for outcome in pipeline.process_pending(self.ctx, analyse=analyse, after=after):
             by = "" if outcome.fresh else " (by another instance)"
             log.info(
                 "message %s: %s %s%s", outcome.message_pk, outcome.outcome, outcome.ticket or "", by
             )
-            tickets += outcome.fresh and outcome.ticket is not None
             last = max(last, outcome.message_pk)
-            if self.stopping.is_set():
+            if outcome.fresh and outcome.ticket is not None and self._delivery is not None:
+                self._delivery.wake()  # acknowledge now, not at the next outbox pass
+            if self.stopping.is_set() if until is None else time.monotonic() > until:
                 break
-        if tickets:
-            outbox.deliver_due(self.ctx)  # acknowledge now, not at the next outbox tick
         return last
 
     def _install_signal_handlers(self) -> None:
@@ -178,12 +203,6 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-
-
-def _now(ctx: Context):
-    from datetime import datetime
-
-    return datetime.now(ctx.tz)
 
 
 def _sd_notify(state: str) -> None:

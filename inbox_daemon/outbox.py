@@ -1,16 +1,22 @@
-"""Delivery of the outbox: every due job is tried, failures retried with backoff.
+"""The outbox's jobs: claimed, leased, sent once, failures retried with backoff.
 
 An SMTP outage only delays acknowledgements: the job goes back to `pending` with its next
 attempt pushed back (capped exponential backoff with jitter, so a recovering relay is not hit
 by every job at once), and becomes `failed` only after `max_attempts`, or at once when the
-recipient's server refuses it for good (5xx); `acks list` shows both.
+recipient's server refuses it for good (5xx); `acks list` shows both. `delivery.py` runs the
+passes in their own threads; `run --once`, tools and tests call `deliver_due` directly.
 
 Never twice: a job is claimed before it is sent by one atomic UPDATE from `pending` to
 `sending`, so of two threads, processes or daemon instances on one database only one wins.
-The claim is a lease (`next_attempt_at` moves to the lease's end): a job left `sending` by a
-crash is due again once the lease expires. The lease is much longer than any send can take;
-the one remaining window (sent, then a crash before `sent` is recorded) resends with the same
-Message-ID, which lets the recipient's software recognise the copy.
+The claim records, before anything is sent, that the job is in flight with its Message-ID.
+It is a short lease (`next_attempt_at` moves to its end, `lease_seconds`: about a minute),
+renewed before each SMTP step while the delivery lasts; every step is cut by the relay's
+timeouts first, so a live delivery never loses its lease, and a crashed instance's jobs are
+due again a minute later. The one window left is the relay's 250 to DATA followed by a crash
+before `sent` is written: `sent` is written in the very next statement, before QUIT or the
+next job. SMTP has no way to ask a relay whether it already holds a message, so a job found
+still `sending` after its lease is logged as interrupted and sent again with the same
+Message-ID, which lets the recipient's software recognise the copy (at least once).
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from __future__ import annotations
 import logging
 import random
 import smtplib
-import ssl
 import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -29,6 +36,7 @@ from sqlmodel import select, update
 from inbox_daemon.acks import one_line
 from inbox_daemon.config import SmtpRelay
 from inbox_daemon.context import Context
+from inbox_daemon.relay import RelaySession, relay_key
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Outbox
 from inbox_daemon.store.types import utcnow
@@ -36,30 +44,85 @@ from inbox_daemon.store.types import utcnow
 log = logging.getLogger(__name__)
 BACKOFF_BASE_S = 60
 BACKOFF_MAX_S = 3600
+LEASE_MARGIN_S = 5.0
+DUE_BATCH = 500  # jobs listed per pass; the next pass takes the rest
 MAIL_KINDS = ("ack", "alert", "forward")  # webhooks are someone else's business
-_delivering = threading.Lock()  # the scheduler and the worker may both ask at once
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """The share of the queue one delivery thread takes: one relay, every `count`-th job."""
+
+    key: tuple
+    index: int = 0
+    count: int = 1
+
+    def takes(self, relay: SmtpRelay, job_id: int) -> bool:
+        return relay_key(relay) == self.key and job_id % self.count == self.index
+
+
+@dataclass
+class Sessions:
+    """The relay sessions of one delivery thread, kept open between jobs and passes."""
+
+    open: dict[tuple, RelaySession] = field(default_factory=dict)
+
+    def get(self, relay: SmtpRelay) -> RelaySession:
+        return self.open.setdefault(relay_key(relay), RelaySession(relay))
+
+    def close(self) -> None:
+        for session in list(self.open.values()):
+            session.close()
+
+    def abort(self) -> None:
+        """From another thread (a stop request): cut every session waiting on a relay."""
+        for session in list(self.open.values()):
+            session.abort()
+
+
+@dataclass
+class Pass:
+    sent: int = 0
+    relay_failed: bool = False
 
 
 def deliver_due(ctx: Context, now: datetime | None = None) -> int:
-    """Try every due job once; return how many were sent. `now` is for tests and tools.
+    """Try every due job once; return how many were sent. `now` is for tests and tools."""
+    sessions = Sessions()
+    try:
+        return deliver_pass(ctx, sessions, clock=(lambda: now) if now else utcnow).sent
+    finally:
+        sessions.close()
+
+
+def deliver_pass(
+    ctx: Context,
+    sessions: Sessions,
+    *,
+    clock: Clock = utcnow,
+    lane: Lane | None = None,
+    stop: threading.Event | None = None,
+) -> Pass:
+    """One pass over the due jobs (of `lane`, when given), on `sessions`, until `stop`.
 
     A relay that fails (no answer, refused login or sender) is not tried again in the same
-    pass: the daemon's worker calls this too, and must not wait out one timeout per queued
-    job during an outage.
+    pass: during an outage a pass costs one timeout per relay, not one per queued job.
     """
-    with _delivering:
-        now = now or utcnow()
-        failing: set[tuple[str, int]] = set()
-        sent = 0
-        for job_id, source in _due(ctx, now):
-            relay = relay_for(ctx, source)
-            if (relay.host, relay.port) in failing:
-                continue  # stays due, with no attempt counted: tried in a later pass
-            result = _deliver(ctx, job_id, relay, now)
-            sent += result == "sent"
-            if result == "relay_failed":
-                failing.add((relay.host, relay.port))
-        return sent
+    failing: set[tuple] = set()
+    result = Pass()
+    for job_id, source in _due(ctx, clock()):
+        if stop is not None and stop.is_set():
+            break
+        relay = relay_for(ctx, source)
+        if relay_key(relay) in failing or (lane is not None and not lane.takes(relay, job_id)):
+            continue  # stays due, with no attempt counted: tried in a later pass
+        outcome = _deliver(ctx, job_id, relay, sessions.get(relay), clock, stop)
+        result.sent += outcome == "sent"
+        if outcome == "relay_failed":
+            failing.add(relay_key(relay))
+            result.relay_failed = True
+    return result
 
 
 def _due(ctx: Context, now: datetime) -> list[tuple[int, str | None]]:
@@ -72,46 +135,79 @@ def _due(ctx: Context, now: datetime) -> list[tuple[int, str | None]]:
                 Outbox.kind.in_(MAIL_KINDS),
             )
             .order_by(Outbox.id)
+            .limit(DUE_BATCH)
         )
         return [(job_id, source) for job_id, source in session.exec(query) if job_id is not None]
 
 
-def _deliver(ctx: Context, job_id: int, relay: SmtpRelay, now: datetime) -> str:
-    """sent | taken (by another caller) | failed (this job only) | relay_failed."""
-    job = claim(ctx, job_id, now)
+def next_due(ctx: Context, lane: Lane) -> datetime | None:
+    """When the next job of `lane` falls due (a retry's backoff, a lease's end), if any."""
+    with transaction(ctx.engine) as session:
+        query = (
+            select(Outbox.id, Outbox.source, Outbox.next_attempt_at)
+            .where(Outbox.state.in_(("pending", "sending")), Outbox.kind.in_(MAIL_KINDS))
+            .order_by(Outbox.next_attempt_at)
+            .limit(DUE_BATCH)
+        )
+        for job_id, source, when in session.exec(query):
+            if job_id is not None and lane.takes(relay_for(ctx, source), job_id):
+                return when
+    return None
+
+
+def _deliver(
+    ctx: Context,
+    job_id: int,
+    relay: SmtpRelay,
+    session: RelaySession,
+    clock: Clock,
+    stop: threading.Event | None,
+) -> str:
+    """sent | taken (by another caller) | failed (this job only) | relay_failed | stopped."""
+    job = claim(ctx, job_id, clock())
     if job is None:
         return "taken"
+    lease = _Lease(ctx, job_id, clock, lease_seconds(ctx))
     try:
-        send(relay, build_message(job, relay.from_ or ctx.acks.from_))
+        session.submit(build_message(job, relay.from_ or ctx.acks.from_), lease.keep)
     except OSError as exc:  # smtplib's errors are OSErrors too
-        _record_failure(ctx, job_id, now, f"{type(exc).__name__}: {exc}", _permanent(exc))
+        answered = isinstance(exc, smtplib.SMTPResponseException)
+        if stop is not None and stop.is_set() and not answered:
+            _release(ctx, job_id, clock())
+            return "stopped"
+        _record_failure(ctx, job_id, clock(), f"{type(exc).__name__}: {exc}", _permanent(exc))
         this_job = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
         return "failed" if this_job else "relay_failed"
-    with transaction(ctx.engine) as session:
-        row = session.get(Outbox, job_id)
-        if row is not None:
-            row.state, row.sent_at, row.last_error = "sent", now, None
-            session.add(row)
+    _record_sent(ctx, job_id, clock())  # at once: the relay's 250 is the only proof we have
     return "sent"
+
+
+def _record_sent(ctx: Context, job_id: int, now: datetime) -> None:
+    with transaction(ctx.engine) as session:
+        session.exec(
+            update(Outbox)
+            .where(Outbox.id == job_id)
+            .values(state="sent", sent_at=now, last_error=None)
+        )
 
 
 def claim(ctx: Context, job_id: int, now: datetime) -> Outbox | None:
     """Take a due job for sending, atomically; None when another caller has it (or not due).
 
     The attempt is counted here, so a job that crashes the sender still runs out of attempts.
+    A job taken over from an expired lease may have been delivered: it is logged as such.
     """
     lease = now + timedelta(seconds=lease_seconds(ctx))
     with transaction(ctx.engine) as session:
-        taken = session.exec(
-            update(Outbox)
-            .where(
-                Outbox.id == job_id,
-                Outbox.state.in_(("pending", "sending")),
-                Outbox.next_attempt_at <= now,
+        for state in ("pending", "sending"):
+            taken = session.exec(
+                update(Outbox)
+                .where(Outbox.id == job_id, Outbox.state == state, Outbox.next_attempt_at <= now)
+                .values(state="sending", next_attempt_at=lease, attempts=Outbox.attempts + 1)
             )
-            .values(state="sending", next_attempt_at=lease, attempts=Outbox.attempts + 1)
-        )
-        if taken.rowcount != 1:
+            if taken.rowcount == 1:
+                break
+        else:
             return None
         job = session.get(Outbox, job_id)
         assert job is not None
@@ -119,13 +215,62 @@ def claim(ctx: Context, job_id: int, now: datetime) -> Outbox | None:
             domain = ctx.acks.from_.rpartition("@")[2] or None
             job.outgoing_message_id = make_msgid("ack", domain=domain)
             session.add(job)
+        elif state == "sending":
+            log.warning("outbox %s to %s: an earlier delivery was interrupted (crash or lost "
+                        "lease); sending again with the same Message-ID %s",
+                        job_id, job.recipient, job.outgoing_message_id)  # fmt: skip
         return job
 
 
 def lease_seconds(ctx: Context) -> float:
-    """How long a claim holds: far beyond one send, each of whose steps may take timeout_s."""
-    relays = [ctx.acks.smtp, *(getattr(s, "smtp", None) for s in ctx.config.sources)]
-    return max(900.0, 20 * max(r.timeout_s for r in relays if r is not None))
+    """How long a claim holds: two of the longest SMTP step, renewed at half (`_Lease`),
+    so a step cut by its timeout always ends inside the lease. About a minute by default."""
+    relays = _relays(ctx)
+    step = max(max(r.timeout_s, r.connect_timeout_s) for r in relays)
+    return 2 * step + LEASE_MARGIN_S
+
+
+def _relays(ctx: Context) -> list[SmtpRelay]:
+    found = [ctx.acks.smtp, *(getattr(s, "smtp", None) for s in ctx.config.sources)]
+    return [relay for relay in found if relay is not None]
+
+
+def relays(ctx: Context) -> Iterable[SmtpRelay]:
+    """Every distinct relay the outbox may send through (one delivery lane each)."""
+    return {relay_key(relay): relay for relay in _relays(ctx)}.values()
+
+
+class _Lease:
+    """Keeps a claim alive while its delivery lasts: renewed before an SMTP step whenever
+    less than half of it is left, so most deliveries (milliseconds) never write again."""
+
+    def __init__(self, ctx: Context, job_id: int, clock: Clock, seconds: float) -> None:
+        self.ctx, self.job_id, self.clock = ctx, job_id, clock
+        self.length = timedelta(seconds=seconds)
+        self.until = clock() + self.length
+
+    def keep(self) -> None:
+        now = self.clock()
+        if self.until - now > self.length / 2:
+            return
+        with transaction(self.ctx.engine) as session:
+            session.exec(
+                update(Outbox)
+                .where(Outbox.id == self.job_id, Outbox.state == "sending")
+                .values(next_attempt_at=now + self.length)
+            )
+        self.until = now + self.length
+
+
+def _release(ctx: Context, job_id: int, now: datetime) -> None:
+    """A delivery cut by a stop request: queued again, due at once, the attempt not counted."""
+    with transaction(ctx.engine) as session:
+        session.exec(
+            update(Outbox)
+            .where(Outbox.id == job_id, Outbox.state == "sending")
+            .values(state="pending", next_attempt_at=now, attempts=Outbox.attempts - 1,
+                    last_error="delivery interrupted by a stop; queued again")
+        )  # fmt: skip
 
 
 def build_message(job: Outbox, from_address: str) -> EmailMessage:
@@ -154,21 +299,12 @@ def relay_for(ctx: Context, source_name: str | None) -> SmtpRelay:
 
 
 def send(relay: SmtpRelay, message: EmailMessage) -> None:
-    """Submit `message`. The envelope sender is empty (RFC 3834: bounces of an automatic
-    reply must not come back), unless the relay sends as its own mailbox (`from`, PEC)."""
-    context = ssl.create_default_context()
-    if relay.tls == "implicit":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(
-            relay.host, relay.port, timeout=relay.timeout_s, context=context
-        )
-    else:
-        client = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout_s)
-    with client:
-        if relay.tls == "starttls":
-            client.starttls(context=context)
-        if relay.username:
-            client.login(relay.username, relay.password or "")
-        client.send_message(message, from_addr=relay.from_ or "<>")
+    """Submit one message on a session of its own (tools and tests; the outbox reuses one)."""
+    session = RelaySession(relay)
+    try:
+        session.submit(message, lambda: None)
+    finally:
+        session.close()
 
 
 def _permanent(exc: BaseException) -> bool:

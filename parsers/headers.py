@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -20,6 +21,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MSGID = re.compile(r"<[^<>\s]{1,998}>")
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
 _UNKNOWN_ZONE = re.compile(r"\s-0000\s*(?:\(.*\))?\s*$")
+_ADDR_SPEC = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
+_BRACKETED = re.compile(rf"<\s*({_ADDR_SPEC})\s*>")
+_BARE = re.compile(rf"(?<![\w.@-]){_ADDR_SPEC}(?![\w@-])")
 
 
 def to_bytes(value: object) -> bytes:
@@ -142,3 +146,30 @@ def first_message_id(value: str | None) -> str | None:
         return ids[0]
     stripped = (value or "").strip()
     return stripped or None
+
+
+def recover_sender(raw: Callable[[str], str | None]) -> str | None:
+    """The sender's address when From: is too broken to parse as an address list, or None.
+
+    Outlook writes display names such as `=?utf-8?q?Ufficio:_Rossi?=`, whose colon makes the
+    list parser read a group and lose the address. In order: the address inside From's angle
+    brackets (else a bare one), then Sender:, then Return-Path: (the envelope sender the
+    delivering server prepended; `<>` is a bounce's and gives nothing). `raw` looks a raw
+    header up by lower-case name.
+    """
+    for name in ("from", "sender", "return-path"):
+        address = _one_address(raw(name))
+        if address is not None:
+            return address
+    return None
+
+
+def _one_address(value: str | None) -> str | None:
+    """The last bracketed addr-spec in `value`, else the first bare one, lower-cased."""
+    if not value:
+        return None
+    bracketed = _BRACKETED.findall(value)
+    if bracketed:
+        return bracketed[-1].lower()
+    bare = _BARE.search(value)
+    return bare.group(0).lower() if bare else None

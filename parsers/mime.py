@@ -79,7 +79,7 @@ def _header_fields(raw_headers: list[tuple[str, Any]], hint: str | None) -> tupl
     fields = {
         "subject": lookup("subject") or "",
         "from_name": senders[0][0] if senders else "",
-        "from_address": senders[0][1] if senders else None,
+        "from_address": senders[0][1] if senders else headers.recover_sender(raw),
         "reply_to": reply_to[0][1] if reply_to else None,
         "to": tuple(addr for _, addr in _addresses(raw("to"), hint)),
         "cc": tuple(addr for _, addr in _addresses(raw("cc"), hint)),

@@ -78,3 +78,23 @@ def test_two_instances_on_one_folder_store_each_file_once(ctx: Context, tmp_path
     assert sorted(p.name for p in (folder / ".done").iterdir()) == [
         f"{i:03d}.eml" for i in range(5)
     ]
+
+
+def test_close_ends_a_poll_in_progress_before_its_next_file(ctx: Context, tmp_path: Path) -> None:
+    """The daemon's stop closes the source while it polls: the files left wait, unread."""
+    folder = tmp_path / "drop"
+    drop(folder, 5)
+    drop_source = source(folder)
+
+    class Closing:  # the spool, closing the source under its poll after the second file
+        def __init__(self) -> None:
+            self.stored = 0
+
+        def store(self, incoming: Incoming) -> Spooled:
+            self.stored += 1
+            if self.stored == 2:
+                drop_source.close()
+            return ctx.spool.store(incoming)
+
+    assert drop_source.poll(Closing()) == 2  # type: ignore[arg-type]
+    assert len(list(folder.glob("*.eml"))) == 3 and stored(ctx) == 2

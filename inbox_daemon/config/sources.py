@@ -34,7 +34,8 @@ class SmtpRelay(SecretRef):
     port: Annotated[int, Field(ge=1, le=65535)] = 25
     tls: TlsMode = "none"
     username: str | None = None
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0  # each command and its reply
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 10.0  # the TCP connect and greeting
     from_: str | None = Field(default=None, alias="from")
 
     model_config = ALIASED

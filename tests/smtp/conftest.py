@@ -3,6 +3,7 @@ what the daemon sends (Mailman's fake-MTA idea), both aiosmtpd servers in their 
 
 from __future__ import annotations
 
+import asyncio
 import email
 import shutil
 import socket
@@ -47,6 +48,7 @@ class Captured:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    peer: Any = None  # the client's (host, port): one per connection
 
     @property
     def message(self) -> EmailMessage:
@@ -61,6 +63,9 @@ class AckSink:
     messages: list[Captured] = field(default_factory=list)
     controller: Controller | None = None
     refuse_rcpt: str | None = None  # e.g. "550 5.1.1 No such user": refuse every recipient
+    hang_s: float = 0.0  # at the end of DATA, wait this long, then 451 (nothing kept)
+    hung: int = 0  # how many DATA ends were held so
+    drop_after_250: bool = False  # close the connection right after each 250 to DATA
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
@@ -71,9 +76,18 @@ class AckSink:
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.hang_s:  # a relay that has the message and never answers in time
+            self.hung += 1
+            await asyncio.sleep(self.hang_s)
+            return "451 4.3.0 Try again later"
         self.messages.append(
-            Captured(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
-        )
+            Captured(
+                envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+                session.peer,
+            )
+        )  # fmt: skip
+        if self.drop_after_250 and server.transport is not None:
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after the 250
         return "250 OK"
 
     def start(self) -> None:
@@ -100,6 +114,15 @@ def make_sink() -> Iterator[Callable[..., AckSink]]:
     yield make
     for sink in sinks:
         sink.stop()
+
+
+@pytest.fixture
+def silent_relay() -> Iterator[int]:
+    """A port that accepts connections (the kernel's backlog) and never says a word."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(64)
+        yield sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -158,3 +158,57 @@ def test_outage_then_recovery_loses_nothing(site, ack_sink):
         "utente30@example.org",
         "utente31@example.org",
     ]
+
+
+# Broken From: headers: the recovered sender is acknowledged, with the same protections.
+OUTLOOK = "=?utf-8?q?Ufficio:_Rossi?= <mario19@example.org>"
+
+
+def broken_request(n: int, from_header: str) -> bytes:
+    """A request whose From: the address-list parser cannot read (issue 13)."""
+    return (
+        f"From: {from_header}\r\nTo: segnalazioni@example.it\r\n"
+        f"Subject: Lampione spento in via Verdi {n}\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+        f"Message-ID: <senders-{n}@example.org>\r\n\r\n"
+        f"Il lampione IP-00456{n % 10} di via Verdi e' spento.\r\n"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("from_header", "envelope", "expected"),
+    [
+        (OUTLOOK, "relay-bounces@mta.example.org", "mario19@example.org"),
+        ("Ufficio Rossi", "anna.bianchi@example.org", "anna.bianchi@example.org"),  # envelope
+    ],
+)
+def test_a_broken_sender_is_recovered_and_acknowledged(site, ack_sink, from_header, envelope,
+                                                       expected):  # fmt: skip
+    site.send(broken_request(1, from_header), mail_from=envelope)
+    [outcome] = site.process()
+    assert outcome.outcome == "ticket"
+    assert outbox.deliver_due(site.ctx) == 1
+    with transaction(site.ctx.engine) as session:
+        assert session.exec(select(Ticket.sender)).one() == expected
+    [ack] = ack_sink.messages
+    assert ack.rcpt_tos == [expected] and outcome.ticket in ack.message["Subject"]
+
+
+@pytest.mark.parametrize(
+    "envelope", ["noreply@servizi.example.org", "segnalazioni@example.it", "<>"]
+)
+def test_loop_protection_holds_for_a_recovered_sender(site, ack_sink, envelope):
+    """A robot's, our own or a bounce's envelope sender recovered from behind a broken From:
+    gets no acknowledgement, as it would not in a readable From:."""
+    site.send(broken_request(2, "Ufficio Rossi"), mail_from=envelope)
+    [outcome] = site.process()
+    assert outcome.outcome in {"ticket", "bounce"}
+    outbox.deliver_due(site.ctx)
+    assert ack_sink.messages == [] and site.outbox() == []
+
+
+def test_flood_limit_holds_for_a_recovered_sender(site, ack_sink):
+    for n in range(10, 14):  # max_per_sender_per_hour = 3 in the site's config
+        site.send(broken_request(n, OUTLOOK), mail_from="mario19@example.org")
+    assert [o.outcome for o in site.process()] == ["ticket"] * 4
+    assert outbox.deliver_due(site.ctx) == 3
+    assert sorted(job.state for job in site.outbox()) == ["sent"] * 3 + ["suppressed"]

@@ -8,6 +8,7 @@ lost in flight is recognised.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import smtplib
@@ -38,9 +39,11 @@ def request(i: int) -> bytes:
     return msg.as_bytes()
 
 
-def start_daemon(config: Path) -> subprocess.Popen[bytes]:
+def start_daemon(config: Path, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """The daemon as a process; its warnings and errors go to `log` when given."""
     command = [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run"]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(log or os.devnull, "ab") as stderr:
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def deliver(port: int, raw: bytes) -> bool:
@@ -63,14 +66,21 @@ def counts(db_url: str) -> tuple[int, int, int]:
     return tickets, waiting, distinct
 
 
-def test_sigkill_during_smtp_delivery_loses_nothing_and_duplicates_nothing(tmp_path):
+def ingress_config(tmp_path: Path, extra: str = "") -> tuple[Path, int]:
+    """A daemon's config file with an SMTP ingress on a free port (plus `extra` TOML)."""
     port = free_port()
     config = tmp_path / "config.toml"
     config.write_text(
         BASE_CONFIG
         + f'[[sources]]\nname = "ingress"\nkind = "smtp"\nlisten = "127.0.0.1:{port}"\n'
         + 'recipients = ["segnalazioni@example.it"]\n'
+        + extra
     )
+    return config, port
+
+
+def test_sigkill_during_smtp_delivery_loses_nothing_and_duplicates_nothing(tmp_path):
+    config, port = ingress_config(tmp_path)
     messages = [request(i) for i in range(60)]
     pending = list(range(len(messages)))
     rng = random.Random(1124)

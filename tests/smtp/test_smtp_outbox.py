@@ -5,7 +5,9 @@ Time is passed as `now=` to deliver_due; nothing sleeps."""
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +19,10 @@ from sqlmodel import select
 from inbox_daemon import outbox
 from inbox_daemon.commands import acks_list, acks_retry
 from inbox_daemon.context import Context
+from inbox_daemon.delivery import Delivery
 from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Outbox
+from inbox_daemon.store.types import utcnow
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -273,3 +277,123 @@ def test_only_mail_kinds_are_sent(ack_ctx, ack_sink):
     assert outbox.deliver_due(ctx, now=T0) == 0 and ack_sink.messages == []
     with transaction(ctx.engine) as session:
         assert session.exec(select(Outbox.state)).all() == ["pending"]
+
+
+def test_one_session_carries_several_jobs_to_a_relay(ack_ctx, ack_sink):
+    ctx = ack_ctx()
+    for i in range(5):
+        add_job(ctx, f"utente{i}@example.org")
+    assert outbox.deliver_due(ctx, now=T0) == 5
+    assert len({m.peer for m in ack_sink.messages}) == 1  # one connection for the five
+
+
+def test_a_relay_that_answers_250_then_drops_the_connection(ack_ctx, ack_sink):
+    """Each 250 is recorded at once: the cut that follows (before QUIT, before the next
+    job) sends nothing twice, and the next job goes through on a new connection."""
+    ack_sink.drop_after_250 = True
+    ctx = ack_ctx()
+    ids = [add_job(ctx, f"utente{i}@example.org") for i in range(3)]
+    assert outbox.deliver_due(ctx, now=T0) == 3
+    assert {job(ctx, i).state for i in ids} == {"sent"}
+    assert [job(ctx, i).attempts for i in ids] == [1, 1, 1]
+    assert sorted(m.rcpt_tos[0] for m in ack_sink.messages) == [
+        f"utente{i}@example.org" for i in range(3)
+    ]
+    assert len({m.peer for m in ack_sink.messages}) == 3
+    assert outbox.deliver_due(ctx, now=T0 + timedelta(days=1)) == 0 and len(ack_sink.messages) == 3
+
+
+def test_a_silent_relay_is_cut_by_its_timeouts(make_context, silent_relay):
+    """A relay that accepts and never answers costs one timeout for the whole pass."""
+    ctx = make_context(
+        ack_toml(silent_relay).replace("timeout_s = 5", "timeout_s = 1, connect_timeout_s = 1")
+    )
+    ids = [add_job(ctx, f"utente{i}@example.org") for i in range(3)]
+    assert outbox.deliver_due(ctx, now=T0) == 0
+    first = job(ctx, ids[0])
+    assert first.state == "pending" and "timed out" in (first.last_error or "")
+    assert [job(ctx, i).attempts for i in ids] == [1, 0, 0]
+
+
+def test_the_lease_is_about_a_minute_and_follows_the_timeouts(make_context, ack_sink):
+    assert 60 <= outbox.lease_seconds(make_context(ack_toml(ack_sink.port).replace(
+        ", timeout_s = 5", ""))) <= 70  # fmt: skip
+    # A lease always outlasts two of the longest step, so a step cut by its timeout ends
+    # inside it; the renewal at half keeps it so for as long as the delivery lasts.
+    slow = make_context(ack_toml(ack_sink.port).replace("timeout_s = 5", "timeout_s = 50"))
+    assert outbox.lease_seconds(slow) > 2 * 50
+
+
+def test_the_lease_is_renewed_while_a_delivery_lasts(ack_ctx):
+    ctx = ack_ctx()
+    job_id = add_job(ctx)
+    assert outbox.claim(ctx, job_id, T0) is not None
+    lease = outbox.lease_seconds(ctx)
+    clock = [T0]
+    keeper = outbox._Lease(ctx, job_id, lambda: clock[0], lease)
+    clock[0] = T0 + timedelta(seconds=lease / 4)
+    keeper.keep()  # most of the lease left: nothing written
+    assert job(ctx, job_id).next_attempt_at == T0 + timedelta(seconds=lease)
+    clock[0] = T0 + timedelta(seconds=lease * 0.75)
+    keeper.keep()
+    assert job(ctx, job_id).next_attempt_at == clock[0] + timedelta(seconds=lease)
+
+
+def test_a_job_taken_over_from_an_expired_lease_is_logged_as_interrupted(ack_ctx, ack_sink, caplog):
+    ctx = ack_ctx()
+    job_id = add_job(ctx)
+    first = outbox.claim(ctx, job_id, T0)
+    assert first is not None
+    later = T0 + timedelta(seconds=outbox.lease_seconds(ctx))
+    with caplog.at_level("WARNING", logger="inbox_daemon.outbox"):
+        assert outbox.deliver_due(ctx, now=later) == 1
+    assert "interrupted" in caplog.text and first.outgoing_message_id in caplog.text
+    assert ack_sink.messages[0].message["Message-ID"] == first.outgoing_message_id
+
+
+def test_stop_cuts_a_delivery_waiting_on_the_relay_and_queues_it_again(ack_ctx, ack_sink):
+    """The relay holds the end of DATA for a minute: stop() cuts it after its short grace,
+    and the job is pending again, due at once, its attempt not counted."""
+    ack_sink.hang_s = 60
+    ctx = ack_ctx()
+    job_id = add_job(ctx, next_attempt_at=utcnow())
+    delivery = Delivery(ctx)
+    delivery.start()
+    delivery.wake()
+    _wait_for(lambda: ack_sink.hung == 1)
+    delivery.stop()
+    row = job(ctx, job_id)
+    assert row.state == "pending" and row.attempts == 0
+    assert "stop" in (row.last_error or "") and row.next_attempt_at <= utcnow()
+    assert ack_sink.messages == []
+
+
+def _wait_for(condition: Callable[[], bool], limit_s: float = 30.0) -> None:
+    """Poll until `condition` holds; a limit only to fail instead of hanging."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.02)
+
+
+def test_a_relay_refusing_at_its_greeting_is_a_relay_failure(make_context):
+    """A 554 greeting ends the session before EHLO; the job waits for a later try."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+
+        def refuse() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.sendall(b"554 5.3.2 Servizio non disponibile\r\n")
+                connection.recv(1024)  # until the client hangs up
+
+        thread = threading.Thread(target=refuse, daemon=True)
+        thread.start()
+        ctx = make_context(ack_toml(server.getsockname()[1]))
+        job_id = add_job(ctx)
+        assert outbox.deliver_due(ctx, now=T0) == 0
+        thread.join(10)
+    row = job(ctx, job_id)
+    assert row.state == "pending" and "SMTPConnectError" in (row.last_error or "")
+    assert "554" in (row.last_error or "")
