@@ -14,7 +14,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import rules
-from inbox_daemon import acks
+from inbox_daemon import acks, alerts
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.drafts import Decision, Kept, Related, TicketDraft
@@ -61,6 +61,7 @@ class Received:
     source: str
     channel: str
     received_at: datetime
+    sha256: str = ""  # its raw bytes in the store: what a forward attaches
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,9 @@ def decide(
     if parsed.message_id and ledger.has_ticket(parsed.message_id):
         return Kept("duplicate", parsed.message_id)
     draft = draft_ticket(message, analysis, ledger, policy, now)
-    job = acks.plan(policy.acks, draft, parsed, ledger.recent_acks) if policy.acks else None
-    return replace(draft, jobs=(job,)) if job else draft
+    ack = acks.plan(policy.acks, draft, parsed, ledger.recent_acks) if policy.acks else None
+    actions = alerts.plan(draft, analysis.route, message.sha256)
+    return replace(draft, jobs=(*([ack] if ack else []), *actions))
 
 
 def draft_ticket(

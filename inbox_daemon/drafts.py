@@ -27,6 +27,7 @@ class JobDraft:
     created_at: datetime
     state: str = "pending"  # or "suppressed", with the reason in `last_error`
     last_error: str | None = None
+    raw_sha256: str | None = None  # a forward: the original message, attached as it came
 
     def row(self, ticket_id: int) -> dict[str, Any]:
         return {**asdict(self), "ticket_id": ticket_id, "next_attempt_at": self.created_at}

@@ -169,7 +169,8 @@ def _deliver(
         return "taken"
     lease = _Lease(ctx, job_id, clock, lease_seconds(ctx))
     try:
-        session.submit(build_message(job, relay.from_ or ctx.acks.from_), lease.keep)
+        raw = ctx.spool.blobs.get("raw", job.raw_sha256) if job.raw_sha256 else None
+        session.submit(build_message(job, relay.from_ or ctx.acks.from_, raw), lease.keep)
     except OSError as exc:  # smtplib's errors are OSErrors too
         answered = isinstance(exc, smtplib.SMTPResponseException)
         if stop is not None and stop.is_set() and not answered:
@@ -273,8 +274,9 @@ def _release(ctx: Context, job_id: int, now: datetime) -> None:
         )  # fmt: skip
 
 
-def build_message(job: Outbox, from_address: str) -> EmailMessage:
-    """The mail for `job`; its stored headers are re-checked to be single lines."""
+def build_message(job: Outbox, from_address: str, raw: bytes | None = None) -> EmailMessage:
+    """The mail for `job`; its stored headers are re-checked to be single lines. `raw`, for a
+    forward, is the original message: attached whole, as message/rfc822, bytes untouched."""
     message = EmailMessage()
     message["From"] = from_address
     message["To"] = job.recipient
@@ -286,6 +288,9 @@ def build_message(job: Outbox, from_address: str) -> EmailMessage:
     for name, value in (job.headers or {}).items():
         message[one_line(name)] = one_line(value)
     message.set_content(job.body)
+    if raw is not None:
+        message.add_attachment(raw, maintype="application", subtype="octet-stream",
+                               filename="messaggio-originale.eml")  # fmt: skip
     return message
 
 
@@ -334,6 +339,8 @@ def _record_failure(ctx: Context, job_id: int, now: datetime, error: str, perman
         else:
             job.state = "pending"
             job.next_attempt_at = now + backoff(job.attempts)
-            log.warning("outbox %s to %s: %s; next try at %s",
-                        job_id, job.recipient, error, job.next_attempt_at)  # fmt: skip
+            # an alert that does not leave is the on-call crew not knowing: shouted, not noted
+            level = logging.ERROR if job.kind == "alert" else logging.WARNING
+            log.log(level, "outbox %s %s to %s: %s; next try at %s",
+                    job_id, job.kind, job.recipient, error, job.next_attempt_at)  # fmt: skip
         session.add(job)

@@ -221,7 +221,9 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
                 logging.ERROR, f"message {message.id}: processing failed\n{analysis.trace.rstrip()}"
             )
         return _fail(batch, message.id, analysis.error, final=analysis.final)
-    facts = Received(message.id, message.source, message.channel, message.received_at)
+    facts = Received(
+        message.id, message.source, message.channel, message.received_at, message.sha256
+    )
     if not batch.isolated:
         decision = decide(facts, analysis, batch, batch.ctx.policy, utcnow())
         outcome = record(batch, message.id, decision)
@@ -238,7 +240,8 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
     if isinstance(decision, TicketDraft):  # written: later messages of the batch see it
         if decision.message_id:
             batch.registered.add(decision.message_id)
-        batch.queued.update(j.recipient for j in decision.jobs if j.state != "suppressed")
+        acks = (j for j in decision.jobs if j.kind == "ack" and j.state != "suppressed")
+        batch.queued.update(j.recipient for j in acks)
     return outcome
 
 

@@ -351,8 +351,6 @@ FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
-        ('[[routing]]\nqueue = "q"\nnotify = ["a@example.it"]\n', "routing[0].notify"),
-        ('[[routing]]\nqueue = "q"\nforward = ["a@example.it"]\n', "routing[0].forward"),
         ('[[routing]]\nqueue = "q"\nwebhook = "https://x.example.it/"\n', "routing[0].webhook"),
         (
             '[report]\nrecipients = ["referente@comune.example.it"]\n',

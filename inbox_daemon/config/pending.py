@@ -18,8 +18,6 @@ from inbox_daemon.config.sources import SourceBase
 
 # (model, key within it) -> what is missing. A dotted key names an entry of a table.
 NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {
-    (RoutingRule, "notify"): "no alert is sent",
-    (RoutingRule, "forward"): "nothing is forwarded",
     (RoutingRule, "webhook"): "no webhook is called",
     (PecConfig, "trust_store"): "PEC signatures are not verified",
     (ReportConfig, "recipients"): "the monthly report is not mailed (make it with `report`)",

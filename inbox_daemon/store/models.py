@@ -208,6 +208,7 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UtcDateTime()))
     sent_at: datetime | None = _instant(nullable=True)
     outgoing_message_id: str | None = Field(default=None, max_length=998)
+    raw_sha256: str | None = Field(default=None, max_length=64)  # a forward's original message
 
 
 class SourceState(SQLModel, table=True):
