@@ -68,6 +68,13 @@ def gather(session: Session, ctx: Context) -> dict[str, Any]:
             problems.append(
                 f"outbox: {states['failed']} {kind} job(s) failed: acks list --state failed"
             )
+    late_alerts = session.exec(
+        select(func.count(Outbox.id)).where(
+            Outbox.kind == "alert", Outbox.state == "pending", Outbox.attempts > 0
+        )
+    ).one()
+    if late_alerts:
+        problems.append(f"outbox: {late_alerts} alert(s) to the on-call crew not delivered yet")
     last = session.exec(select(Ticket).order_by(col(Ticket.id).desc()).limit(1)).first()
     register = session.get(PoleRegister, 1)
     return {
