@@ -22,7 +22,6 @@ Message-ID, which lets the recipient's software recognise the copy (at least onc
 from __future__ import annotations
 
 import logging
-import random
 import smtplib
 import threading
 from collections.abc import Callable, Iterable
@@ -34,6 +33,7 @@ from email.utils import formatdate, make_msgid
 from sqlmodel import select, update
 
 from inbox_daemon.acks import one_line
+from inbox_daemon.backoff import delay_s
 from inbox_daemon.config import SmtpRelay
 from inbox_daemon.context import Context
 from inbox_daemon.relay import RelaySession, relay_key
@@ -321,9 +321,8 @@ def _permanent(exc: BaseException) -> bool:
 
 
 def backoff(attempts: int) -> timedelta:
-    """Capped exponential, with jitter: between half and all of base * 2^(attempts-1)."""
-    delay = min(BACKOFF_BASE_S * 2 ** max(attempts - 1, 0), BACKOFF_MAX_S)
-    return timedelta(seconds=delay * random.uniform(0.5, 1.0))
+    """When a job that failed `attempts` times is tried again (`backoff.delay_s`)."""
+    return timedelta(seconds=delay_s(attempts, BACKOFF_BASE_S, BACKOFF_MAX_S))
 
 
 def _record_failure(ctx: Context, job_id: int, now: datetime, error: str, permanent: bool) -> None:

@@ -6,13 +6,13 @@ from collections.abc import Callable
 
 import pytest
 
+from inbox_daemon.backoff import Backoff
 from inbox_daemon.config import Config
 from inbox_daemon.errors import ConfigError
 from inbox_daemon.sources.imap import BATCH_BYTES, _batches
 from inbox_daemon.sources.imap_after import refusal_problem
 from inbox_daemon.sources.imap_idle import CHECK_S, _closed, _track
 from inbox_daemon.sources.imap_names import Namespaces, keeps_flag, resolve
-from inbox_daemon.sources.imap_session import Backoff
 
 SOURCE = """
 [[sources]]

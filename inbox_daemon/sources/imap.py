@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC
 
+from inbox_daemon.backoff import Backoff
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
 from inbox_daemon.folder_states import FolderStates
@@ -32,7 +33,6 @@ from inbox_daemon.sources.imap_after import PostAction, refusal_problem
 from inbox_daemon.sources.imap_idle import IdleWatcher
 from inbox_daemon.sources.imap_names import keeps_flag, resolve
 from inbox_daemon.sources.imap_session import (
-    Backoff,
     ConnectionLost,
     Fetched,
     ImapSession,

@@ -18,10 +18,11 @@ from collections.abc import Callable
 
 from imapclient.exceptions import IMAPClientError
 
+from inbox_daemon.backoff import Backoff
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
 from inbox_daemon.sources.imap_names import resolve
-from inbox_daemon.sources.imap_session import Backoff, ImapSession
+from inbox_daemon.sources.imap_session import ImapSession
 
 log = logging.getLogger(__name__)
 RENEW_S = 25 * 60.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import imaplib
 import logging
-import random
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
@@ -46,24 +45,6 @@ class ConnectionLost(SourceError):
 
 class Refused(SourceError):
     """The server refused to move or flag stored messages (the connection stays usable)."""
-
-
-@dataclass
-class Backoff:
-    """Capped exponential delays with jitter: a dead server is not hammered, and daemons that
-    lost it together do not come back in lockstep."""
-
-    base_s: float
-    cap_s: float = 900.0
-    failures: int = 0
-
-    def next_delay(self) -> float:
-        self.failures += 1
-        delay = min(self.cap_s, self.base_s * 2 ** min(self.failures - 1, 30))
-        return delay * random.uniform(0.5, 1.0)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 @dataclass(frozen=True)

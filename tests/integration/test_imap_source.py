@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from inbox_daemon.backoff import Backoff
 from inbox_daemon.config import Config
 from inbox_daemon.errors import SourceError
 from inbox_daemon.sources.imap import ImapSource
-from inbox_daemon.sources.imap_session import Backoff, ConnectionLost
+from inbox_daemon.sources.imap_session import ConnectionLost
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
 from inbox_daemon.store.models import Message
