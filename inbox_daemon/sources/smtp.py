@@ -76,6 +76,7 @@ class SmtpIngress:
             target=self._loop.run_forever, name=f"smtp-{self.name}", daemon=True
         )
         self._server: asyncio.Server | None = None
+        self._port = config.host_port[1]
         self._sweeper: asyncio.Task[None] | None = None
         self._smtp_kwargs: dict[str, Any] = dict(
             hostname=hostname,
@@ -92,14 +93,14 @@ class SmtpIngress:
     @property
     def port(self) -> int:
         """The bound port: the configured one, or the one the system chose for port 0."""
-        assert self._server is not None, "not started"
-        return int(self._server.sockets[0].getsockname()[1])
+        return self._port
 
     def start(self) -> None:
         self._loop.set_exception_handler(self.gate.exception_handler)
         self._thread.start()
         try:
             self._server = self._call(self._listen())
+            self._port = int(self._server.sockets[0].getsockname()[1])
         except OSError as exc:  # the address is in use, or not ours
             self._halt()
             message = f"smtp {self.name}: cannot listen on {self.config.listen}: {exc}"

@@ -106,7 +106,7 @@ class Gate:
             for session in list(self.sessions):
                 if now - session.last_read > session.timeout(self.limits):
                     log.debug("smtp: closing silent session from %r", session.client)
-                    session.close()
+                    session.close(f"421 4.4.2 {self.hostname} Timeout exceeded, closing")
 
     def exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The loop's errors (an accept failing with EMFILE, again and again) once per interval."""
@@ -162,9 +162,14 @@ class Session(SMTP):
     def timeout(self, limits: Limits) -> float:
         return limits.data_timeout_s if self.in_transaction else limits.idle_timeout_s
 
-    def close(self) -> None:
-        if self.transport is not None:
-            self.transport.close()
+    def close(self, reply: str = "") -> None:
+        """Close the connection, after `reply` when given (RFC 5321 3.8: 421, then close)."""
+        if self.transport is None:
+            return
+        if reply:
+            assert isinstance(self.transport, asyncio.WriteTransport)
+            self.transport.write(reply.encode("ascii") + b"\r\n")
+        self.transport.close()
 
 
 def session_factory(gate: Gate, handler: Any, **smtp_kwargs: Any) -> Callable[[], Session]:
