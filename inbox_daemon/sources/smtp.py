@@ -50,7 +50,8 @@ from inbox_daemon.store.types import utcnow
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHANNEL_STRENGTH = {"email": 0, "pec": 1, "fax": 2}
-BACKLOG = 512  # the kernel queues this many connections while the loop is busy
+BACKLOG = 100  # queued by the kernel; also how many asyncio accepts at once, before the gate
+# can refuse any: descriptors needed = max_connections + BACKLOG + the daemon's own (~100)
 STOP_GRACE_S = 5.0  # at stop, how long messages under way may take to finish
 REFUSED_COMMAND = "550 5.7.1 Your address is not allowed to send mail here"
 
