@@ -10,7 +10,6 @@ import re
 import signal
 import smtplib
 import threading
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -22,31 +21,23 @@ from inbox_daemon.store.models import Message
 from tests.smtp.conftest import free_port
 from tests.smtp.test_smtp_bounds import until
 from tests.smtp.test_smtp_flood import start_daemon, try_send, write_config
+from tests.smtp.test_smtp_kill import request
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SESSIONS = 10
-MESSAGE_ID = re.compile(rb"<group-\d+-\d+@example.org>|<ingress-1@example.org>")
-
-
-def request(session: int, i: int) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"cittadino{session}@example.org"
-    msg["To"] = "segnalazioni@example.it"
-    msg["Subject"] = f"Lampione spento {session}-{i}"
-    msg["Message-ID"] = f"<group-{session}-{i}@example.org>"
-    msg.set_content(f"Il lampione IP-{session:03d}{i:03d} è spento.")
-    return msg.as_bytes()
+MESSAGE_ID = re.compile(rb"<kill-smtp-\d+@example.org>|<ingress-1@example.org>")
 
 
 def deliver_until_refused(port: int, session: int, accepted: list[str]) -> None:
     """Send one message per connection until the daemon is gone; note each 250's id."""
     for i in range(10_000):
+        n = session * 10_000 + i
         try:
             with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-                client.sendmail("a@example.org", ["segnalazioni@example.it"], request(session, i))
+                client.sendmail("a@example.org", ["segnalazioni@example.it"], request(n))
         except (OSError, smtplib.SMTPException):
             return
-        accepted.append(f"<group-{session}-{i}@example.org>")  # list.append is atomic
+        accepted.append(f"<kill-smtp-{n}@example.org>")  # list.append is atomic
 
 
 def test_every_message_answered_250_survives_a_sigkill(tmp_path: Path):
