@@ -64,14 +64,14 @@ class SmtpIngress:
         self.config = config
         hostname = config.hostname or socket.gethostname()
         self.commit = GroupCommit(spool)
-        self.handler = IngressHandler(config, self.commit, on_new, hostname)
+        self.gate = Gate(hostname, _limits(config), config.client_networks)
+        self.handler = IngressHandler(config, self.commit, self.gate, on_new, hostname)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # aiosmtpd logs every command at INFO; its story is kept for --verbose.
             logging.getLogger("mail.log").setLevel(logging.WARNING)
         if config.require_auth and config.listens_on_loopback:
             # aiosmtpd warns about AUTH without TLS; on loopback that is the intended setup.
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-        self.gate = self.handler.gate
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name=f"smtp-{self.name}", daemon=True
@@ -173,13 +173,18 @@ class IngressHandler:
     """aiosmtpd hooks: who may talk, to whom, and storing before answering 250."""
 
     def __init__(
-        self, config: SmtpSource, commit: GroupCommit, on_new: Callable[[], None], hostname: str
+        self,
+        config: SmtpSource,
+        commit: GroupCommit,
+        gate: Gate,
+        on_new: Callable[[], None],
+        hostname: str,
     ) -> None:
         self.config = config
         self.commit = commit
+        self.gate = gate  # asked whether a client may talk and whether the ingress is stopping
         self.on_new = on_new
         self.hostname = hostname
-        self.gate = Gate(hostname, _limits(config), config.client_networks)
 
     def client_allowed(self, peer: Any) -> bool:
         # The gate refuses such clients at connect; this holds should one get past it.
