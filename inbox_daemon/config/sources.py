@@ -83,6 +83,12 @@ class SmtpSource(SourceBase, SecretRef):
     channels: dict[str, Channel] = {}  # recipient -> channel; the rest: `channel`
     client_networks: list[str] = ["127.0.0.0/8", "::1/128"]
     max_message_mb: Annotated[int, Field(ge=1, le=2048)] = 50
+    # Bounds (sources/smtp_gate.py): beyond them a session gets 421, well before the daemon
+    # runs out of file descriptors (systemd/inbox-daemon.service sets LimitNOFILE).
+    max_connections: Annotated[int, Field(ge=1, le=10000)] = 200
+    max_connections_per_client: Annotated[int, Field(ge=1, le=10000)] = 20
+    idle_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0  # silence between commands
+    data_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 180.0  # silence once a RCPT is in
     require_starttls: bool = False
     tls_cert: ConfigPath | None = None
     tls_key: ConfigPath | None = None

@@ -1,11 +1,15 @@
 """SMTP ingress: a fax gateway or an MTA delivers straight to the daemon (aiosmtpd).
 
-The sender is told `250` only after `Spool.store` has returned, so the bytes and their
-`message` row are durable before it forgets the message; if storing fails it gets
-`451 4.3.0` and retries later. Acceptance is narrow on purpose: only the configured
-recipients (never an open relay: `550 5.7.1` at RCPT), only from `client_networks` (`554` at
-connect, `550` for HELO/EHLO/MAIL should a client get that far), at most `max_message_mb`
-(announced as SIZE, `552` beyond it), STARTTLS and AUTH when configured.
+The sender is told `250` only after the `Spool.store_many` holding its message has returned
+(sessions ending together share one, `smtp_commit.py`), so the bytes and their `message`
+row are durable before it forgets the message; if storing fails it gets `451 4.3.0` and
+retries later. Sessions are bounded (`smtp_gate.py`): `max_connections`, per client address,
+idle and data timeouts, `421` beyond them and while the daemon stops.
+
+Acceptance is narrow on purpose: only the configured recipients (never an open relay: `550
+5.7.1` at RCPT), only from `client_networks` (`554` at connect, `550` for HELO/EHLO/MAIL
+should a client get that far), at most `max_message_mb` (announced as SIZE, `552` beyond
+it), STARTTLS and AUTH when configured.
 
 Two decisions an operator should know:
 
@@ -23,74 +27,135 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import logging
 import re
 import socket
 import ssl
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from inbox_daemon.config import SmtpSource
 from inbox_daemon.errors import ConfigError, SourceError
+from inbox_daemon.sources.smtp_commit import GroupCommit
+from inbox_daemon.sources.smtp_gate import Gate, Limits, session_factory
 from inbox_daemon.spool import Incoming, Origin, Spool
 from inbox_daemon.store.types import utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 CHANNEL_STRENGTH = {"email": 0, "pec": 1, "fax": 2}
-REFUSED_CLIENT = "554 5.7.1 Your address is not allowed to send mail here"
+BACKLOG = 100  # queued by the kernel; also how many asyncio accepts at once, before the gate
+# can refuse any: descriptors needed = max_connections + BACKLOG + the daemon's own (~100)
+STOP_GRACE_S = 5.0  # at stop, how long messages under way may take to finish
 REFUSED_COMMAND = "550 5.7.1 Your address is not allowed to send mail here"
 
 
 class SmtpIngress:
-    """The PushSource: an aiosmtpd server in its own thread, started and stopped by the daemon."""
+    """The PushSource: an aiosmtpd server on an event loop of its own, in its own thread."""
 
     def __init__(self, config: SmtpSource, spool: Spool, on_new: Callable[[], None]) -> None:
         self.name = config.name
         self.config = config
-        host, port = config.host_port
         hostname = config.hostname or socket.gethostname()
-        self.handler = IngressHandler(config, spool, on_new, hostname)
+        self.commit = GroupCommit(spool)
+        self.gate = Gate(hostname, _limits(config), config.client_networks)
+        self.handler = IngressHandler(config, self.commit, self.gate, on_new, hostname)
         if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
             # aiosmtpd logs every command at INFO; its story is kept for --verbose.
             logging.getLogger("mail.log").setLevel(logging.WARNING)
         if config.require_auth and config.listens_on_loopback:
             # aiosmtpd warns about AUTH without TLS; on loopback that is the intended setup.
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-        self._controller = _Controller(
-            self.handler,
-            hostname=host,
-            port=port,
-            server_hostname=hostname,
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"smtp-{self.name}", daemon=True
+        )
+        self._server: asyncio.Server | None = None
+        self._port = config.host_port[1]
+        self._sweeper: asyncio.Task[None] | None = None
+        self._smtp_kwargs: dict[str, Any] = dict(
+            hostname=hostname,
+            ident="ESMTP inbox-daemon",  # the service, not aiosmtpd's name and version
             data_size_limit=config.max_message_mb * 1024 * 1024,
             tls_context=_tls_context(config),
             require_starttls=config.require_starttls,
             auth_required=config.require_auth,
             auth_require_tls=not config.listens_on_loopback,
             authenticator=self.handler.authenticate if config.username else None,
+            loop=self._loop,
         )
 
     @property
     def port(self) -> int:
         """The bound port: the configured one, or the one the system chose for port 0."""
-        return self._controller.port
+        return self._port
 
     def start(self) -> None:
+        self._loop.set_exception_handler(self.gate.exception_handler)
+        self._thread.start()
         try:
-            self._controller.start()
+            self._server = self._call(self._listen())
+            self._port = int(self._server.sockets[0].getsockname()[1])
         except OSError as exc:  # the address is in use, or not ours
+            self._halt()
             message = f"smtp {self.name}: cannot listen on {self.config.listen}: {exc}"
             raise SourceError(message) from None
-        log.info("smtp %s: listening on %s:%d", self.name, self._controller.hostname, self.port)
+        log.info("smtp %s: listening on %s port %d", self.name, self.config.host_port[0], self.port)
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Answer 421 to new sessions and new transactions, let the messages under way finish
+        (at most `STOP_GRACE_S`), then close every session and the listening socket."""
+        if self._server is None:
+            return
+        self._call(self._stop())
+        self._halt()
+        self._server = None
+        self.gate.repeats.flush()
+        log.info("smtp %s: stopped", self.name)
+
+    async def _listen(self) -> asyncio.Server:
+        host, port = self.config.host_port
+        factory = session_factory(self.gate, self.handler, **self._smtp_kwargs)
+        server = await self._loop.create_server(factory, host or None, port, backlog=BACKLOG)
+        self._sweeper = asyncio.create_task(self.gate.sweep())
+        return server
+
+    async def _stop(self) -> None:
+        self.gate.stopping = True
+        deadline = self._loop.time() + STOP_GRACE_S
+        while (self.gate.busy() or not self.commit.idle) and self._loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        assert self._server is not None
+        self._server.close()
+        for session in list(self.gate.sessions):
+            session.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await asyncio.sleep(0)  # let the closing sessions run their connection_lost
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _halt(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+        self.commit.close()
+
+
+def _limits(config: SmtpSource) -> Limits:
+    return Limits(
+        max_connections=config.max_connections,
+        per_client=config.max_connections_per_client,
+        idle_timeout_s=config.idle_timeout_s,
+        data_timeout_s=config.data_timeout_s,
+    )
 
 
 def _tls_context(config: SmtpSource) -> ssl.SSLContext | None:
@@ -108,22 +173,22 @@ class IngressHandler:
     """aiosmtpd hooks: who may talk, to whom, and storing before answering 250."""
 
     def __init__(
-        self, config: SmtpSource, spool: Spool, on_new: Callable[[], None], hostname: str
+        self,
+        config: SmtpSource,
+        commit: GroupCommit,
+        gate: Gate,
+        on_new: Callable[[], None],
+        hostname: str,
     ) -> None:
         self.config = config
-        self.spool = spool
+        self.commit = commit
+        self.gate = gate  # asked whether a client may talk and whether the ingress is stopping
         self.on_new = on_new
         self.hostname = hostname
-        self.networks = [ipaddress.ip_network(n, strict=False) for n in config.client_networks]
 
     def client_allowed(self, peer: Any) -> bool:
-        try:
-            address = ipaddress.ip_address(str(peer[0]).partition("%")[0])
-        except (TypeError, ValueError, IndexError):
-            return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.networks)
+        # The gate refuses such clients at connect; this holds should one get past it.
+        return self.gate.client_allowed(peer)
 
     async def handle_HELO(
         self, server: SMTP, session: Session, envelope: Envelope, hostname: str
@@ -153,6 +218,10 @@ class IngressHandler:
     ) -> str:
         if not self.client_allowed(session.peer):
             return REFUSED_COMMAND
+        if self.gate.stopping:
+            if server.transport is not None:  # RFC 5321 3.8: 421, then close
+                server.loop.call_soon(server.transport.close)
+            return f"421 4.3.2 {self.hostname} Service shutting down, try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return "250 2.1.0 OK"
@@ -177,10 +246,9 @@ class IngressHandler:
             received_at=received_at,
             channel=self.channel_for(envelope.rcpt_tos),
         )
-        loop = asyncio.get_running_loop()
         try:
-            # Blocking (fsync + SQLite): off the event loop, so other sessions keep going.
-            spooled = await loop.run_in_executor(None, self.spool.store, incoming)
+            # Shared with the sessions ending at the same time: one sync, one commit.
+            spooled = await self.commit.store(incoming)
         except Exception:  # any failure to store must become "try again", never a lost 250
             log.exception("smtp %s: cannot store a message from %r", self.config.name, session.peer)
             return "451 4.3.0 Temporary storage failure, please retry later"
@@ -238,34 +306,3 @@ def _session_detail(session: Session, envelope: Envelope) -> str:
 def _printable(text: str) -> str:
     """Client-supplied text in a header or log: no control characters, bounded length."""
     return re.sub(r"[\x00-\x1f\x7f]", "?", text)[:255]
-
-
-class _Server(SMTP):
-    """aiosmtpd's SMTP, refusing clients outside `client_networks` before the greeting.
-
-    aiosmtpd has no public hook before the greeting, hence the private `_handle_client`
-    (and `_trigger_server` below): pyproject.toml pins aiosmtpd below 1.5 until a newer
-    release is tested (tests/smtp cover both)."""
-
-    async def _handle_client(self) -> None:
-        handler = self.event_handler
-        if self.session is not None and not handler.client_allowed(self.session.peer):
-            log.info("smtp: refused connection from %r", self.session.peer)
-            await self.push(REFUSED_CLIENT)
-            if self.transport is not None:
-                self.transport.close()
-            return
-        await super()._handle_client()
-
-
-class _Controller(Controller):
-    """A Controller that builds `_Server` and can bind port 0 (tests use an ephemeral port)."""
-
-    def factory(self) -> SMTP:
-        return _Server(self.handler, **self.SMTP_kwargs)
-
-    def _trigger_server(self) -> None:
-        # aiosmtpd connects to itself to finish start-up; with port 0 it must learn the port.
-        if self.server is not None and self.server.sockets:
-            self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()

@@ -1,0 +1,200 @@
+"""SMTP ingress throughput: the daemon against a bare aiosmtpd Sink and Postfix's smtp-sink.
+
+    .venv/bin/python bench/smtp_ingress.py [--n 3000] [--sessions 10] [--size 2000] [--runs 3]
+
+Each contender listens on loopback as a child process; Postfix's `smtp-source` (a C client,
+so that the client is never what is measured) sends N messages with `--sessions` parallel
+sessions and a new connection per message, as MTAs do. Contenders:
+
+  smtp-sink      Postfix's sink: accepts and discards (the practical ceiling)
+  aiosmtpd Sink  `python -m aiosmtpd -c aiosmtpd.handlers.Sink`: the library, discarding
+  daemon         `inbox-daemon run`: each message durable (file synced, row committed) before
+                 its 250, while the pipeline makes tickets of them beside it
+
+The three run in turn, `--runs` times, with the page cache's pending writes flushed before
+each; it prints the median rate of each, the daemon / aiosmtpd ratio of the medians (target
+>= 0.5), and checks that the daemon stored every message it was sent. A report: it never
+fails on the figures.
+
+`smtp-source` and `smtp-sink` come from Debian's `postfix` package. Installing that package
+would start an MTA on port 25, so when they are not on the PATH the script fetches the
+package with `apt-get download` and unpacks only those two programs (and their libraries)
+into `.venv/postfix-tools/`; nothing is installed on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TOOLS = REPO / ".venv" / "postfix-tools"  # beside the packages, ignored by git
+
+CONFIG = """\
+[database]
+url = "sqlite:///tickets.db"
+[storage]
+dir = "store"
+[acknowledgements]
+enabled = false
+[[sources]]
+name = "ingress"
+kind = "smtp"
+listen = "127.0.0.1:{port}"
+hostname = "bench.example.it"
+recipients = ["segnalazioni@example.it"]
+"""
+
+
+NAMES = ("postfix smtp-sink", "aiosmtpd Sink", "daemon (durable before 250, pipeline on)")
+
+
+@dataclass(frozen=True)
+class Postfix:
+    """smtp-source and smtp-sink, with the folder of their shared libraries when unpacked."""
+
+    sbin: Path
+    libs: Path | None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.libs is not None:
+            env["LD_LIBRARY_PATH"] = str(self.libs)
+        return env
+
+
+def postfix_tools() -> Postfix:
+    for folder in (Path("/usr/sbin"), *map(Path, os.environ["PATH"].split(os.pathsep))):
+        if (folder / "smtp-source").exists() and (folder / "smtp-sink").exists():
+            return Postfix(folder, None)
+    unpacked = Postfix(TOOLS / "usr" / "sbin", TOOLS / "usr" / "lib" / "postfix")
+    if not (unpacked.sbin / "smtp-source").exists():
+        print("fetching Debian's postfix package for smtp-source and smtp-sink (not installed)")
+        download = Path(tempfile.mkdtemp(prefix="postfix-deb-"))
+        subprocess.run(["apt-get", "download", "postfix"], cwd=download, check=True,
+                       stdout=subprocess.DEVNULL)  # fmt: skip
+        deb = next(download.glob("postfix_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(TOOLS)], check=True)
+        shutil.rmtree(download)
+    return unpacked
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_greeting(port: int, child: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit(f"the server exited with {child.returncode} before answering")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                if sock.recv(512).startswith(b"220"):
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing answered on port {port} within {seconds:.0f} s")
+
+
+def send(tools: Postfix, port: int, args: argparse.Namespace) -> float:
+    """Seconds for smtp-source to deliver `args.n` messages, one connection each."""
+    command = [str(tools.sbin / "smtp-source"), "-s", str(args.sessions), "-m", str(args.n),
+               "-l", str(args.size), "-f", "cittadino@example.org",
+               "-t", "segnalazioni@example.it", f"127.0.0.1:{port}"]  # fmt: skip
+    start = time.perf_counter()
+    done = subprocess.run(command, env=tools.env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0 or done.stderr.strip():
+        print(f"  smtp-source: {done.stderr.strip()[:500]}")
+    return seconds
+
+
+def timed_server(argv: list[str], port: int, tools: Postfix, args: argparse.Namespace,
+                 cwd: Path | None = None) -> float:  # fmt: skip
+    server = subprocess.Popen(argv, cwd=cwd, env=tools.env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_greeting(port, server)
+        os.sync()  # no contender pays for the last one's writes
+        return send(tools, port, args)
+    finally:
+        server.terminate()
+        server.wait(timeout=120)
+
+
+def run_smtp_sink(tools: Postfix, args: argparse.Namespace) -> float:
+    port = free_port()
+    argv = [str(tools.sbin / "smtp-sink"), "-u", "nobody", f"127.0.0.1:{port}", "1000"]
+    if os.geteuid() != 0:
+        argv[1:3] = []
+    return timed_server(argv, port, tools, args)
+
+
+def run_aiosmtpd(tools: Postfix, args: argparse.Namespace) -> float:
+    port = free_port()
+    argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
+            "-c", "aiosmtpd.handlers.Sink"]  # fmt: skip
+    return timed_server(argv, port, tools, args)
+
+
+def run_daemon(tools: Postfix, args: argparse.Namespace, work: Path) -> tuple[float, int]:
+    port = free_port()
+    (work / "config.toml").write_text(CONFIG.format(port=port))
+    argv = [sys.executable, "-m", "inbox_daemon.cli", "--config", "config.toml", "-q", "run"]
+    seconds = timed_server(argv, port, tools, args, cwd=work)
+    with sqlite3.connect(work / "tickets.db") as db:
+        stored = db.execute("SELECT count(*) FROM message").fetchone()[0]
+    return seconds, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="messages per contender and run")
+    parser.add_argument("--sessions", type=int, default=10, help="parallel client sessions")
+    parser.add_argument("--size", type=int, default=2000, help="message size in bytes")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of the three, in turn")
+    args = parser.parse_args()
+    tools = postfix_tools()
+    seconds: dict[str, list[float]] = {name: [] for name in NAMES}
+    short: list[str] = []
+    for _ in range(args.runs):  # in turn, so that a busy moment of the machine hits all three
+        seconds[NAMES[0]].append(run_smtp_sink(tools, args))
+        seconds[NAMES[1]].append(run_aiosmtpd(tools, args))
+        with tempfile.TemporaryDirectory(prefix="bench-smtp-") as work:
+            took, stored = run_daemon(tools, args, Path(work))
+        seconds[NAMES[2]].append(took)
+        if stored != args.n:
+            short.append(f"the daemon stored {stored} of {args.n} messages")
+    report(args, seconds)
+    for line in short:
+        print(f"  WARNING: {line}")
+
+
+def report(args: argparse.Namespace, seconds: dict[str, list[float]]) -> None:
+    print(f"{args.n} messages, {args.sessions} sessions, a new connection per message, "
+          f"median of {args.runs} run(s)")  # fmt: skip
+    rates = {}
+    for name, runs in seconds.items():
+        median = statistics.median(runs)
+        rates[name] = args.n / median
+        spread = f"({min(runs):.2f}-{max(runs):.2f} s)"
+        print(f"  {name:40} {median:6.2f} s {rates[name]:8.1f} msg/s  {spread}")
+    ratio = rates[NAMES[2]] / rates[NAMES[1]]
+    print(f"  daemon / aiosmtpd Sink rate ratio: {ratio:.2f}x (target >= 0.5x)")
+
+
+if __name__ == "__main__":
+    main()
