@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from inbox_daemon.addresses import is_among
 from inbox_daemon.config import AcknowledgementsConfig, Config, ImapSource, SmtpSource
 from inbox_daemon.drafts import JobDraft, TicketDraft
+from inbox_daemon.header_text import one_line
 from parsers.message import ParsedMessage
 
 REQUEST_TYPE_LABELS = {
@@ -50,7 +51,6 @@ NO_REPLY = re.compile(
 )
 ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 MESSAGE_ID = re.compile(r"<[^<>\s]{1,500}>")
-LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 @dataclass(frozen=True)
@@ -312,9 +312,3 @@ def _thread_headers(parsed: ParsedMessage) -> dict[str, str]:
     earlier = [one_line(r) for r in parsed.references[-10:]]
     references = [r for r in earlier if MESSAGE_ID.fullmatch(r)] + [message_id]
     return {"In-Reply-To": message_id, "References": " ".join(references)}
-
-
-def one_line(text: str) -> str:
-    """Sender-controlled text bound for a header: no CR, LF, other controls or Unicode line
-    separators (an encoded-word may decode to any of them), runs of space collapsed."""
-    return re.sub(r"\s+", " ", LINE_BREAKS.sub(" ", text)).strip()

@@ -32,10 +32,10 @@ from email.utils import formatdate, make_msgid
 
 from sqlmodel import select, update
 
-from inbox_daemon.acks import one_line
 from inbox_daemon.backoff import delay_s
 from inbox_daemon.config import SmtpRelay
 from inbox_daemon.context import Context
+from inbox_daemon.header_text import one_line
 from inbox_daemon.relay import RelaySession, relay_key
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Outbox

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import socket
 import ssl
 import threading
@@ -42,6 +41,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from inbox_daemon.config import SmtpSource
 from inbox_daemon.errors import ConfigError, SourceError
+from inbox_daemon.header_text import one_line
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.sources.smtp_gate import Gate, Limits, session_factory
 from inbox_daemon.spool import Incoming, Origin, Spool
@@ -233,7 +233,7 @@ class IngressHandler:
             log.info(
                 "smtp %s: refused recipient %r from %r", self.config.name, address, session.peer
             )
-            return f"550 5.7.1 <{_printable(address)}>: relay access denied"
+            return f"550 5.7.1 <{_one_line(address)}>: relay access denied"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(options)
         return "250 2.1.5 OK"
@@ -253,8 +253,8 @@ class IngressHandler:
             log.exception("smtp %s: cannot store a message from %r", self.config.name, session.peer)
             return "451 4.3.0 Temporary storage failure, please retry later"
         log.info("smtp %s: stored message %s (%s) from <%s> for %s", self.config.name,
-                 spooled.message_pk, incoming.channel, _printable(envelope.mail_from or ""),
-                 ", ".join(_printable(r) for r in envelope.rcpt_tos))  # fmt: skip
+                 spooled.message_pk, incoming.channel, _one_line(envelope.mail_from or ""),
+                 ", ".join(_one_line(r) for r in envelope.rcpt_tos))  # fmt: skip
         if spooled.new:
             self.on_new()
         return f"250 2.0.0 OK: stored as message {spooled.message_pk}"
@@ -281,12 +281,12 @@ class IngressHandler:
         protocol += "S" if session.ssl else ""
         protocol += "A" if session.authenticated else ""
         recipients = envelope.rcpt_tos
-        for_clause = f"\r\n\tfor <{_printable(recipients[0])}>" if len(recipients) == 1 else ""
+        for_clause = f"\r\n\tfor <{_one_line(recipients[0])}>" if len(recipients) == 1 else ""
         lines = (
-            f"Return-Path: <{_printable(reverse_path or '')}>\r\n"
-            f"Received: from {_printable(session.host_name or 'unknown')} "
-            f"([{_printable(str(session.peer[0]))}])\r\n"
-            f"\tby {_printable(self.hostname)} (inbox-daemon) with {protocol}{for_clause};\r\n"
+            f"Return-Path: <{_one_line(reverse_path or '')}>\r\n"
+            f"Received: from {_one_line(session.host_name or 'unknown')} "
+            f"([{_one_line(str(session.peer[0]))}])\r\n"
+            f"\tby {_one_line(self.hostname)} (inbox-daemon) with {protocol}{for_clause};\r\n"
             f"\t{format_datetime(at)}\r\n"
         )
         return lines.encode("utf-8", errors="surrogateescape")
@@ -295,14 +295,14 @@ class IngressHandler:
 def _session_detail(session: Session, envelope: Envelope) -> str:
     """For people reading `messages show`: peer, HELO, envelope sender and recipients."""
     peer = f"{session.peer[0]}:{session.peer[1]}" if session.peer else "?"
-    rcpts = ", ".join(f"<{_printable(r)}>" for r in envelope.rcpt_tos)
+    rcpts = ", ".join(f"<{_one_line(r)}>" for r in envelope.rcpt_tos)
     detail = (
-        f"smtp session: peer {peer}, helo {_printable(session.host_name or '')}, "
-        f"mail from <{_printable(envelope.mail_from or '').strip('<>')}>, rcpt {rcpts}"
+        f"smtp session: peer {peer}, helo {_one_line(session.host_name or '')}, "
+        f"mail from <{_one_line(envelope.mail_from or '').strip('<>')}>, rcpt {rcpts}"
     )
     return detail[:1000]
 
 
-def _printable(text: str) -> str:
-    """Client-supplied text in a header or log: no control characters, bounded length."""
-    return re.sub(r"[\x00-\x1f\x7f]", "?", text)[:255]
+def _one_line(text: str) -> str:
+    """Client-supplied text in a header or log: one line, bounded (`header_text`)."""
+    return one_line(text, limit=255)

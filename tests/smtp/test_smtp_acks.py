@@ -17,6 +17,7 @@ import parsers.mime
 from inbox_daemon import acks
 from inbox_daemon.config import AcknowledgementsConfig, Config, SmtpRelay
 from inbox_daemon.drafts import JobDraft, TicketDraft
+from inbox_daemon.header_text import one_line
 from inbox_daemon.outbox import build_message, send
 from inbox_daemon.registration import acks_queued_since
 from inbox_daemon.store.db import open_store, transaction
@@ -273,7 +274,7 @@ def test_header_injection_from_subject_and_message_ids_reaches_no_header(
 
 
 def test_one_line_strips_every_kind_of_line_break():
-    assert acks.one_line("a\r\nb\rc\nd\x85e\u2028f\u2029g\x00h\tj") == "a b c d e f g h j"
+    assert one_line("a\r\nb\rc\nd\x85e\u2028f\u2029g\x00h\tj") == "a b c d e f g h j"
 
 
 def test_subject_without_original_subject_has_no_dangling_dash(plan):
