@@ -55,6 +55,7 @@ def dispatch(args: argparse.Namespace) -> int:
         "messages": messages,
         "reprocess": reprocess,
         "acks": acks,
+        "outbox": acks,
         "poles": pole_commands.poles,
         "labels": pole_commands.labels,
         "report": report_command.report,
@@ -198,6 +199,8 @@ def acks_retry(args: argparse.Namespace, ctx: Context) -> int:
 def acks_list(args: argparse.Namespace, ctx: Context) -> int:
     with transaction(ctx.engine) as session:
         query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
+        if getattr(args, "kind", None):
+            query = query.where(Outbox.kind == args.kind)
         if args.state:
             query = query.where(Outbox.state == args.state)
         for job in session.exec(query):
