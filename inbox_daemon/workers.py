@@ -8,10 +8,12 @@ process cannot (one interpreter runs Python on one core at a time).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -49,8 +51,11 @@ class WorkerPool:
     """Analysis in `workers` processes, working on the next batches while the caller writes
     the current one to the database.
 
-    Workers are spawned, not forked: a fork would copy the daemon's threads' locks and its
-    database connections, and each child would count the whole parent in its memory. A worker
+    Workers are not forked from the daemon: a fork would copy its threads' locks and its
+    database connections, and each child would count the whole parent in its memory. They are
+    forked by a forkserver, a fresh single-threaded process that imports the parser and
+    compiles the shipped rules once (`inbox_daemon.preload`), so that each worker starts ready
+    (spawned, each one paid for both); where there is no forkserver, they are spawned. A worker
     that dies (killed, out of memory, a crash in C code) breaks the pool: its batch is then
     analysed again one message at a time in a fresh pool, so that only the message that kills
     a worker fails (and is quarantined after `max_attempts`, as any failing message is).
@@ -68,7 +73,7 @@ class WorkerPool:
         parser and the rules then overlaps with the first fetch instead of following it."""
         pool = ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_context(),
             initializer=_install,
             initargs=(self.analyser,),
         )
@@ -123,12 +128,34 @@ class WorkerPool:
 
 
 _worker_analyser: Analyser | None = None  # set once in each worker process by `_install`
+PRELOAD = "inbox_daemon.preload"
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A forkserver that has loaded what the workers need, where the system has one."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD])  # read when the forkserver starts, once
+    return context
+
+
+def _ready(analyser: Analyser) -> Analyser:
+    """The analyser with its rules compiled: the forkserver's, when they are the same rules
+    (the same rules and decisions, compared by value), else its own, compiled now."""
+    preloaded = sys.modules.get(PRELOAD)
+    shipped = getattr(preloaded, "SHIPPED_RULES", None)
+    mine = analyser.ruleset
+    if shipped is not None and (shipped.rules, shipped.decisions) == (mine.rules, mine.decisions):
+        return dataclasses.replace(analyser, ruleset=shipped)
+    mine.compile_all()
+    return analyser
 
 
 def _install(analyser: Analyser) -> None:
     """Set up a worker process: its analyser, its signals, its logging."""
     global _worker_analyser
-    _worker_analyser = analyser
+    _worker_analyser = _ready(analyser)
     # Lower priority than the daemon: its fetch thread wakes for every fsync and write, and the
     # source is acknowledged only once the spool has stored; workers have slack, it has none.
     with contextlib.suppress(OSError):  # a sandbox may forbid it: same priority, no harm
