@@ -113,9 +113,10 @@ TARGETS = {"getmail": 5.0, "mbsync": 0.5}  # the daemon's rate against each, at 
 
 def timed(
     argv: list[str], env: dict[str, str] | None = None, tree: bool = False
-) -> tuple[float, int]:
+) -> tuple[float, int, int]:
     """Run a child to completion: (seconds, peak RSS in MB; with `tree`, of the child and the
-    processes it starts, summed: the daemon's parsing workers count). Fails loudly if it fails.
+    processes it starts, summed: the daemon's parsing workers count; and the largest peak of
+    one of them). Fails loudly if it fails.
     """
     with tempfile.TemporaryFile() as err:  # a pipe left unread would block a chatty child
         start = time.perf_counter()
@@ -132,7 +133,8 @@ def timed(
             err.seek(0)
             message = err.read().decode(errors="replace")[-3000:]
             raise SystemExit(f"{argv[0]} failed ({child.returncode}):\n{message}")
-    return seconds, max(usage.ru_maxrss, peak.kb) // 1024
+    # ru_maxrss counts what the child had between fork and exec: this process's size
+    return seconds, max(usage.ru_maxrss, peak.kb) // 1024, (peak.one or usage.ru_maxrss) // 1024
 
 
 class TreeRss(threading.Thread):
@@ -142,12 +144,13 @@ class TreeRss(threading.Thread):
 
     def __init__(self, pid: int, every_s: float = 0.1) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every_s, self.kb = pid, every_s, 0
+        self.pid, self.every_s, self.kb, self.one = pid, every_s, 0, 0
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(self.every_s):
-            self.kb = max(self.kb, sum(_rss_kb(pid) for pid in _descendants(self.pid)))
+            sizes = [_rss_kb(pid) for pid in _descendants(self.pid)]
+            self.kb, self.one = max(self.kb, sum(sizes)), max(self.one, *sizes)
 
     def stop(self) -> None:
         self._done.set()
@@ -203,7 +206,7 @@ def run_getmail(server: Dovecot, user: str, work: Path) -> float:
     # so that a lost wake-up costs seconds, and tried again from an empty maildir.
     for attempt in range(1, GETMAIL_ATTEMPTS + 1):
         try:
-            seconds, _ = timed(argv)
+            seconds, *_ = timed(argv)
             break
         except SystemExit as failure:
             if attempt == GETMAIL_ATTEMPTS:
@@ -222,7 +225,7 @@ def run_mbsync(server: Dovecot, user: str, work: Path) -> float:
     maildir.mkdir(parents=True)
     rc = work / "mbsyncrc"
     rc.write_text(MBSYNCRC.format(port=server.port, user=user, password=PASSWORD, maildir=maildir))
-    seconds, _ = timed([mbsync, "--config", str(rc), "--quiet", "bench"])
+    seconds, *_ = timed([mbsync, "--config", str(rc), "--quiet", "bench"])
     got = len(list((maildir / "INBOX").glob("*/*")))
     return seconds if got else sys.exit("mbsync retrieved nothing")
 
@@ -238,7 +241,7 @@ def run_daemon(config: Path, profile: Path | None) -> tuple[float, int]:
     if profile:
         python += ["-m", "cProfile", "-o", str(profile)]
     argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
-    return timed(argv, env, tree=True)
+    return timed(argv, env, tree=True)[:2]
 
 
 def run_spool_only(config: Path) -> float:

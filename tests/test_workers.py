@@ -1,13 +1,24 @@
-"""Worker processes start ready: forked by a forkserver that loaded the parser and the rules."""
+"""Worker processes start ready (forked by a forkserver that loaded the parser and the rules)
+and store the attachments they find, sending back only their sha256."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
+from datetime import datetime
+from email.message import EmailMessage
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
 
 import rules
 from inbox_daemon import pipeline, preload, workers
 from inbox_daemon.context import Context
+from inbox_daemon.spool import Incoming, Origin
+from inbox_daemon.store.db import transaction
+from inbox_daemon.store.models import Attachment
 
 SITE_RULE = """
 [[rule]]
@@ -44,3 +55,45 @@ def test_compiled_rules_classify_as_rules_compiled_on_first_use() -> None:
     warm = rules.classify(text, rules.load_ruleset().compile_all(), rules.DEFAULT_POLE_FORMATS)
     assert warm == cold
     assert cold.urgency == "emergenza"
+
+
+def _with_attachments(*payloads: bytes) -> bytes:
+    message = EmailMessage()
+    message["From"] = "Mario Rossi <mario.rossi@example.it>"
+    message["Subject"] = "Palo piegato, foto allegate"
+    message["Message-ID"] = "<large-attachment@example.it>"
+    message.set_content("Il palo IP-001234 in via Roma 12 è piegato.")
+    for index, payload in enumerate(payloads):
+        message.add_attachment(payload, "image", "jpeg", filename=f"foto{index}.jpg")
+    return message.as_bytes()
+
+
+def test_a_large_attachment_is_stored_whole_and_byte_exact_by_the_worker(ctx: Context) -> None:
+    payloads = [os.urandom(3 * 1024 * 1024 + 1), b"small"]
+    when = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Rome"))
+    incoming = Incoming(_with_attachments(*payloads), Origin("test"), when, "email")
+    ctx.spool.store_many([incoming])
+    pool = workers.WorkerPool(pipeline.analyser(ctx), workers=1)
+    try:
+        [outcome] = pipeline.process_pending(ctx, analyse=pool)
+    finally:
+        pool.close()
+    assert outcome.outcome == "ticket"
+    with transaction(ctx.engine) as session:
+        rows = list(session.exec(select(Attachment).order_by(Attachment.index)))
+    assert [(row.sha256, row.size) for row in rows] == [
+        (hashlib.sha256(payload).hexdigest(), len(payload)) for payload in payloads
+    ]
+    assert [ctx.spool.blobs.get("attachments", row.sha256) for row in rows] == payloads
+
+
+def test_the_worker_sends_back_the_attachments_sha256_not_their_bytes(ctx: Context) -> None:
+    payload = os.urandom(100_000)
+    sha = ctx.spool.blobs.put("raw", _with_attachments(payload))
+    [analysis] = workers.stored_attachments(ctx.spool.blobs, [pipeline.analyser(ctx)(sha)])
+    assert analysis.parsed is not None
+    [part] = analysis.parsed.attachments
+    assert part.payload == b""
+    assert part.sha256 == hashlib.sha256(payload).hexdigest()
+    assert part.size == len(payload)
+    assert ctx.spool.blobs.get("attachments", part.sha256) == payload
