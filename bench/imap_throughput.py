@@ -113,10 +113,10 @@ TARGETS = {"getmail": 5.0, "mbsync": 0.5}  # the daemon's rate against each, at 
 
 def timed(
     argv: list[str], env: dict[str, str] | None = None, tree: bool = False
-) -> tuple[float, int, int]:
+) -> tuple[float, int, int, int]:
     """Run a child to completion: (seconds, peak RSS in MB; with `tree`, of the child and the
-    processes it starts, summed: the daemon's parsing workers count; and the largest peak of
-    one of them). Fails loudly if it fails.
+    processes it starts, summed: the daemon's parsing workers count; the largest peak of one
+    of them; and the peak of their PSS, summed). Fails loudly if it fails.
     """
     with tempfile.TemporaryFile() as err:  # a pipe left unread would block a chatty child
         start = time.perf_counter()
@@ -134,7 +134,8 @@ def timed(
             message = err.read().decode(errors="replace")[-3000:]
             raise SystemExit(f"{argv[0]} failed ({child.returncode}):\n{message}")
     # ru_maxrss counts what the child had between fork and exec: this process's size
-    return seconds, max(usage.ru_maxrss, peak.kb) // 1024, (peak.one or usage.ru_maxrss) // 1024
+    peaks = (max(usage.ru_maxrss, peak.kb), peak.one or usage.ru_maxrss, peak.pss_kb)
+    return seconds, *(kb // 1024 for kb in peaks)
 
 
 class TreeRss(threading.Thread):
@@ -144,13 +145,15 @@ class TreeRss(threading.Thread):
 
     def __init__(self, pid: int, every_s: float = 0.1) -> None:
         super().__init__(daemon=True)
-        self.pid, self.every_s, self.kb, self.one = pid, every_s, 0, 0
+        self.pid, self.every_s, self.kb, self.one, self.pss_kb = pid, every_s, 0, 0, 0
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(self.every_s):
-            sizes = [_rss_kb(pid) for pid in _descendants(self.pid)]
+            pids = _descendants(self.pid)
+            sizes = [_rss_kb(pid) for pid in pids]
             self.kb, self.one = max(self.kb, sum(sizes)), max(self.one, *sizes)
+            self.pss_kb = max(self.pss_kb, sum(_pss_kb(pid) for pid in pids))
 
     def stop(self) -> None:
         self._done.set()
@@ -174,6 +177,17 @@ def _descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
+
+
+def _pss_kb(pid: int) -> int:
+    """Proportional set size: a page shared by n processes counts 1/n in each. Summed RSS
+    counts it n times, as it does the forkserver's imports in every worker it forks."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    line = next((line for line in rollup.splitlines() if line.startswith("Pss:")), "0 0")
+    return int(line.split()[1])
 
 
 def _rss_kb(pid: int) -> int:
@@ -230,7 +244,7 @@ def run_mbsync(server: Dovecot, user: str, work: Path) -> float:
     return seconds if got else sys.exit("mbsync retrieved nothing")
 
 
-def run_daemon(config: Path, profile: Path | None) -> tuple[float, int]:
+def run_daemon(config: Path, profile: Path | None) -> tuple[float, int, int]:
     # Measure the daemon as deployed: an installed package runs from compiled bytecode, so
     # compile it once here and let the child use it, whatever this shell's environment says.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -241,7 +255,8 @@ def run_daemon(config: Path, profile: Path | None) -> tuple[float, int]:
     if profile:
         python += ["-m", "cProfile", "-o", str(profile)]
     argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
-    return timed(argv, env, tree=True)[:2]
+    seconds, rss, _, pss = timed(argv, env, tree=True)
+    return seconds, rss, pss
 
 
 def run_spool_only(config: Path) -> float:
@@ -278,7 +293,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
     seconds: dict[str, list[float]] = {"getmail": [], "mbsync": [], "daemon": [], "spool": []}
-    peak_rss = 0
+    peak_rss = peak_pss = 0
     try:
         with running_dovecot() as server:
             user = "bench"
@@ -297,15 +312,15 @@ def main() -> None:
                     if name == "spool":
                         seconds[name].append(run_spool_only(config))
                         continue
-                    elapsed, rss = run_daemon(config, args.profile)
+                    elapsed, rss, pss = run_daemon(config, args.profile)
                     made = tickets(config)
                     if made != args.n:
                         sys.exit(f"the daemon made {made} tickets for {args.n} messages")
                     seconds[name].append(elapsed)
-                    peak_rss = max(peak_rss, rss)
+                    peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(args, seconds, peak_rss)
+    report(args, seconds, peak_rss, peak_pss)
 
 
 def daemon_config(server: Dovecot, user: str, folder: Path, batch_size: int) -> Path:
@@ -315,7 +330,9 @@ def daemon_config(server: Dovecot, user: str, folder: Path, batch_size: int) -> 
     return config
 
 
-def report(args: argparse.Namespace, seconds: dict[str, list[float]], peak_rss: int) -> None:
+def report(
+    args: argparse.Namespace, seconds: dict[str, list[float]], peak_rss: int, peak_pss: int
+) -> None:
     n = args.n
     rows = [
         ("getmail6 (retrieve only)", seconds["getmail"]),
@@ -333,6 +350,7 @@ def report(args: argparse.Namespace, seconds: dict[str, list[float]], peak_rss: 
         ratio = statistics.median(seconds[name]) / daemon
         print(f"  daemon / {label} rate ratio: {ratio:.2f}x (target >= {TARGETS[name]:g}x)")
     print(f"  daemon peak RSS, with its worker processes: {peak_rss} MB (target <= 250 MB)")
+    print(f"  the same as PSS (pages the processes share counted once): {peak_pss} MB")
 
 
 if __name__ == "__main__":
