@@ -7,8 +7,15 @@ shipped rules loaded and compiled, instead of each spending half a second of CPU
 
 from __future__ import annotations
 
+import parsers.mime
 import rules
-from inbox_daemon import analysis  # noqa: F401  the parser and the blob store, imported
+from inbox_daemon import analysis  # noqa: F401  the blob store and the stages, imported
+
+# One message parsed: what the parser loads on first use (mail-parser, codecs) is loaded too.
+_WARM_UP = (
+    "From: =?utf-8?q?Mario_Rossi?= <mario.rossi@example.it>\r\nSubject: prova\r\n"
+    "Content-Type: text/html; charset=iso-8859-1\r\n\r\n<p>Il lampione \xe8 spento.</p>\r\n"
+).encode("latin-1")
 
 
 def _shipped_rules() -> rules.RuleSet | None:
@@ -19,3 +26,4 @@ def _shipped_rules() -> rules.RuleSet | None:
 
 
 SHIPPED_RULES = _shipped_rules()
+parsers.mime.parse(_WARM_UP)

@@ -16,12 +16,8 @@ import email.utils
 import re
 from collections.abc import Callable, Iterable
 from email.message import Message
+from functools import cache
 from typing import Any
-
-try:
-    from mailparser.utils import get_addresses as _recover_addresses
-except ImportError:  # mail-parser before 4.8: the stdlib splits addresses alone
-    _recover_addresses = None
 
 from parsers import flags, headers, recovery, structure
 from parsers.charsets import decode_raw_header_bytes
@@ -167,11 +163,23 @@ def _addresses(raw: str | None, hint: str | None) -> list[tuple[str, str]]:
     return pairs
 
 
+@cache
+def _address_recovery() -> Callable[..., list[tuple[str, str]]] | None:
+    """mail-parser's address recovery, imported on first use: a process that imports this
+    module but parses nothing (the daemon's main process) need not load mail-parser."""
+    try:
+        from mailparser.utils import get_addresses
+    except ImportError:  # mail-parser before 4.8: the stdlib splits addresses alone
+        return None
+    return get_addresses
+
+
 def _split_addresses(value: str) -> list[tuple[str, str]]:
     """mail-parser's structural recovery (it refuses ambiguous items), else the stdlib's."""
-    if _recover_addresses is not None:
+    recover = _address_recovery()
+    if recover is not None:
         try:
-            return _recover_addresses(value, decode_names=False)
+            return recover(value, decode_names=False)
         except Exception:  # mail-parser's own bug on hostile input must not lose the message
             pass
     return email.utils.getaddresses([value])
