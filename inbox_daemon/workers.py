@@ -194,7 +194,10 @@ def stored_attachments(blobs: BlobStore, analyses: list[Analysis]) -> list[Analy
     parts = [part for i in requests for part in _attachments(analyses[i])]
     if not parts:
         return analyses
-    shas = iter(blobs.put_many("attachments", [part.payload for part in parts]))
+    try:
+        shas = iter(blobs.put_many("attachments", [part.payload for part in parts]))
+    except OSError:  # the daemon stores them then, and meets the store's fault as it always has
+        return analyses
     result = list(analyses)
     for i in requests:
         stored = tuple(

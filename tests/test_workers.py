@@ -15,6 +15,7 @@ from sqlmodel import select
 
 import rules
 from inbox_daemon import pipeline, preload, workers
+from inbox_daemon.blobs import BlobStore
 from inbox_daemon.context import Context
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
@@ -97,3 +98,14 @@ def test_the_worker_sends_back_the_attachments_sha256_not_their_bytes(ctx: Conte
     assert part.sha256 == hashlib.sha256(payload).hexdigest()
     assert part.size == len(payload)
     assert ctx.spool.blobs.get("attachments", part.sha256) == payload
+
+
+def test_attachments_the_worker_cannot_store_go_back_whole(ctx: Context, tmp_path: Path) -> None:
+    payload = os.urandom(1000)
+    sha = ctx.spool.blobs.put("raw", _with_attachments(payload))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be")
+    [analysis] = workers.stored_attachments(BlobStore(blocked), [pipeline.analyser(ctx)(sha)])
+    assert analysis.parsed is not None
+    [part] = analysis.parsed.attachments
+    assert (part.payload, part.sha256) == (payload, None)  # registration stores it, as before
