@@ -199,8 +199,9 @@ def _rss_kb(pid: int) -> int:
     return int(line.split()[1])
 
 
-def run_getmail(server: Dovecot, user: str, work: Path) -> float:
-    """getmail6 as its users run it; as root it refuses to deliver, so then as `nobody`."""
+def run_getmail(server: Dovecot, user: str, work: Path) -> float | None:
+    """getmail6 as its users run it; as root it refuses to deliver, so then as `nobody`.
+    None when it failed every attempt (the report then says so and uses the other runs)."""
     getmail = shutil.which("getmail") or sys.exit("getmail6 missing: apt-get install getmail6")
     home = work / "getmail"
     maildir = home / "maildir"
@@ -218,18 +219,17 @@ def run_getmail(server: Dovecot, user: str, work: Path) -> float:
     # getmail6 loses a SIGCHLD now and then on a busy machine ("waiting child pid … timed
     # out": the child exits before getmail waits for it) and gives up after `timeout`: short,
     # so that a lost wake-up costs seconds, and tried again from an empty maildir.
-    for attempt in range(1, GETMAIL_ATTEMPTS + 1):
+    for _ in range(GETMAIL_ATTEMPTS):
         try:
             seconds, *_ = timed(argv)
-            break
         except SystemExit as failure:
-            if attempt == GETMAIL_ATTEMPTS:
-                raise
-            print(f"getmail6 failed, once more: {failure}", file=sys.stderr)
+            print(f"getmail6 failed: {failure}", file=sys.stderr)
             for old in (maildir / "new").iterdir():
                 old.unlink()
-    got = len(list((maildir / "new").iterdir()))
-    return seconds if got else sys.exit("getmail retrieved nothing")
+            continue
+        got = len(list((maildir / "new").iterdir()))
+        return seconds if got else sys.exit("getmail retrieved nothing")
+    return None
 
 
 def run_mbsync(server: Dovecot, user: str, work: Path) -> float:
@@ -303,7 +303,8 @@ def main() -> None:
             for run in range(args.runs):
                 print(f"run {run + 1} of {args.runs}…", file=sys.stderr)
                 os.sync()
-                seconds["getmail"].append(run_getmail(server, user, work / f"getmail-{run}"))
+                getmail = run_getmail(server, user, work / f"getmail-{run}")
+                seconds["getmail"].extend([getmail] if getmail is not None else [])
                 os.sync()
                 seconds["mbsync"].append(run_mbsync(server, user, work / f"mbsync-{run}"))
                 for name in ("daemon", "spool"):
@@ -342,11 +343,18 @@ def report(
     ]
     print(f"{n} messages, batch_size {args.batch_size}, median of {args.runs} run(s)")
     for label, runs in rows:
+        if not runs:
+            print(f"  {label:<42} failed in every run")
+            continue
         middle = statistics.median(runs)
         spread = f"  ({min(runs):.2f}-{max(runs):.2f} s)" if len(runs) > 1 else ""
         print(f"  {label:<42} {middle:7.2f} s  {n / middle:8.1f} msg/s{spread}")
     daemon = statistics.median(seconds["daemon"])
     for name, label in (("getmail", "getmail6"), ("mbsync", "mbsync")):
+        if len(seconds[name]) < args.runs:
+            print(f"  ({label}: {args.runs - len(seconds[name])} run(s) failed, left out)")
+        if not seconds[name]:
+            continue
         ratio = statistics.median(seconds[name]) / daemon
         print(f"  daemon / {label} rate ratio: {ratio:.2f}x (target >= {TARGETS[name]:g}x)")
     print(f"  daemon peak RSS, with its worker processes: {peak_rss} MB (target <= 250 MB)")

@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -68,7 +68,11 @@ class WorkerPool:
     def __init__(self, analyser: Analyser, workers: int) -> None:
         self.analyser = analyser
         self.workers = workers
-        self._pool = self._start()
+        self._starting = _in_background(self._start)
+
+    @property
+    def _pool(self) -> ProcessPoolExecutor:
+        return self._starting.result()
 
     def _start(self) -> ProcessPoolExecutor:
         """A pool whose workers start now (they are spawned on demand otherwise): loading the
@@ -123,10 +127,25 @@ class WorkerPool:
 
     def _restart(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._start()
+        self._starting = _in_background(self._start)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_background(start: Callable[[], T]) -> Future[T]:
+    """`start()` in a thread of its own. Starting the pool waits until the forkserver has
+    loaded the parser and the rules and forked the workers: the caller fetches meanwhile."""
+    started: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            started.set_result(start())
+        except BaseException as exc:  # handed to whoever asks for the pool
+            started.set_exception(exc)
+
+    threading.Thread(target=run, name="workers-start", daemon=True).start()
+    return started
 
 
 _worker_analyser: Analyser | None = None  # set once in each worker process by `_install`
