@@ -287,7 +287,9 @@ def _store_attachments(
         if analysis.verdict is not None and analysis.parsed is not None
         for part in analysis.parsed.attachments
     ]
-    shas = ctx.spool.blobs.put_many("attachments", [part.payload for _, part in parts])
+    waiting = [part.payload for _, part in parts if part.sha256 is None]  # else: a worker did
+    stored = iter(ctx.spool.blobs.put_many("attachments", waiting))
+    shas = [part.sha256 or next(stored) for _, part in parts]
     rows: dict[int, list[dict[str, Any]]] = {}
     for (message_pk, part), sha in zip(parts, shas, strict=True):
         rows.setdefault(message_pk, []).append(_attachment_row(message_pk, part, sha))

@@ -8,19 +8,23 @@ process cannot (one interpreter runs Python on one core at a time).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from inbox_daemon.analysis import Analyser, Analysis, Pending, failure
+from inbox_daemon.blobs import BlobStore
+from parsers.message import Attachment
 
 T = TypeVar("T")
 WORKER_NICENESS = 10
@@ -51,8 +55,11 @@ class WorkerPool:
     """Analysis in `workers` processes, working on the next batches while the caller writes
     the current one to the database.
 
-    Workers are spawned, not forked: a fork would copy the daemon's threads' locks and its
-    database connections, and each child would count the whole parent in its memory. A worker
+    Workers are not forked from the daemon: a fork would copy its threads' locks and its
+    database connections, and each child would count the whole parent in its memory. They are
+    forked by a forkserver, a fresh single-threaded process that imports the parser and
+    compiles the shipped rules once (`inbox_daemon.preload`), so that each worker starts ready
+    (spawned, each one paid for both); where there is no forkserver, they are spawned. A worker
     that dies (killed, out of memory, a crash in C code) breaks the pool: its batch is then
     analysed again one message at a time in a fresh pool, so that only the message that kills
     a worker fails (and is quarantined after `max_attempts`, as any failing message is).
@@ -63,14 +70,18 @@ class WorkerPool:
     def __init__(self, analyser: Analyser, workers: int) -> None:
         self.analyser = analyser
         self.workers = workers
-        self._pool = self._start()
+        self._starting = _in_background(self._start)
+
+    @property
+    def _pool(self) -> ProcessPoolExecutor:
+        return self._starting.result()
 
     def _start(self) -> ProcessPoolExecutor:
         """A pool whose workers start now (they are spawned on demand otherwise): loading the
         parser and the rules then overlaps with the first fetch instead of following it."""
         pool = ProcessPoolExecutor(
             self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=_context(),
             initializer=_install,
             initargs=(self.analyser,),
         )
@@ -121,19 +132,57 @@ class WorkerPool:
 
     def _restart(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        self._pool = self._start()
+        self._starting = _in_background(self._start)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _in_background(start: Callable[[], T]) -> Future[T]:
+    """`start()` in a thread of its own. Starting the pool waits until the forkserver has
+    loaded the parser and the rules and forked the workers: the caller fetches meanwhile."""
+    started: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            started.set_result(start())
+        except BaseException as exc:  # handed to whoever asks for the pool
+            started.set_exception(exc)
+
+    threading.Thread(target=run, name="workers-start", daemon=True).start()
+    return started
+
+
 _worker_analyser: Analyser | None = None  # set once in each worker process by `_install`
+PRELOAD = "inbox_daemon.preload"
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """A forkserver that has loaded what the workers need, where the system has one."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([PRELOAD])  # read when the forkserver starts, once
+    return context
+
+
+def _ready(analyser: Analyser) -> Analyser:
+    """The analyser with its rules compiled: the forkserver's, when they are the same rules
+    (the same rules and decisions, compared by value), else its own, compiled now."""
+    preloaded = sys.modules.get(PRELOAD)
+    shipped = getattr(preloaded, "SHIPPED_RULES", None)
+    mine = analyser.tools.ruleset
+    if shipped is not None and (shipped.rules, shipped.decisions) == (mine.rules, mine.decisions):
+        tools = dataclasses.replace(analyser.tools, ruleset=shipped)
+        return dataclasses.replace(analyser, tools=tools)
+    mine.compile_all()
+    return analyser
 
 
 def _install(analyser: Analyser) -> None:
     """Set up a worker process: its analyser, its signals, its logging."""
     global _worker_analyser
-    _worker_analyser = analyser
+    _worker_analyser = _ready(analyser)
     # Lower priority than the daemon: its fetch thread wakes for every fsync and write, and the
     # source is acknowledged only once the spool has stored; workers have slack, it has none.
     with contextlib.suppress(OSError):  # a sandbox may forbid it: same priority, no harm
@@ -158,4 +207,32 @@ def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
 
 def _analyse(pendings: list[Pending]) -> list[Analysis]:
     assert _worker_analyser is not None, "worker started without its analyser"
-    return _worker_analyser.many(pendings)
+    return stored_attachments(_worker_analyser.tools.blobs, _worker_analyser.many(pendings))
+
+
+def stored_attachments(blobs: BlobStore, analyses: list[Analysis]) -> list[Analysis]:
+    """The requests' attachments written to the store here, each analysis given back with
+    their sha256 instead of their bytes: a 30 MB attachment is then not copied three times
+    more (pickled, sent, unpickled) on its way to the daemon, which stores it again at once.
+    Durable before this returns, as registration needs (it skips what has a sha256)."""
+    requests = [i for i, a in enumerate(analyses) if a.verdict is not None and _attachments(a)]
+    parts = [part for i in requests for part in _attachments(analyses[i])]
+    if not parts:
+        return analyses
+    try:
+        shas = iter(blobs.put_many("attachments", [part.payload for part in parts]))
+    except OSError:  # the daemon stores them then, and meets the store's fault as it always has
+        return analyses
+    result = list(analyses)
+    for i in requests:
+        stored = tuple(
+            dataclasses.replace(part, payload=b"", sha256=next(shas))
+            for part in _attachments(analyses[i])
+        )
+        parsed = dataclasses.replace(analyses[i].parsed, attachments=stored)  # type: ignore[arg-type]
+        result[i] = dataclasses.replace(analyses[i], parsed=parsed)
+    return result
+
+
+def _attachments(analysis: Analysis) -> tuple[Attachment, ...]:
+    return analysis.parsed.attachments if analysis.parsed else ()

@@ -20,6 +20,7 @@ class Attachment:
     payload: bytes  # decoded content (may be truncated: see `truncated`)
     size: int  # size of the decoded content as received, even when truncated
     truncated: bool = False  # payload cut at the parser's size limit
+    sha256: str | None = None  # set once the payload is in the store (then `payload` is b"")
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Raw RFC 5322 bytes to a `ParsedMessage`, for any input a mailbox can deliver.
 
-mail-parser builds the MIME tree and recovers addresses; the stdlib `email` package (policy
-compat32) takes over when mail-parser raises, when the header block is broken, and for
-parts neither could split (see `parsers.recovery`). Only input with no headers and no text
-raises `ParseError`: everything else is returned with its problems listed in `defects`.
+Each message is parsed once. The stdlib `email` package (policy compat32, which never raises
+on a payload) builds the MIME tree, re-parsed when the header block is broken and helped by
+`parsers.recovery` for parts it could not split; `parsers.structure` walks it. mail-parser
+earns its place where the stdlib is weakest, recovering addresses from broken headers (it
+refuses ambiguous items); its full parse is not run: it decoded every part a second time only
+for us to keep the stdlib tree it is built on, which is half the cost of parsing and several
+copies of a large attachment. Only input with no headers and no text raises `ParseError`:
+everything else is returned with its problems listed in `defects`.
 """
 
 from __future__ import annotations
@@ -12,14 +16,8 @@ import email.utils
 import re
 from collections.abc import Callable, Iterable
 from email.message import Message
+from functools import cache
 from typing import Any
-
-import mailparser
-
-try:
-    from mailparser.utils import get_addresses as _recover_addresses
-except ImportError:  # mail-parser before 4.8: the stdlib splits addresses alone
-    _recover_addresses = None
 
 from parsers import flags, headers, recovery, structure
 from parsers.charsets import decode_raw_header_bytes
@@ -114,21 +112,15 @@ def _reject_binary(data: bytes) -> None:
 
 
 def _build_tree(data: bytes) -> tuple[Message, str, list[str]]:
-    """mail-parser's tree, else the stdlib's; re-parsed when the header block is broken."""
-    notes: list[str] = []
-    try:
-        message = mailparser.parse_from_bytes(data).message
-        parser = "mail-parser"
-    except Exception as exc:  # mail-parser lets its internal errors escape; input must not crash us
-        message, problem = recovery.parse_bytes(data)
-        parser = "stdlib"
-        notes.append(f"mail-parser failed ({type(exc).__name__}); parsed with the stdlib")
-        notes.extend([problem] if problem else [])
+    """The stdlib's tree; re-parsed when the header block is broken."""
+    message, problem = recovery.parse_bytes(data)
+    notes = [problem] if problem else []
+    parser = "stdlib"
     if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in message.defects):
         repaired = recovery.repair_header_fold(data)
         if repaired is not None:
             message, problem = recovery.parse_bytes(repaired)
-            parser = "stdlib"
+            parser = "stdlib, header block repaired"
             notes.append("header line folded without indentation: header block repaired")
             notes.extend([problem] if problem else [])
     return message, parser, notes
@@ -171,11 +163,23 @@ def _addresses(raw: str | None, hint: str | None) -> list[tuple[str, str]]:
     return pairs
 
 
+@cache
+def _address_recovery() -> Callable[..., list[tuple[str, str]]] | None:
+    """mail-parser's address recovery, imported on first use: a process that imports this
+    module but parses nothing (the daemon's main process) need not load mail-parser."""
+    try:
+        from mailparser.utils import get_addresses
+    except ImportError:  # mail-parser before 4.8: the stdlib splits addresses alone
+        return None
+    return get_addresses
+
+
 def _split_addresses(value: str) -> list[tuple[str, str]]:
     """mail-parser's structural recovery (it refuses ambiguous items), else the stdlib's."""
-    if _recover_addresses is not None:
+    recover = _address_recovery()
+    if recover is not None:
         try:
-            return _recover_addresses(value, decode_names=False)
+            return recover(value, decode_names=False)
         except Exception:  # mail-parser's own bug on hostile input must not lose the message
             pass
     return email.utils.getaddresses([value])
@@ -253,8 +257,9 @@ def _unique(items: list[str]) -> tuple[str, ...]:
 
 
 def _extra(parser: str, recovered: list[str], body_source: str | None) -> dict[str, str]:
-    """Which path read the message: "parser" is mail-parser or stdlib; "recovered" lists
-    the stdlib fallbacks used on parts; "body_source" says when the text is not the top's."""
+    """Which path read the message: "parser" says whether the header block was repaired;
+    "recovered" lists the stdlib fallbacks used on parts; "body_source" says when the text
+    is not the top's."""
     extra = {"parser": parser}
     if recovered:
         extra["recovered"] = "; ".join(dict.fromkeys(recovered))

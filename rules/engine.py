@@ -31,7 +31,7 @@ from functools import cached_property
 from typing import Any
 
 from rules.prefilter import Prefilter, build_prefilter, fold_case
-from rules.screen import lower_twin, screened_out
+from rules.screen import lower_screen, lower_twin, screened_out
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
 FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
@@ -115,6 +115,17 @@ class RuleSet:
 
     def decision(self, field: str) -> Decision:
         return self.decisions.get(field, Decision())
+
+    def compile_all(self) -> RuleSet:
+        """Build now what the rules otherwise build on the first message: the prefilter, the
+        lower-case twins and the screens. Done once in the process that forks the workers,
+        every worker starts with them (each built them again, half a second, when spawned)."""
+        _ = self.prefilter, self._by_field
+        for rule in self.rules:
+            for variant in (rule, rule.lower_case):
+                if variant is not None:
+                    lower_screen(variant.patterns)  # and the case-insensitive screen under it
+        return self
 
 
 @dataclass(frozen=True)

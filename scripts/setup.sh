@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 
 want=(ca-certificates)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 openssl chromium)
+  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 isync openssl
+         chromium)
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do

@@ -1,0 +1,110 @@
+"""Memory for a large message: the daemon's peak RSS, with its workers, for one 45 MB message.
+
+    .venv/bin/python bench/large_message.py [--mb 45] [--workers N] [--runs 3]
+
+Writes one request of about `--mb` MB (a short text and two binary attachments, base64: the
+shape of a scanned report with photos, under the SMTP ingress's 50 MB limit and the 30 MB
+attachment limit) into a drop folder, runs `inbox-daemon run --once` on it as a child
+process, and prints the peak resident memory of the daemon and its processes summed
+(sampled from /proc, as `imap_throughput.py` does), the same as PSS (a page that processes
+share counts once in all: the workers share what their forkserver loaded, which summed RSS
+counts once per worker), the largest single process, and whether both attachments were
+stored whole and byte-exact. Target: <= 250 MB. A report, not a test: tests never assert on
+time or memory. The daemon starts on a fresh database each run (migrations included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import sqlite3
+import statistics
+import sys
+import tempfile
+from email.message import EmailMessage
+from pathlib import Path
+
+from imap_throughput import timed
+
+CONFIG = """\
+[database]
+url = "sqlite:///tickets.db"
+[storage]
+dir = "store"
+[processing]
+{workers}
+[[sources]]
+name = "drop"
+kind = "folder"
+path = "drop"
+"""
+TARGET_MB = 250
+
+
+def large_request(mb: float) -> tuple[bytes, list[bytes]]:
+    """A request of about `mb` MB and its attachments' bytes (random: incompressible)."""
+    decoded = int(mb * 1024 * 1024 * 3 / 4)  # base64 adds a third
+    parts = [os.urandom(decoded * 3 // 5), os.urandom(decoded - decoded * 3 // 5)]
+    message = EmailMessage()
+    message["From"] = "Mario Rossi <mario.rossi@example.it>"
+    message["To"] = "segnalazioni@example.it"
+    message["Subject"] = "Palo pericolante in via Roma, foto e verbale allegati"
+    message["Message-ID"] = f"<large-{os.getpid()}@example.it>"
+    message.set_content("Buongiorno, il palo IP-001234 in via Roma 12 è piegato.\nMario Rossi\n")
+    message.add_attachment(parts[0], "application", "pdf", filename="verbale.pdf")
+    message.add_attachment(parts[1], "image", "jpeg", filename="foto.jpg")
+    return message.as_bytes(), parts
+
+
+def run(folder: Path, raw: bytes, parts: list[bytes], workers: int | None) -> tuple[int, ...]:
+    """One `run --once` on the message: peak RSS of the tree, of one process, PSS of the
+    tree, in MB."""
+    (folder / "drop").mkdir(parents=True)
+    (folder / "drop" / "large.eml").write_bytes(raw)
+    setting = "" if workers is None else f"workers = {workers}"
+    config = folder / "config.toml"
+    config.write_text(CONFIG.format(workers=setting))
+    argv = [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run"]
+    peaks = timed([*argv, "--once"], tree=True)[1:]
+    check_stored(folder, parts)
+    return peaks
+
+
+def check_stored(folder: Path, parts: list[bytes]) -> None:
+    with sqlite3.connect(folder / "tickets.db") as conn:
+        rows = conn.execute("select sha256, size from attachment order by `index`").fetchall()
+    want = [(hashlib.sha256(part).hexdigest(), len(part)) for part in parts]
+    if rows != want:
+        sys.exit(f"attachments not stored whole: {rows} != {want}")
+    for sha, _ in rows:
+        stored = folder / "store" / "attachments" / sha[:2] / sha
+        if hashlib.sha256(stored.read_bytes()).hexdigest() != sha:
+            sys.exit(f"attachment {sha} differs from what was sent")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=float, default=45, help="message size (default 45)")
+    parser.add_argument("--workers", type=int, help="[processing] workers (default: per core)")
+    parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    args = parser.parse_args()
+    raw, parts = large_request(args.mb)
+    work = Path(tempfile.mkdtemp(prefix="inbox-bench-large-"))
+    try:
+        runs = [run(work / str(index), raw, parts, args.workers) for index in range(args.runs)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    peaks, singles, pss = zip(*runs, strict=True)
+    workers = "per core" if args.workers is None else args.workers
+    print(f"one message of {len(raw) / 2**20:.1f} MB, attachments stored byte-exact")
+    print(f"  workers: {workers}, median of {len(peaks)} run(s)")
+    print(f"  daemon peak RSS, with its processes: {statistics.median(peaks):5.0f} MB "
+          f"({min(peaks)}-{max(peaks)}; target <= {TARGET_MB} MB)")  # fmt: skip
+    print(f"  the same as PSS (shared pages shared out): {statistics.median(pss):5.0f} MB")
+    print(f"  largest single process:              {statistics.median(singles):5.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
