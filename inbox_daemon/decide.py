@@ -100,7 +100,9 @@ def draft_ticket(
     placement = analysis.placement
     poles = placement.pole_codes if placement else verdict.pole_codes
     deemed = policy.calendar.deemed_received(message.received_at)
-    related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
+    related = None
+    if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
+        related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
     year = now.astimezone(policy.tz).year
     seq = ledger.next_number(year)
     route = analysis.route

@@ -20,7 +20,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -137,11 +137,15 @@ class Batch:
         return message_id in self.registered
 
     def related(self, clues: Clues) -> Related | None:
-        found, how = find_related(self.session, **asdict(clues))
-        if found is None or found.id is None:
-            return None
-        return Related(
-            found.id, found.number, found.message_id, found.thread_root, how or "", found.status
+        return find_related(
+            self.session,
+            ticket_refs=clues.ticket_refs,
+            is_reminder=clues.is_reminder,
+            pole_codes=clues.pole_codes,
+            sender=clues.sender,
+            subject=clues.subject,
+            thread_ids=clues.thread_ids,
+            since=clues.since,
         )
 
     def recent_acks(self, recipient: str, since: datetime) -> int:

@@ -11,6 +11,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from inbox_daemon.drafts import Related
 from inbox_daemon.store.models import (
     Attachment,
     Message,
@@ -62,6 +63,9 @@ def thread_subject(subject: str) -> str:
     return re.sub(r"\s+", " ", REPLY_PREFIX.sub("", subject)).strip().lower()
 
 
+LINK_COLUMNS = (Ticket.id, Ticket.number, Ticket.message_id, Ticket.thread_root, Ticket.status)
+
+
 def find_related(
     session: Session,
     *,
@@ -72,36 +76,37 @@ def find_related(
     subject: str,
     thread_ids: tuple[str, ...],
     since: datetime,
-) -> tuple[Ticket | None, str | None]:
+) -> Related | None:
     """The earlier ticket this one refers to, and how it was found.
 
     A quoted ticket number always links; the weaker clues (thread, pole, sender+subject)
-    only for a reminder, and only within the window that starts at `since`.
+    only for a reminder, and only within the window that starts at `since`. Only the columns
+    a link needs are read: a ticket's text may be 100 KB.
     """
     for ref in ticket_refs:
-        found = session.exec(select(Ticket).where(Ticket.number == ref)).first()
-        if found:
-            return found, f"quoted number {ref}"
+        row = session.exec(select(*LINK_COLUMNS).where(Ticket.number == ref)).first()
+        if row:
+            return Related(*row[:4], how=f"quoted number {ref}", status=row[4])
     if not is_reminder:
-        return None, None
-    recent = select(Ticket).where(Ticket.received_at >= since).order_by(Ticket.id.desc())
+        return None
+    recent = select(*LINK_COLUMNS).where(Ticket.received_at >= since).order_by(Ticket.id.desc())
     if thread_ids:
-        found = session.exec(
-            recent.where(or_(Ticket.message_id.in_(thread_ids), Ticket.thread_root.in_(thread_ids)))
-        ).first()
-        if found:
-            return found, "same e-mail thread"
+        in_thread = or_(Ticket.message_id.in_(thread_ids), Ticket.thread_root.in_(thread_ids))
+        row = session.exec(recent.where(in_thread).limit(1)).first()
+        if row:
+            return Related(*row[:4], how="same e-mail thread", status=row[4])
     for code in pole_codes:
         same_pole = recent.join(TicketPole, TicketPole.ticket_id == Ticket.id)
-        found = session.exec(same_pole.where(TicketPole.code == code)).first()
-        if found:
-            return found, f"same pole {code}"
+        row = session.exec(same_pole.where(TicketPole.code == code).limit(1)).first()
+        if row:
+            return Related(*row[:4], how=f"same pole {code}", status=row[4])
     wanted = thread_subject(subject)
     if sender and wanted:
-        for candidate in session.exec(recent.where(Ticket.sender == sender).limit(50)):
-            if thread_subject(candidate.subject) == wanted:
-                return candidate, "same sender and subject"
-    return None, None
+        by_sender = recent.add_columns(Ticket.subject).where(Ticket.sender == sender).limit(50)
+        for row in session.exec(by_sender):
+            if thread_subject(row[5]) == wanted:
+                return Related(*row[:4], how="same sender and subject", status=row[4])
+    return None
 
 
 def iso(value: datetime | None, tz: ZoneInfo) -> str | None:

@@ -183,15 +183,25 @@ def test_decide_drafts_every_column_with_the_ledgers_number_and_its_acknowledgem
     [job] = draft.jobs
     assert job.recipient == "mario.rossi@example.org" and job.state == "pending"
     assert "2026/000042" in job.body and "si considera ricevuta" in job.body
-    assert ledger.asked[0].since == TUESDAY_10 - timedelta(days=60)
+    assert ledger.asked == []  # neither a reminder nor a quoted number: nothing to link
+
+
+REMINDER = REQUEST.replace(b"Subject: Palo pericolante", b"Subject: Sollecito").replace(
+    b"Il palo IP-004512 in via Roma sta per cadere sulla strada, c'e' pericolo.",
+    b"Sollecito ancora una volta: il lampione IP-004512 e' sempre spento.",
+)
 
 
 def test_decide_links_a_related_ticket_and_joins_its_thread(tools, analysed):
     earlier = Related(3, "2026/000003", "<first@example.org>", None, "same pole IP-004512")
-    draft = decide(Received(8, "drop", "email", TUESDAY_10), analysed(),
-                   Ledger(earlier=earlier), policy(), TUESDAY_10)  # fmt: skip
-    assert isinstance(draft, TicketDraft)
+    ledger = Ledger(earlier=earlier)
+    draft = decide(Received(8, "drop", "email", TUESDAY_10), analysed(REMINDER),
+                   ledger, policy(), TUESDAY_10)  # fmt: skip
+    assert isinstance(draft, TicketDraft) and draft.request_type == "sollecito"
+    assert ledger.asked[0].since == TUESDAY_10 - timedelta(days=60)
+    assert ledger.asked[0].pole_codes == ("IP-004512",)
     assert draft.columns()["related_ticket_id"] == 3
+    assert draft.details == {"chases": "2026/000003", "chases_status": "open"}
     assert draft.thread_root == "<first@example.org>"
     assert ("linking", "2026/000003") in {(h.rule, h.value) for h in draft.hits}
 
