@@ -208,7 +208,7 @@ def acks_list(args: argparse.Namespace, ctx: Context) -> int:
             error = f"  {job.last_error[:60]}" if job.last_error else ""
             number = ticket.number if ticket else "-"
             print(
-                f"{job.id:>6}  {job.kind:<6} {job.state:<10} {number:<12}"
+                f"{job.id:>6}  {job.kind:<7} {job.state:<10} {number:<12}"
                 f" {job.recipient:<35} attempts={job.attempts}{error}"
             )
     return ExitCode.ok

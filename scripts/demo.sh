@@ -37,6 +37,21 @@ enabled = true
 from = "segnalazioni@example.it"
 smtp = { host = "127.0.0.1", port = $sink_port, tls = "none" }
 emergency_phone = "800 123 456"
+
+# Smistamento: emergencies alert the on-call crew at once (caught by the same sink), crimes go
+# to a queue of their own and are forwarded to the local police, the rest to maintenance.
+[[routing]]
+match = { urgency = "emergenza" }
+queue = "reperibilita"
+notify = ["reperibile@example.it"]
+
+[[routing]]
+match = { criminal_event = true }
+queue = "sicurezza"
+forward = ["polizia.locale@comune.example.it"]
+
+[[routing]]
+queue = "manutenzione"
 TOML
 
 py=.venv/bin/python
@@ -86,9 +101,10 @@ done
 echo; echo "== tickets =="; "${daemon[@]}" -q tickets list
 echo; echo "== first ticket, in full =="; "${daemon[@]}" -q tickets show "$(date +%Y)/1" | head -30
 sleep 2
-echo; echo "== acknowledgements sent (captured in $data/acks.mbox) =="
+echo; echo "== acknowledgements, alerts and forwards sent (captured in $data/acks.mbox) =="
 # aiosmtpd's Mailbox handler writes a maildir (one file per message), and a long Subject is folded.
 grep -rl '^Auto-Submitted: auto-replied' "$data/acks.mbox" 2>/dev/null | wc -l
+"${daemon[@]}" -q outbox list
 [ "$count" -ge 6 ] || { echo "demo: expected 6 tickets, found $count" >&2; exit 1; }
 
 if [ "${DEMO_EXIT:-0}" = 1 ]; then exit 0; fi
