@@ -27,6 +27,7 @@ from inbox_daemon.blobs import BlobStore
 from parsers.message import Attachment
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 WORKER_NICENESS = 10
 
 
@@ -71,6 +72,7 @@ class WorkerPool:
         self.analyser = analyser
         self.workers = workers
         self._starting = _in_background(self._start)
+        self._unavailable: str | None = None  # why the pool could not start, as last logged
 
     @property
     def _pool(self) -> ProcessPoolExecutor:
@@ -105,10 +107,29 @@ class WorkerPool:
         size = -(-len(pendings) // self.workers)
         parts = [pendings[start : start + size] for start in range(0, len(pendings), size)]
         try:
-            return [self._pool.submit(_analyse, part) for part in parts]
+            pool = self._pool
+        except OSError as exc:  # no descriptors or memory for the workers (an SMTP flood, say)
+            return [self._here(pendings, exc)]
+        if self._unavailable is not None:
+            log.info("workers: started again")
+            self._unavailable = None
+        try:
+            return [pool.submit(_analyse, part) for part in parts]
         except BrokenProcessPool:  # broken while an earlier batch was analysed
             self._restart()
             return [self._pool.submit(_analyse, part) for part in parts]
+
+    def _here(self, pendings: list[Pending], exc: OSError) -> Future[list[Analysis]]:
+        """The batch analysed in this process, while the workers cannot start; they are tried
+        again for the next batch. Slower, but no message waits for the machine to recover."""
+        reason = f"{type(exc).__name__}: {exc}"
+        if self._unavailable != reason:
+            log.warning("workers: cannot start (%s); analysing in the daemon meanwhile", reason)
+            self._unavailable = reason
+        self._starting = _in_background(self._start)
+        done: Future[list[Analysis]] = Future()
+        done.set_result(self.analyser.many(pendings))
+        return done
 
     def _collect(
         self, tag: T, pendings: list[Pending], futures: list[Future[list[Analysis]]]
@@ -131,11 +152,13 @@ class WorkerPool:
             return failure(exc, Analysis(pending))
 
     def _restart(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(OSError):  # a pool that never started has nothing to stop
+            self._pool.shutdown(wait=False, cancel_futures=True)
         self._starting = _in_background(self._start)
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(OSError):
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _in_background(start: Callable[[], T]) -> Future[T]:

@@ -115,3 +115,28 @@ def test_attachments_the_worker_cannot_store_go_back_whole(ctx: Context, tmp_pat
     assert analysis.parsed is not None
     [part] = analysis.parsed.attachments
     assert (part.payload, part.sha256) == (payload, None)  # registration stores it, as before
+
+
+class PoolWithoutDescriptors(workers.WorkerPool):
+    """Fault injection: the workers cannot start, as when a flood holds every descriptor
+    (tests/smtp/test_smtp_flood.py causes that for real, with the daemon as a process; here the
+    same OSError is raised directly, to look at what the pool does in return)."""
+
+    def _start(self):  # type: ignore[override]
+        raise OSError(24, "Too many open files")
+
+
+def test_a_pool_that_cannot_start_analyses_in_the_daemon_meanwhile(ctx: Context, caplog) -> None:
+    when = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Rome"))
+    count = pipeline.BATCH + 10  # two batches: the pool is tried again for the second
+    raws = [_with_attachments(b"x" * (n + 1)) for n in range(count)]
+    raws = [raw.replace(b"<large-attachment@", f"<m{i}@".encode()) for i, raw in enumerate(raws)]
+    ctx.spool.store_many([Incoming(raw, Origin("test"), when, "email") for raw in raws])
+    pool = PoolWithoutDescriptors(pipeline.analyser(ctx), workers=2)
+    try:
+        outcomes = list(pipeline.process_pending(ctx, analyse=pool))
+    finally:
+        pool.close()
+    assert [o.outcome for o in outcomes] == ["ticket"] * count
+    warnings = [r.getMessage() for r in caplog.records if "cannot start" in r.getMessage()]
+    assert len(warnings) == 1 and "Too many open files" in warnings[0]  # once, not per batch
