@@ -1,5 +1,5 @@
-"""The actions of a routing rule: `notify` (a short alert) and `forward` (the original message,
-attached under a cover note), planned as outbox jobs beside the acknowledgement.
+"""The actions of a routing rule: `notify` (a short alert), `forward` (the original message,
+attached under a cover note) and `webhook`, planned as outbox jobs beside the acknowledgement.
 
 They are written in the ticket's own transaction and sent by the outbox like acknowledgements
 (retried, never lost, never sent twice). They are due at once, whatever the hour: the service
@@ -10,6 +10,7 @@ for an e-mail-to-SMS gateway in its subject, with the details in its body.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from inbox_daemon.acks import URGENCY_LABELS, one_line
@@ -21,13 +22,16 @@ MAP_ZOOM = 18
 
 
 def plan(draft: TicketDraft, route: Route | None, raw_sha256: str) -> list[JobDraft]:
-    """The alert and forward jobs the routing rule asks for (none without a rule)."""
+    """The alert, forward and webhook jobs the routing rule asks for (none without a rule)."""
     if route is None:
         return []
     jobs = [_alert(draft, route, address) for address in dict.fromkeys(route.notify)]
     jobs += [
         _forward(draft, route, address, raw_sha256) for address in dict.fromkeys(route.forward)
     ]
+    if route.webhook:  # the body is the ticket as it is when sent (`webhooks.py`)
+        signed_by = {"secret_ref": f"routing[{route.rule}]"}  # where the secret is, never it
+        jobs.append(replace(_job("webhook", route.webhook, draft, "", ""), headers=signed_by))
     return jobs
 
 

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 
-from inbox_daemon import outbox
+from inbox_daemon import outbox, webhooks
 from inbox_daemon.context import Context
 from inbox_daemon.relay import relay_key
 from inbox_daemon.store.types import utcnow
@@ -38,11 +38,13 @@ class Delivery:
         self.ctx = ctx
         self._stop = threading.Event()
         self._deadline = 0.0
-        self._workers = [
+        self._workers: list[_Worker | _WebhookWorker] = [
             _Worker(ctx, outbox.Lane(relay_key(relay), index, POOL_SIZE), self._stop)
             for relay in outbox.relays(ctx)
             for index in range(POOL_SIZE)
         ]
+        if any(rule.webhook for rule in ctx.config.routing):
+            self._workers.append(_WebhookWorker(ctx, self._stop))
 
     def start(self) -> None:
         for worker in self._workers:
@@ -66,7 +68,7 @@ class Delivery:
         for worker in self._workers:
             worker.join(deadline - time.monotonic())
         for worker in self._workers:
-            if worker.thread.is_alive():
+            if worker.thread.is_alive() and isinstance(worker, _Worker):
                 worker.sessions.abort()
         for worker in self._workers:
             worker.join(CUT_JOIN_S)
@@ -125,3 +127,28 @@ class _Worker:
             self.stop.wait(rest)
         elif not self.wake.wait(until_next):
             self.sessions.close()
+
+
+class _WebhookWorker:
+    """One thread for the webhook jobs: a POST each, bounded by `webhooks.TIMEOUT_S`."""
+
+    def __init__(self, ctx: Context, stop: threading.Event) -> None:
+        self.ctx, self.stop = ctx, stop
+        self.wake = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="outbox:webhooks", daemon=True)
+
+    def join(self, timeout: float) -> None:
+        if self.thread.ident is not None:
+            self.thread.join(max(timeout, 0.0))
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.wake.clear()
+            try:
+                webhooks.deliver_due(self.ctx, self.stop)
+                when = webhooks.next_due(self.ctx)
+            except Exception:  # the database, say: logged, and tried again shortly
+                log.exception("outbox: webhook pass failed; trying again shortly")
+                when = None
+            wait = INTERVAL_S if when is None else (when - utcnow()).total_seconds()
+            self.wake.wait(min(max(wait, MIN_WAIT_S), INTERVAL_S))

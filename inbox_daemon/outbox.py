@@ -176,14 +176,14 @@ def _deliver(
         if stop is not None and stop.is_set() and not answered:
             _release(ctx, job_id, clock())
             return "stopped"
-        _record_failure(ctx, job_id, clock(), f"{type(exc).__name__}: {exc}", _permanent(exc))
+        record_failure(ctx, job_id, clock(), f"{type(exc).__name__}: {exc}", _permanent(exc))
         this_job = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
         return "failed" if this_job else "relay_failed"
-    _record_sent(ctx, job_id, clock())  # at once: the relay's 250 is the only proof we have
+    record_sent(ctx, job_id, clock())  # at once: the relay's 250 is the only proof we have
     return "sent"
 
 
-def _record_sent(ctx: Context, job_id: int, now: datetime) -> None:
+def record_sent(ctx: Context, job_id: int, now: datetime) -> None:
     with transaction(ctx.engine) as session:
         session.exec(
             update(Outbox)
@@ -325,7 +325,7 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=delay_s(attempts, BACKOFF_BASE_S, BACKOFF_MAX_S))
 
 
-def _record_failure(ctx: Context, job_id: int, now: datetime, error: str, permanent: bool) -> None:
+def record_failure(ctx: Context, job_id: int, now: datetime, error: str, permanent: bool) -> None:
     with transaction(ctx.engine) as session:
         job = session.get(Outbox, job_id)
         if job is None:

@@ -351,7 +351,6 @@ FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
 @pytest.mark.parametrize(
     ("toml", "key"),
     [
-        ('[[routing]]\nqueue = "q"\nwebhook = "https://x.example.it/"\n', "routing[0].webhook"),
         (
             '[report]\nrecipients = ["referente@comune.example.it"]\n',
             "report.recipients",

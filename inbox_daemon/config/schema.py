@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from inbox_daemon.blobs import syncfs_works
 from inbox_daemon.config.base import Model
 from inbox_daemon.config.paths import ConfigPath, DatabaseUrl
+from inbox_daemon.config.secrets import SecretRef
 from inbox_daemon.config.sources import (
     ALIASED,
     FolderSource,
@@ -161,12 +162,28 @@ class ReportConfig(Model):
         return value
 
 
-class RoutingRule(Model):
+class RoutingRule(SecretRef):
+    """One `[[routing]]` entry; its webhook's HMAC secret is a secret like a password."""
+
     match: dict[str, Any] = {}
     queue: str
     notify: list[str] = []
     forward: list[str] = []
-    webhook: str | None = None
+    webhook: str | None = None  # the ticket's export object POSTed here, signed
+    password_env: str | None = Field(default=None, alias="webhook_secret_env")
+    password_file: ConfigPath | None = Field(default=None, alias="webhook_secret_file")
+
+    model_config = ALIASED
+
+    @model_validator(mode="after")
+    def _webhook_is_signed(self) -> RoutingRule:
+        if self.webhook is None:
+            return self
+        if not self.webhook.lower().startswith(("https://", "http://")):
+            raise ValueError("webhook: expected an https:// URL")
+        if not (self.password_env or self.password_file):
+            raise ValueError("webhook needs webhook_secret_env or webhook_secret_file (HMAC key)")
+        return self
 
     @field_validator("match")
     @classmethod

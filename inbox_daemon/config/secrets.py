@@ -13,7 +13,7 @@ import os
 
 from pydantic import PrivateAttr
 
-from inbox_daemon.config.base import Model, walk
+from inbox_daemon.config.base import Model, toml_key, walk
 from inbox_daemon.config.paths import ConfigPath
 from inbox_daemon.errors import ConfigError
 
@@ -39,18 +39,19 @@ class SecretRef(Model):
 
     def _read(self) -> str:
         prefix = f"{self._key}." if self._key else ""
+        env_key, file_key = toml_key(self, "password_env"), toml_key(self, "password_file")
         if self.password_env:
             value = os.environ.get(self.password_env)
             if value is None:
                 problem = f"environment variable {self.password_env} is not set"
-                raise ConfigError([f"{prefix}password_env: {problem}"])
+                raise ConfigError([f"{prefix}{env_key}: {problem}"])
             return value
         assert self.password_file is not None
         try:
             return self.password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             problem = f"cannot read {self.password_file}: {exc.strerror}"
-            raise ConfigError([f"{prefix}password_file: {problem}"]) from None
+            raise ConfigError([f"{prefix}{file_key}: {problem}"]) from None
 
 
 def secret_holders(config: Model) -> list[SecretRef]:
