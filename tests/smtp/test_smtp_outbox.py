@@ -146,8 +146,8 @@ def test_gives_up_after_max_attempts_and_acks_list_shows_it(ack_ctx, ack_sink, c
     assert outbox.deliver_due(ctx, now=when + timedelta(days=1)) == 0
     acks_list(_Args(state=None), ctx)
     listing = capsys.readouterr().out
-    assert f"{failing:>6}  ack    failed" in listing and "ConnectionRefusedError" in listing
-    assert f"{waiting:>6}  ack    pending" in listing
+    assert f"{failing:>6}  ack     failed" in listing and "ConnectionRefusedError" in listing
+    assert f"{waiting:>6}  ack     pending" in listing
 
 
 class _Args:
