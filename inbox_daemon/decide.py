@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import rules
@@ -134,7 +134,7 @@ def draft_ticket(
         location=dict(placement.location) if placement and placement.location else None,
         unknown_poles=placement.unknown if placement else (),
         candidate_poles=placement.candidates if placement else (),
-        details=chased(verdict, related),
+        details=details(verdict, related),
         related=related,
         holiday_name=deemed.holiday_name,
         hits=why(analysis, related),
@@ -171,12 +171,14 @@ def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
     return tuple(hits)
 
 
-def chased(verdict: rules.Verdict, related: Related | None) -> dict[str, str] | None:
-    """A reminder's type-specific fields: the ticket it chases, and whether that one was
+def details(verdict: rules.Verdict, related: Related | None) -> dict[str, Any] | None:
+    """The type-specific fields: the kind of fault, what a complaint is about, a question's
+    topic (`rules/details.py`); for a reminder, the ticket it chases and whether that one was
     closed already (the question is open again)."""
-    if verdict.request_type != "sollecito" or related is None:
-        return None
-    return {"chases": related.number, "chases_status": related.status}
+    found: dict[str, Any] = {key: list(values) for key, values in verdict.details.items()}
+    if verdict.request_type == "sollecito" and related is not None:
+        found.update(chases=related.number, chases_status=related.status)
+    return found or None
 
 
 def thread_root(parsed: ParsedMessage, related: Related | None) -> str | None:

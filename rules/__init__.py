@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rules import competence, crime, request_type, urgency
+from rules import competence, crime, details, request_type, urgency
 from rules.engine import Document, Rule, RulesError, RuleSet
 from rules.linking import find_ticket_refs, ticket_ref_hits
 from rules.loader import load_ruleset
@@ -46,6 +46,7 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
     criminal, crime_hits = crime.decide(document, ruleset)
     kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal)
     body, competence_hits = competence.decide(document, ruleset)
+    fields, detail_hits = details.extract(kind, f"{doc.subject}\n{doc.text}")
     hits = [
         *crime_hits,
         *competence_hits,
@@ -53,6 +54,7 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
         *urgency_hits,
         *(Hit("poles.format", "pole_codes", p.code, p.raw) for p in poles),
         *(Hit("linking.ticket_ref", "ticket_refs", r.number, r.raw) for r in refs),
+        *detail_hits,
     ]
     return Verdict(
         request_type=kind,
@@ -62,4 +64,5 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
         ticket_refs=tuple(r.number for r in refs),
         hits=tuple(hits),
         competence=body,
+        details=fields,
     )

@@ -33,6 +33,7 @@ class Labelled:
     criminal_event: bool
     pole_codes: tuple[str, ...]
     competence: str = "fornitore"  # a corpus without the label: the supplier's
+    details: dict[str, tuple[str, ...]] | None = None  # only where the corpus labels them
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,13 @@ class Report:
     elsewhere_tp: int = 0  # outside the supplier's competence, and found so
     elsewhere_fn: int = 0
     elsewhere_fp: int = 0
+    details_total: int = 0  # messages labelled with their details
+    details_ok: int = 0  # of those, the ones whose details came out exactly so
     misses: list[Miss] = field(default_factory=list)
+
+    @property
+    def details_accuracy(self) -> float:
+        return _ratio(self.details_ok, self.details_total)
 
     @property
     def competence_accuracy(self) -> float:
@@ -138,6 +145,7 @@ def load_corpus(path: Path) -> list[Labelled]:
                     criminal_event=bool(raw["criminal_event"]),
                     pole_codes=tuple(raw["pole_codes"]),
                     competence=raw.get("competence", "fornitore"),
+                    details=_details(raw.get("details")),
                 )
             )
         except KeyError as exc:
@@ -190,6 +198,22 @@ def _count(report: Report, message: Labelled, verdict: Verdict) -> None:
     elif verdict.urgency == "emergenza":
         report.emergency_fp += 1
     _count_competence(report, message, verdict)
+    _count_details(report, message, verdict)
+
+
+def _details(raw: dict[str, list[str]] | None) -> dict[str, tuple[str, ...]] | None:
+    return None if raw is None else {key: tuple(sorted(v)) for key, v in raw.items()}
+
+
+def _count_details(report: Report, message: Labelled, verdict: Verdict) -> None:
+    if message.details is None:
+        return
+    report.details_total += 1
+    got = {key: tuple(sorted(values)) for key, values in verdict.details.items()}
+    if got == message.details:
+        report.details_ok += 1
+    else:
+        report.misses.append(Miss(message.id, "details", str(message.details), str(got)))
 
 
 def _count_competence(report: Report, message: Labelled, verdict: Verdict) -> None:
@@ -229,6 +253,11 @@ def format_report(report: Report, title: str = "corpus") -> str:
         f" {report.elsewhere_recall:.3f}  precision {report.elsewhere_precision:.3f}"
         f"  (tp {report.elsewhere_tp}, fp {report.elsewhere_fp}, fn {report.elsewhere_fn})",
     ]
+    if report.details_total:
+        lines.append(
+            f"  details accuracy       {report.details_accuracy:.3f}"
+            f"  ({report.details_ok}/{report.details_total}, exactly the labelled ones)"
+        )
     if report.misses:
         lines.append("  misclassified:")
         lines += [

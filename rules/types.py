@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 REQUEST_TYPES = ("manutenzione", "reclamo", "sollecito", "informazione", "da_classificare")
 URGENCIES = ("emergenza", "urgente", "ordinaria")
@@ -47,3 +48,5 @@ class Verdict:
     ticket_refs: tuple[str, ...]  # quoted ticket numbers, canonical "YYYY/NNNNNN"
     hits: tuple[Hit, ...]
     competence: str = "fornitore"  # one of COMPETENCES
+    # type-specific fields (rules/details.py): {"fault": ("spenta",)}, {"about": …}, {"topic": …}
+    details: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

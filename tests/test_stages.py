@@ -248,3 +248,15 @@ def test_the_template_is_read_once_not_per_ticket(tools, analysed, tmp_path):
     draft = decide(Received(1, "drop", "email", TUESDAY_10), analysed(), Ledger(), once,
                    TUESDAY_10)  # fmt: skip
     assert isinstance(draft, TicketDraft) and draft.jobs[0].body == "Richiesta 2026/000001\n"
+
+
+def test_the_details_of_a_fault_reach_the_ticket(tools, analysed):
+    broken = REQUEST.replace(
+        b"Il palo IP-004512 in via Roma sta per cadere sulla strada, c'e' pericolo.",
+        b"La coppa di vetro del lampione IP-004512 e' rotta e la lampada e' spenta.",
+    ).replace(b"Palo pericolante", b"Lampione rotto")
+    draft = decide(Received(1, "drop", "email", TUESDAY_10), analysed(broken), Ledger(),
+                   policy(), TUESDAY_10)  # fmt: skip
+    assert isinstance(draft, TicketDraft) and draft.request_type == "manutenzione"
+    assert sorted(draft.details["fault"]) == ["lampada_rotta", "spenta"]
+    assert ("details.lampada_rotta", "fault") in {(h.rule, h.field) for h in draft.hits}
