@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +43,7 @@ from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
+from inbox_daemon.systemd_notify import Watchdog, notify
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
 log = logging.getLogger(__name__)
@@ -62,6 +61,8 @@ class Daemon:
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
+        self._watchdog = Watchdog()  # systemd: alive while the main loop makes progress
+        self._tickets, self._last_ticket = 0, ""  # since start, for the status line
         swept = ctx.spool.blobs.sweep_temporary()
         if swept:
             log.info("store: removed %d file(s) half-written before a crash", swept)
@@ -105,11 +106,13 @@ class Daemon:
             if isinstance(source, WatchedSource):
                 source.watch(functools.partial(self.poll, source))
         log.info("running: %d polled, %d push source(s)", len(self.polled), len(self.pushed))
-        _sd_notify("READY=1")
+        notify("READY=1")
+        self._watchdog.alive("waiting for mail")
         with self._analysis() as analyse:
             try:
                 while not self.stopping.is_set():
                     self._drain(analyse)
+                    self._watchdog.alive(self._status())
                     self.wake.wait(IDLE_WAKE_S)
                     self.wake.clear()
             finally:
@@ -119,7 +122,7 @@ class Daemon:
     def _stop(self, scheduler: BackgroundScheduler, delivery: Delivery, analyse: Analyse) -> None:
         """The bounded stop (see the module's docstring)."""
         until = time.monotonic() + STOP_DRAIN_S
-        _sd_notify("STOPPING=1")
+        notify("STOPPING=1")
         log.info("stopping: no new mail; finishing the messages already received")
         for source in self.pushed:
             source.stop()
@@ -189,11 +192,20 @@ class Daemon:
                 "message %s: %s %s%s", outcome.message_pk, outcome.outcome, outcome.ticket or "", by
             )
             last = max(last, outcome.message_pk)
-            if outcome.fresh and outcome.ticket is not None and self._delivery is not None:
-                self._delivery.wake()  # acknowledge now, not at the next outbox pass
+            if outcome.fresh and outcome.ticket is not None:
+                self._tickets += 1
+                self._last_ticket = outcome.ticket
+                if self._delivery is not None:
+                    self._delivery.wake()  # acknowledge now, not at the next outbox pass
+            self._watchdog.alive("registering")  # a long backlog is progress, not a hang
             if self.stopping.is_set() if until is None else time.monotonic() > until:
                 break
         return last
+
+    def _status(self) -> str:
+        if not self._tickets:
+            return "waiting for mail"
+        return f"waiting for mail; {self._tickets} ticket(s) since start, last {self._last_ticket}"
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:
@@ -203,15 +215,3 @@ class Daemon:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-
-
-def _sd_notify(state: str) -> None:
-    """Tell systemd (Type=notify) how we are; a no-op outside systemd."""
-    address = os.environ.get("NOTIFY_SOCKET")
-    if not address:
-        return
-    if address.startswith("@"):
-        address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect(address)
-        sock.sendall(state.encode())
