@@ -17,6 +17,9 @@ from integration.dovecot import Dovecot, NotInstalled, program, running_dovecot
 PASSWORD_ENV = "INBOX_TEST_IMAP_PASSWORD"
 
 
+IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a faster pass
+
+
 @contextmanager
 def dovecot_or_skip(*args: Any, **options: Any) -> Iterator[Dovecot]:
     """`running_dovecot`, or the test skipped with the reason when Dovecot is not installed.

@@ -25,6 +25,7 @@ from inbox_daemon.sources.imap_session import ImapSession
 from inbox_daemon.store.models import Message, Ticket
 from integration.dovecot import Dovecot
 from integration.helpers import (
+    IN_PROCESS,
     count,
     dovecot_or_skip,
     duplicates,
@@ -36,7 +37,6 @@ from integration.mailgen import italian_requests
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dovecot")]
 ARCHIVE = "Archivio"
-IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a faster pass
 
 
 @pytest.fixture(

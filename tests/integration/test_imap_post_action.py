@@ -27,6 +27,7 @@ from inbox_daemon.sources.imap import ImapSource
 from inbox_daemon.store.models import Message, Ticket
 from integration.dovecot import Dovecot
 from integration.helpers import (
+    IN_PROCESS,
     count,
     dovecot_or_skip,
     duplicates,
@@ -38,7 +39,6 @@ from integration.mailgen import italian_requests
 from tests.conftest import BASE_CONFIG
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("dovecot")]
-IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a faster pass
 
 
 @pytest.fixture(scope="module")

@@ -28,13 +28,12 @@ from inbox_daemon.errors import ExitCode
 from inbox_daemon.store.models import Message, Ticket
 from integration.courier import Courier, missing, running_courier
 from integration.dovecot import PASSWORD, Dovecot
-from integration.helpers import PASSWORD_ENV, count, duplicates, imap_source_toml
+from integration.helpers import IN_PROCESS, PASSWORD_ENV, count, duplicates, imap_source_toml
 from integration.mailgen import italian_requests
 from integration.test_imap_move_fallback import held, sha  # they speak only IMAP
 from tests.conftest import BASE_CONFIG
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("courier")]
-IN_PROCESS = "[processing]\nworkers = 0\n"  # no worker processes to start: a faster pass
 ARCHIVE = "INBOX.Processed"  # where Courier keeps a personal folder named Processed
 CLI = Path(sys.executable).with_name("inbox-daemon")
 

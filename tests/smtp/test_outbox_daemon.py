@@ -12,13 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from inbox_daemon.store.db import open_store, transaction
-from inbox_daemon.store.models import Outbox, Ticket
+from inbox_daemon.store.models import Outbox
 from inbox_daemon.store.types import utcnow
 from tests.smtp.conftest import AckSink
-from tests.smtp.test_smtp_kill import deliver, ingress_config, request, start_daemon
+from tests.smtp.test_smtp_bounds import until
+from tests.smtp.test_smtp_kill import deliver, ingress_config, request, start_daemon, tickets
 
 pytestmark = pytest.mark.slow
 LIMIT_S = 90.0  # only to fail rather than hang: nothing here asserts on time
@@ -40,19 +41,8 @@ def jobs(tmp_path: Path) -> list[Outbox]:
     return rows
 
 
-def tickets(tmp_path: Path) -> int:
-    engine = open_store(f"sqlite:///{tmp_path}/tickets.db")
-    with transaction(engine) as session:
-        count = session.exec(select(func.count(Ticket.id))).one()
-    engine.dispose()
-    return count
-
-
 def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + LIMIT_S
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.1)
+    assert until(condition, LIMIT_S), "condition not reached"
 
 
 def send_all(port: int, first: int, count: int) -> None:

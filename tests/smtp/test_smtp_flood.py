@@ -17,14 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlmodel import func, select
 
-from inbox_daemon.store.db import open_store, transaction
-from inbox_daemon.store.models import Ticket
 from tests.conftest import BASE_CONFIG
 from tests.smtp.conftest import free_port
 from tests.smtp.test_smtp_bounds import until
 from tests.smtp.test_smtp_ingress import RAW
+from tests.smtp.test_smtp_kill import tickets
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FLOOD = 1100
@@ -62,14 +60,6 @@ def try_send(port: int) -> int | None:
         return exc.smtp_code
     except OSError:
         return None
-
-
-def tickets(tmp_path: Path) -> int:
-    engine = open_store(f"sqlite:///{tmp_path}/tickets.db")
-    with transaction(engine) as session:
-        count = session.exec(select(func.count(Ticket.id))).one()
-    engine.dispose()
-    return count
 
 
 @contextmanager

@@ -56,6 +56,11 @@ def deliver(port: int, raw: bytes) -> bool:
         return False
 
 
+def tickets(tmp_path: Path) -> int:
+    """How many tickets the daemon on `tmp_path` (see `ingress_config`) has made."""
+    return counts(f"sqlite:///{tmp_path}/tickets.db")[0]
+
+
 def counts(db_url: str) -> tuple[int, int, int]:
     engine = open_store(db_url)
     with transaction(engine) as s:
