@@ -17,22 +17,9 @@ import rules
 from inbox_daemon import acks, alerts
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
-from inbox_daemon.drafts import Decision, Kept, Related, TicketDraft
+from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.tickets import format_number
 from parsers.message import ParsedMessage
-
-
-@dataclass(frozen=True)
-class Clues:
-    """What may tie a request to an earlier ticket (`tickets.find_related` weighs them)."""
-
-    ticket_refs: tuple[str, ...]
-    is_reminder: bool
-    pole_codes: tuple[str, ...]
-    sender: str | None
-    subject: str
-    thread_ids: tuple[str, ...]
-    since: datetime  # weaker clues count only for tickets received since then
 
 
 class Ledger(Protocol):

@@ -34,6 +34,19 @@ class JobDraft:
 
 
 @dataclass(frozen=True)
+class Clues:
+    """What may tie a request to an earlier ticket (`tickets.find_related` weighs them)."""
+
+    ticket_refs: tuple[str, ...]
+    is_reminder: bool
+    pole_codes: tuple[str, ...]
+    sender: str | None
+    subject: str
+    thread_ids: tuple[str, ...]
+    since: datetime  # weaker clues count only for tickets received since then
+
+
+@dataclass(frozen=True)
 class Related:
     """The earlier ticket a request refers to, and how it was found."""
 

@@ -30,8 +30,8 @@ from sqlmodel import Session, select
 import rules
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.context import Context
-from inbox_daemon.decide import Clues, Received, decide
-from inbox_daemon.drafts import Decision, Kept, Related, TicketDraft
+from inbox_daemon.decide import Received, decide
+from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import (
     Attachment,
@@ -137,16 +137,7 @@ class Batch:
         return message_id in self.registered
 
     def related(self, clues: Clues) -> Related | None:
-        return find_related(
-            self.session,
-            ticket_refs=clues.ticket_refs,
-            is_reminder=clues.is_reminder,
-            pole_codes=clues.pole_codes,
-            sender=clues.sender,
-            subject=clues.subject,
-            thread_ids=clues.thread_ids,
-            since=clues.since,
-        )
+        return find_related(self.session, clues)
 
     def recent_acks(self, recipient: str, since: datetime) -> int:
         """Those written before, and those this batch has planned and not written yet."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -89,7 +89,7 @@ def gather(session: Session, ctx: Context) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _messages(session: Session, now: Any) -> dict[str, int]:
+def _messages(session: Session, now: datetime) -> dict[str, int]:
     count = select(func.count(Message.id))
     waiting = session.exec(count.where(Message.status == "received")).one()
     retrying = session.exec(count.where(Message.status == "received", Message.attempts > 0)).one()

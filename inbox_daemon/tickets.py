@@ -11,7 +11,7 @@ from sqlalchemy import or_, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from inbox_daemon.drafts import Related
+from inbox_daemon.drafts import Clues, Related
 from inbox_daemon.store.models import (
     Attachment,
     Message,
@@ -66,43 +66,37 @@ def thread_subject(subject: str) -> str:
 LINK_COLUMNS = (Ticket.id, Ticket.number, Ticket.message_id, Ticket.thread_root, Ticket.status)
 
 
-def find_related(
-    session: Session,
-    *,
-    ticket_refs: tuple[str, ...],
-    is_reminder: bool,
-    pole_codes: tuple[str, ...],
-    sender: str | None,
-    subject: str,
-    thread_ids: tuple[str, ...],
-    since: datetime,
-) -> Related | None:
+def find_related(session: Session, clues: Clues) -> Related | None:
     """The earlier ticket this one refers to, and how it was found.
 
     A quoted ticket number always links; the weaker clues (thread, pole, sender+subject)
     only for a reminder, and only within the window that starts at `since`. Only the columns
     a link needs are read: a ticket's text may be 100 KB.
     """
-    for ref in ticket_refs:
+    for ref in clues.ticket_refs:
         row = session.exec(select(*LINK_COLUMNS).where(Ticket.number == ref)).first()
         if row:
             return Related(*row[:4], how=f"quoted number {ref}", status=row[4])
-    if not is_reminder:
+    if not clues.is_reminder:
         return None
-    recent = select(*LINK_COLUMNS).where(Ticket.received_at >= since).order_by(Ticket.id.desc())
-    if thread_ids:
-        in_thread = or_(Ticket.message_id.in_(thread_ids), Ticket.thread_root.in_(thread_ids))
+    recent = (
+        select(*LINK_COLUMNS).where(Ticket.received_at >= clues.since).order_by(Ticket.id.desc())
+    )
+    if clues.thread_ids:
+        ids = clues.thread_ids
+        in_thread = or_(Ticket.message_id.in_(ids), Ticket.thread_root.in_(ids))
         row = session.exec(recent.where(in_thread).limit(1)).first()
         if row:
             return Related(*row[:4], how="same e-mail thread", status=row[4])
-    for code in pole_codes:
+    for code in clues.pole_codes:
         same_pole = recent.join(TicketPole, TicketPole.ticket_id == Ticket.id)
         row = session.exec(same_pole.where(TicketPole.code == code).limit(1)).first()
         if row:
             return Related(*row[:4], how=f"same pole {code}", status=row[4])
-    wanted = thread_subject(subject)
-    if sender and wanted:
-        by_sender = recent.add_columns(Ticket.subject).where(Ticket.sender == sender).limit(50)
+    wanted = thread_subject(clues.subject)
+    if clues.sender and wanted:
+        by_sender = recent.add_columns(Ticket.subject).where(Ticket.sender == clues.sender)
+        by_sender = by_sender.limit(50)
         for row in session.exec(by_sender):
             if thread_subject(row[5]) == wanted:
                 return Related(*row[:4], how="same sender and subject", status=row[4])

@@ -25,8 +25,8 @@ from inbox_daemon.analysis import (
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.config import AcknowledgementsConfig
-from inbox_daemon.decide import Clues, Policy, Received, decide
-from inbox_daemon.drafts import Kept, Related, TicketDraft
+from inbox_daemon.decide import Policy, Received, decide
+from inbox_daemon.drafts import Clues, Kept, Related, TicketDraft
 from inbox_daemon.placing import Places, place, route_request
 from inbox_daemon.register import LoadedRegister
 from inbox_daemon.routing import RouteRule, route
