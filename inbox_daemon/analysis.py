@@ -82,9 +82,9 @@ Stage = Callable[[Analysis, T], Analysis]
 def parse(work: Analysis, tools: Tools) -> Analysis:
     """MIME to a normalised message. Bytes that do not parse never will: quarantine at once
     (the raw message stays stored)."""
-    raw = tools.blobs.get("raw", work.pending.sha256)
     try:
-        parsed = parsers.mime.parse(raw, max_attachment_bytes=tools.max_attachment_bytes)
+        with tools.blobs.open("raw", work.pending.sha256) as raw:  # read in chunks, never whole
+            parsed = parsers.mime.parse(raw, max_attachment_bytes=tools.max_attachment_bytes)
     except ParseError as exc:
         return replace(work, error=f"unreadable message: {exc}", final=True)
     return replace(work, parsed=parsed)

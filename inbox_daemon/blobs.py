@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 FSYNC_THREADS = 8  # fsync waits on the disk, not the CPU: overlapped, many share a journal commit
 SYNC_MODES = ("auto", "filesystem", "files")
@@ -81,6 +82,10 @@ class BlobStore:
     def get(self, kind: str, sha256: str) -> bytes:
         with open(self._path(kind, sha256), "rb") as handle:
             return handle.read()
+
+    def open(self, kind: str, sha256: str) -> BinaryIO:
+        """The stored file, open for reading: a large message need not be read whole."""
+        return open(self._path(kind, sha256), "rb")
 
     def sweep_temporary(self, older_than_s: float = 3600) -> int:
         """Remove what writers that crashed left in `tmp/` (files older than `older_than_s`:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable
 from email.message import Message
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from parsers import flags, headers, recovery, structure
 from parsers.charsets import decode_raw_header_bytes
@@ -35,13 +35,19 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _BINARY_SAMPLE = 8192
 
 
-def parse(raw: bytes, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES) -> ParsedMessage:
-    """Parse one message; attachments larger than `max_attachment_bytes` are truncated."""
-    data = _readable_bytes(raw)
-    message, parser, notes = _build_tree(data)
+def parse(
+    raw: bytes | BinaryIO, *, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
+) -> ParsedMessage:
+    """Parse one message; attachments larger than `max_attachment_bytes` are truncated.
+
+    `raw` is the message's bytes, or a seekable binary file holding them, read in chunks: a
+    large message is then never in memory whole beside its parsed tree.
+    """
+    source = _Input(raw)
+    message, parser, notes = _build_tree(source)
     raw_headers = [(str(name), value) for name, value in message.raw_items()]
     if not raw_headers:
-        _reject_binary(data)
+        _reject_binary(source.head(_BINARY_SAMPLE))
     content = structure.extract(message, max_attachment_bytes)
     hint = content.charsets[0] if content.charsets else None  # for raw 8-bit header bytes
     fields, header_defects = _header_fields(raw_headers, hint)
@@ -91,33 +97,59 @@ def _header_fields(raw_headers: list[tuple[str, Any]], hint: str | None) -> tupl
     return fields, defects
 
 
-def _readable_bytes(raw: bytes) -> bytes:
-    if not isinstance(raw, bytes | bytearray | memoryview):
-        raise ParseError(f"expected the raw message as bytes, got {type(raw).__name__}")
-    data = bytes(raw)
-    if not data.strip():
-        raise ParseError("empty input: no headers and no body")
-    return data
+class _Input:
+    """The raw message, as bytes or an open file, read only in the ways the parser needs."""
+
+    def __init__(self, raw: bytes | BinaryIO) -> None:
+        if isinstance(raw, bytes | bytearray | memoryview):
+            self._data: bytes | None = bytes(raw)
+            self._handle: BinaryIO | None = None
+        elif callable(getattr(raw, "read", None)) and callable(getattr(raw, "seek", None)):
+            self._data, self._handle = None, raw
+        else:
+            raise ParseError(f"expected the raw message as bytes, got {type(raw).__name__}")
+        head = self.head(_BINARY_SAMPLE)
+        if not head.strip() and not (len(head) == _BINARY_SAMPLE and self.whole().strip()):
+            raise ParseError("empty input: no headers and no body")
+
+    def head(self, size: int) -> bytes:
+        if self._data is not None:
+            return self._data[:size]
+        assert self._handle is not None
+        self._handle.seek(0)
+        return self._handle.read(size)
+
+    def whole(self) -> bytes:
+        if self._data is not None:
+            return self._data
+        assert self._handle is not None
+        self._handle.seek(0)
+        return self._handle.read()
+
+    def tree(self) -> tuple[Message, str | None]:
+        if self._data is not None:
+            return recovery.parse_bytes(self._data)
+        assert self._handle is not None
+        return recovery.parse_file(self._handle)
 
 
-def _reject_binary(data: bytes) -> None:
+def _reject_binary(sample: bytes) -> None:
     """With no header at all, accept text (a body without headers) but not a binary blob.
 
     Thresholds leave room for a stray NUL or control byte in real text.
     """
-    sample = data[:_BINARY_SAMPLE]
     controls = sum(1 for byte in sample if byte < 32 and byte not in b"\t\n\r\f\x1b")
     if sample.count(0) > max(1, len(sample) // 100) or controls * 20 > len(sample):
         raise ParseError("not an e-mail message: no headers and binary content")
 
 
-def _build_tree(data: bytes) -> tuple[Message, str, list[str]]:
+def _build_tree(source: _Input) -> tuple[Message, str, list[str]]:
     """The stdlib's tree; re-parsed when the header block is broken."""
-    message, problem = recovery.parse_bytes(data)
+    message, problem = source.tree()
     notes = [problem] if problem else []
     parser = "stdlib"
     if any(type(d).__name__ == "MissingHeaderBodySeparatorDefect" for d in message.defects):
-        repaired = recovery.repair_header_fold(data)
+        repaired = recovery.repair_header_fold(source.whole())
         if repaired is not None:
             message, problem = recovery.parse_bytes(repaired)
             parser = "stdlib, header block repaired"

@@ -68,7 +68,10 @@ class Content:
 
 
 def extract(message: Message, max_text_bytes: int) -> Content:
-    """Texts and attachments of `message`; never raises on malformed MIME."""
+    """Texts and attachments of `message`; never raises on malformed MIME.
+
+    Consumes the tree: a large attachment's encoded text is dropped once it is decoded.
+    """
     content = Content()
     stack: list[tuple[Message, int]] = [(message, 0)]
     visited = 0
@@ -146,6 +149,8 @@ def _leaf(part: Message, ctype: str, content: Content, limit: int) -> None:
         _add_text(target, data, _charset(part), f"{ctype} part", content, limit)
         return
     payload = decoded(part)
+    if len(payload) >= _DIRECT_BASE64_BYTES:
+        part.set_payload("")  # the encoded text is done with: a 20 MB attachment less held twice
     if inline_text and ctype.startswith("text/"):
         _add_text(content.other_text, payload, _charset(part), f"{ctype} part", content, limit)
     if payload or name:
