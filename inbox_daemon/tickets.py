@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from inbox_daemon.drafts import Clues, Related
@@ -48,11 +47,21 @@ def next_seq(session: Session, year: int) -> int:
     connection = session.connection()
     seq = connection.execute(COUNT, {"y": year}).scalar()
     if seq is None:
-        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[connection.dialect.name]
+        insert = _upsert_insert(connection.dialect.name)
         counter = insert(TicketCounter).values(year=year, last_seq=0)
         connection.execute(counter.on_conflict_do_nothing())
         seq = connection.execute(COUNT, {"y": year}).scalar_one()
     return int(seq)
+
+
+def _upsert_insert(dialect: str) -> Any:
+    """The dialect's INSERT with ON CONFLICT; imported here: the PostgreSQL dialect's
+    modules cost every command's start-up on a SQLite installation otherwise."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 REPLY_PREFIX = re.compile(r"^\s*((re|r|fw|fwd|i|inoltro|rif|sollecito)\s*(\[\d+\])?\s*:\s*)+", re.I)
