@@ -37,7 +37,7 @@ from inbox_daemon.config import SmtpRelay
 from inbox_daemon.context import Context
 from inbox_daemon.header_text import one_line
 from inbox_daemon.relay import RelaySession, relay_key
-from inbox_daemon.store.db import transaction
+from inbox_daemon.store.db import reading, transaction
 from inbox_daemon.store.models import Outbox
 from inbox_daemon.store.types import utcnow
 
@@ -126,7 +126,7 @@ def deliver_pass(
 
 
 def _due(ctx: Context, now: datetime) -> list[tuple[int, str | None]]:
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         query = (
             select(Outbox.id, Outbox.source)
             .where(
@@ -142,7 +142,7 @@ def _due(ctx: Context, now: datetime) -> list[tuple[int, str | None]]:
 
 def next_due(ctx: Context, lane: Lane) -> datetime | None:
     """When the next job of `lane` falls due (a retry's backoff, a lease's end), if any."""
-    with transaction(ctx.engine) as session:
+    with reading(ctx.engine) as session:
         query = (
             select(Outbox.id, Outbox.source, Outbox.next_attempt_at)
             .where(Outbox.state.in_(("pending", "sending")), Outbox.kind.in_(MAIL_KINDS))

@@ -28,7 +28,7 @@ from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.placing import place
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
-from inbox_daemon.store.db import transaction
+from inbox_daemon.store.db import reading, transaction
 from inbox_daemon.store.models import Message
 from inbox_daemon.workers import Analyse, InProcess
 
@@ -84,7 +84,7 @@ def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message
     read again in this pass (the next pass retries it).
     """
     while True:
-        with transaction(ctx.engine) as session:
+        with reading(ctx.engine) as session:
             query = select(Message).where(Message.status == "received", Message.id > last)
             batch = list(session.exec(query.order_by(Message.id).limit(BATCH)))
         if not batch:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -25,6 +27,7 @@ from inbox_daemon.store.db import (
     make_engine,
     migrate,
     open_store,
+    reading,
     table_names,
     transaction,
 )
@@ -167,3 +170,29 @@ def test_instants_come_back_aware_and_in_utc(tmp_path):
         row = s.exec(select(Message)).one()
     assert row.received_at == local and row.received_at.tzinfo == UTC
     assert row.received_at.hour == 8
+
+
+def test_a_reading_transaction_does_not_wait_for_the_writer(tmp_path) -> None:
+    """The pipeline and the outbox look for work in `reading` transactions: they must go on
+    while another connection (the SMTP ingress committing) holds SQLite's write lock, which
+    BEGIN IMMEDIATE would wait for up to the busy timeout (30 s)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'lock.db'}")
+    with transaction(engine) as session:
+        session.exec(text("CREATE TABLE t (x)"))
+        session.exec(text("INSERT INTO t VALUES (1)"))
+    writer = sqlite3.connect(tmp_path / "lock.db", isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (2)")
+    seen: list[int] = []
+
+    def read() -> None:
+        with reading(engine) as session:
+            seen.append(session.exec(text("SELECT count(*) FROM t")).one()[0])
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    still_waiting = reader.is_alive()
+    writer.execute("COMMIT")
+    assert not still_waiting, "the read waited for the write lock"
+    assert seen == [1]  # the writer's uncommitted row is not seen

@@ -2,7 +2,8 @@
 
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 BEGIN IMMEDIATE: the daemon's writers (SMTP ingress, pollers, the pipeline) then queue on the
-busy timeout instead of failing when a read transaction tries to become a write.
+busy timeout instead of failing when a read transaction tries to become a write. Transactions
+that only read (`reading`) start deferred and never wait for the writers.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlmodel import Session
 from inbox_daemon.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+READS_ONLY = "inbox_daemon_reads_only"  # execution option: `reading()`'s deferred BEGIN
 # PostgreSQL: one instance migrates at a time (a transaction-level advisory lock; any number
 # unique to this application).
 MIGRATION_LOCK = text("SELECT pg_advisory_xact_lock(7368627906052313461)")
@@ -49,7 +51,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        reads_only = conn.get_execution_options().get(READS_ONLY, False)
+        conn.exec_driver_sql("BEGIN" if reads_only else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -114,4 +117,14 @@ def table_names(engine: Engine) -> list[str]:
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session inside one transaction: committed on success, rolled back on error."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Session]:
+    """A session for reads only. On SQLite its transaction starts deferred and takes no lock:
+    in WAL mode a reader waits for no writer, so the pipeline looking for work and the outbox
+    looking for due jobs no longer queue behind the SMTP ingress's commits, nor it behind
+    them. A write inside it is a bug (SQLite may refuse it with "database is locked")."""
+    with transaction(engine.execution_options(**{READS_ONLY: True})) as session:
         yield session
