@@ -19,6 +19,7 @@ from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.tickets import format_number
+from inbox_daemon.voicemail import call_received_at
 from parsers.message import ParsedMessage
 
 
@@ -86,7 +87,8 @@ def draft_ticket(
     assert parsed is not None and verdict is not None
     placement = analysis.placement
     poles = placement.pole_codes if placement else verdict.pole_codes
-    deemed = policy.calendar.deemed_received(message.received_at)
+    received_at = call_received_at(analysis.phone, message.received_at)  # a call: its time
+    deemed = policy.calendar.deemed_received(received_at)
     related = None
     if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
         related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
@@ -99,7 +101,7 @@ def draft_ticket(
         number=format_number(year, seq),
         message_pk=message.pk,
         source=message.source,
-        channel=message.channel,
+        channel=analysis.pending.channel,  # the message's, or `phone` for a voicemail
         status="redirected" if verdict.criminal_event else "open",
         sender=parsed.from_address,
         sender_name=parsed.from_name or None,
@@ -109,7 +111,7 @@ def draft_ticket(
         criminal_event=verdict.criminal_event,
         pole_codes=poles,
         competence=verdict.competence,
-        received_at=message.received_at,
+        received_at=received_at,
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,
         registered_at=now,
@@ -124,6 +126,7 @@ def draft_ticket(
         details=details(verdict, related),
         related=related,
         holiday_name=deemed.holiday_name,
+        phone=analysis.phone.details if analysis.phone else None,
         hits=why(analysis, related),
     )
 
@@ -147,6 +150,7 @@ def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
     routing rule."""
     assert analysis.verdict is not None
     hits = [*analysis.verdict.hits, *(analysis.placement.hits if analysis.placement else ())]
+    hits.extend(analysis.phone.hits if analysis.phone else ())
     if related:
         hits.append(rules.Hit("linking", "related_ticket", related.number, related.how))
     if related and related.status == "closed":

@@ -1,0 +1,178 @@
+"""The voicemail stage: a PBX's voicemail mail becomes a request on channel `phone`.
+
+Runs after `screen` and before `classify`, on mail from any source. A mail that no profile
+knows passes untouched. One that a profile knows gets: channel `phone`, the time of the call
+(the ticket's `received_at`, so the service calendar deems it as the contracts say of the
+answering machine), the caller, and the recording normalised to standard WAV and stored beside
+the original. The PBX's own text ("Dear …, you were just left a message …") is not the
+caller's request, so it is not classified: without a transcript the ticket is
+`da_classificare`, with the recording kept. The PBX's address gets no acknowledgement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import rules
+from parsers.message import Attachment
+from parsers.phone import ASTERISK, GenericProfile, Profile, Voicemail, recognise
+from parsers.phone.audio import AudioError, normalise
+
+if TYPE_CHECKING:
+    from inbox_daemon.analysis import Analysis, Tools
+    from inbox_daemon.config import Config
+
+CLOCK_SLACK = timedelta(minutes=5)  # a PBX clock this far ahead of ours is not believed
+
+
+@dataclass(frozen=True)
+class VoicemailTools:
+    """What the stage needs, plain and picklable: it travels to the worker processes."""
+
+    profiles: tuple[Profile, ...] = ()
+    tz: ZoneInfo = ZoneInfo("Europe/Rome")
+    max_seconds: int = 600
+    max_bytes: int = 20 << 20
+    timeout_s: float = 30
+
+
+@dataclass(frozen=True)
+class Call:
+    """What the stage read: the export's `phone` object, the time of the call, and why."""
+
+    details: dict[str, Any]  # number, name, duration_s, mailbox, recording, profile
+    called_at: datetime | None
+    hits: tuple[rules.Hit, ...] = ()
+
+
+def voicemail_tools(config: Config) -> VoicemailTools:
+    vm = config.voicemail
+    builtin = {"asterisk": ASTERISK}
+    generic = tuple(
+        GenericProfile(
+            g.name,
+            _compile(g.subject),
+            tuple(_compile(f) for f in g.fields),
+            _compile(g.sender) if g.sender else None,
+            tuple(g.date_formats),
+        )
+        for g in vm.generic
+    )
+    return VoicemailTools(
+        profiles=(*generic, *(builtin[name] for name in vm.profiles)),
+        tz=ZoneInfo(config.calendar.timezone),
+        max_seconds=vm.max_seconds,
+        max_bytes=vm.max_mb << 20,
+        timeout_s=vm.timeout_s,
+    )
+
+
+def _compile(pattern: str) -> Any:
+    import re
+
+    return re.compile(pattern, re.I | re.M)
+
+
+def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
+    """A voicemail mail as a phone call; any other mail as it was."""
+    parsed, settings = work.parsed, tools.voicemail
+    if parsed is None or not settings.profiles:
+        return work
+    found = recognise(parsed, settings.profiles, settings.tz)
+    if found is None:
+        return work
+    recording, stored, audio_hits = _recording(found, tools, len(parsed.attachments))
+    heard = rules.Hit(f"voicemail.{found.profile}", "channel", "phone", parsed.subject[:200])
+    parsed = replace(
+        parsed,
+        subject=summary(found),
+        from_address=None,  # the PBX's: never acknowledged
+        reply_to=None,
+        from_name=found.name or "",
+        new_text="",  # the PBX's text is not the request; a transcript will be
+        attachments=(*parsed.attachments, *stored),
+    )
+    details = {
+        "number": found.number,
+        "name": found.name,
+        "duration_s": found.duration_s,
+        "mailbox": found.mailbox,
+        "recording": recording,
+        "profile": found.profile,
+    }
+    return replace(
+        work,
+        parsed=parsed,
+        pending=replace(work.pending, channel="phone"),
+        phone=Call(details, found.called_at, (heard, *audio_hits)),
+    )
+
+
+def summary(found: Voicemail) -> str:
+    """The ticket's subject, in Italian for the operators."""
+    who = found.number or "numero nascosto"
+    if found.name:
+        who = f"{who} ({found.name})"
+    parts = [f"Messaggio in segreteria da {who}"]
+    if found.mailbox:
+        parts.append(f"casella {found.mailbox}")
+    if found.duration_s is not None:
+        parts.append(f"durata {found.duration_s // 60}:{found.duration_s % 60:02d}")
+    return ", ".join(parts)
+
+
+def _recording(
+    found: Voicemail, tools: Tools, next_index: int
+) -> tuple[dict[str, Any] | None, tuple[Attachment, ...], tuple[rules.Hit, ...]]:
+    """The normalised recording (the export's `recording`), its attachment, and a hit when
+    it could not be made (the original stays attached: nothing is lost)."""
+    original = found.recording
+    if original is None:
+        return (
+            None,
+            (),
+            (rules.Hit("voicemail.audio", "recording", "none", "nessun allegato audio"),),
+        )
+    settings = tools.voicemail
+    data = original.payload or (
+        tools.blobs.get("attachments", original.sha256) if original.sha256 else b""
+    )
+    try:
+        if original.truncated:
+            raise AudioError(f"the attachment was cut at {len(data)} bytes on receipt")
+        audio = normalise(
+            data,
+            max_seconds=settings.max_seconds,
+            max_bytes=settings.max_bytes,
+            timeout_s=settings.timeout_s,
+        )
+    except AudioError as exc:
+        why = rules.Hit("voicemail.audio", "recording", "unreadable", f"{original.filename}: {exc}")
+        return {"original": original.filename, "error": str(exc)}, (), (why,)
+    sha = tools.blobs.put("attachments", audio.wav)
+    stem = original.filename.rsplit(".", 1)[0] or "recording"
+    part = Attachment(
+        next_index, f"{stem}.pcm.wav", None, "audio/wav", b"", len(audio.wav), sha256=sha
+    )
+    recording = {
+        "filename": part.filename,
+        "sha256": sha,
+        "content_type": "audio/wav",
+        "sample_rate": audio.sample_rate,
+        "duration_s": audio.duration_s,
+        "truncated": audio.truncated,
+        "original": original.filename,
+        "original_codec": audio.source_codec,
+    }
+    return recording, (part,), ()
+
+
+def call_received_at(call: Call | None, received_at: datetime) -> datetime:
+    """The ticket's `received_at`: the time of the call, unless the PBX's clock runs ahead of
+    ours (a call cannot come after its mail reached us), then the mail's receipt."""
+    if call is None or call.called_at is None or call.called_at > received_at + CLOCK_SLACK:
+        return received_at
+    return call.called_at
