@@ -22,7 +22,7 @@ import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.routing import Route
-from inbox_daemon.voicemail import Call, VoicemailTools, read_voicemail
+from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voicemail
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
@@ -75,7 +75,7 @@ class Tools:
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
-    voicemail: VoicemailTools = VoicemailTools()  # no profiles: no mail is a voicemail
+    voicemail: VoicemailTools = NO_VOICEMAIL  # no profiles: no mail is a voicemail
 
 
 T = TypeVar("T")

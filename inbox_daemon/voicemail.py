@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from inbox_daemon.config import Config
 
 CLOCK_SLACK = timedelta(minutes=5)  # a PBX clock this far ahead of ours is not believed
+DEFAULT_ZONE = ZoneInfo("Europe/Rome")
+NO_AUDIO = rules.Hit("voicemail.audio", "recording", "none", "nessun allegato audio")
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,13 @@ class VoicemailTools:
     """What the stage needs, plain and picklable: it travels to the worker processes."""
 
     profiles: tuple[Profile, ...] = ()
-    tz: ZoneInfo = ZoneInfo("Europe/Rome")
+    tz: ZoneInfo = DEFAULT_ZONE
     max_seconds: int = 600
     max_bytes: int = 20 << 20
     timeout_s: float = 30
+
+
+NO_VOICEMAIL = VoicemailTools()
 
 
 @dataclass(frozen=True)
@@ -131,11 +136,7 @@ def _recording(
     it could not be made (the original stays attached: nothing is lost)."""
     original = found.recording
     if original is None:
-        return (
-            None,
-            (),
-            (rules.Hit("voicemail.audio", "recording", "none", "nessun allegato audio"),),
-        )
+        return None, (), (NO_AUDIO,)
     settings = tools.voicemail
     data = original.payload or (
         tools.blobs.get("attachments", original.sha256) if original.sha256 else b""
