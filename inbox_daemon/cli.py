@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("check-config", help="validate the configuration and report every problem")
 
+    calls = sub.add_parser("calls", help="the PBX's call records, for the phone service levels")
+    csub = calls.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
+    cimport = csub.add_parser("import", help="add a CDR file's calls (Asterisk Master.csv)")
+    cimport.add_argument("file", type=Path, help="the CSV file; records already there are skipped")
+
     poles = sub.add_parser("poles", help="the pole register: load it, look a pole up")
     psub = poles.add_subparsers(dest="poles_command", required=True, metavar="ACTION")
     pimport = psub.add_parser("import", help="replace the register with a CSV file, atomically")

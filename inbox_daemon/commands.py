@@ -60,8 +60,15 @@ def dispatch(args: argparse.Namespace) -> int:
         "labels": pole_commands.labels,
         "report": report_command.report,
         "status": status.status,
+        "calls": _calls,
     }
     return handlers[args.command](args, ctx)
+
+
+def _calls(args: argparse.Namespace, ctx: Context) -> int:
+    from inbox_daemon.calls import calls
+
+    return calls(args, ctx)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:

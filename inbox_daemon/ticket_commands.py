@@ -26,6 +26,7 @@ CSV_FIELDS = [
     "pole_codes", "criminal_event", "related_ticket", "received_at", "deemed_received_at",
     "registered_at", "sent_at", "message_id", "queue", "competence", "assigned_to",
     "closed_at", "location", "unknown_poles", "candidate_poles", "pec", "fax", "rule_hits",
+    "phone",
 ]  # fmt: skip
 SHOW_FIELDS = [
     "number", "status", "channel", "sender", "subject", "request_type", "urgency",

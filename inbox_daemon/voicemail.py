@@ -107,6 +107,7 @@ def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
         "mailbox": found.mailbox,
         "recording": recording,
         "profile": found.profile,
+        "via": "voicemail",
     }
     return replace(
         work,
