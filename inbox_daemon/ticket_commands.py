@@ -47,6 +47,10 @@ def tickets(args: argparse.Namespace, ctx: Context) -> int:
         return move(args, ctx)
     if action == "import-status":
         return import_status(args, ctx)
+    if action == "add":
+        from inbox_daemon.call_commands import add
+
+        return add(args, ctx)
     return export(args, ctx)
 
 

@@ -20,6 +20,7 @@ import rules
 from parsers.message import Attachment
 from parsers.phone import ASTERISK, GenericProfile, Profile, Voicemail, recognise
 from parsers.phone.audio import AudioError, normalise
+from parsers.phone.operator import OperatorCall, read_operator_call
 
 if TYPE_CHECKING:
     from inbox_daemon.analysis import Analysis, Tools
@@ -84,7 +85,11 @@ def _compile(pattern: str) -> Any:
 def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
     """A voicemail mail as a phone call; any other mail as it was."""
     parsed, settings = work.parsed, tools.voicemail
-    if parsed is None or not settings.profiles:
+    if parsed is None:
+        return work
+    if work.pending.channel == "phone":  # spooled by `tickets add`: only we write these
+        return _operator_call(work, read_operator_call(parsed))
+    if not settings.profiles:
         return work
     found = recognise(parsed, settings.profiles, settings.tz)
     if found is None:
@@ -115,6 +120,23 @@ def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
         pending=replace(work.pending, channel="phone"),
         phone=Call(details, found.called_at, (heard, *audio_hits)),
     )
+
+
+def _operator_call(work: Analysis, call: OperatorCall | None) -> Analysis:
+    """A call an operator registered: the operator's words are the request, and classified."""
+    if call is None or work.parsed is None:
+        return work
+    details = {
+        "number": call.number,
+        "name": call.name,
+        "duration_s": None,
+        "mailbox": None,
+        "recording": None,
+        "via": "operator",
+        "operator": call.operator,
+    }
+    parsed = replace(work.parsed, from_address=None, reply_to=None, from_name=call.name or "")
+    return replace(work, parsed=parsed, phone=Call(details, call.called_at))
 
 
 def summary(found: Voicemail) -> str:
