@@ -21,6 +21,7 @@ from parsers.message import Attachment
 from parsers.phone import ASTERISK, GenericProfile, Profile, Voicemail, recognise
 from parsers.phone.audio import AudioError, normalise
 from parsers.phone.operator import OperatorCall, read_operator_call
+from parsers.phone.transcribe import TranscribeError, by_command, by_vosk, spoken_codes
 
 if TYPE_CHECKING:
     from inbox_daemon.analysis import Analysis, Tools
@@ -40,6 +41,10 @@ class VoicemailTools:
     max_seconds: int = 600
     max_bytes: int = 20 << 20
     timeout_s: float = 30
+    transcriber: str | None = None  # "command" | "vosk"
+    command: tuple[str, ...] = ()
+    vosk_model: str | None = None
+    transcriber_timeout_s: float = 120
 
 
 NO_VOICEMAIL = VoicemailTools()
@@ -73,6 +78,10 @@ def voicemail_tools(config: Config) -> VoicemailTools:
         max_seconds=vm.max_seconds,
         max_bytes=vm.max_mb << 20,
         timeout_s=vm.timeout_s,
+        transcriber=vm.transcriber,
+        command=tuple(vm.transcriber_command),
+        vosk_model=str(vm.vosk_model) if vm.vosk_model else None,
+        transcriber_timeout_s=vm.transcriber_timeout_s,
     )
 
 
@@ -94,7 +103,8 @@ def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
     found = recognise(parsed, settings.profiles, settings.tz)
     if found is None:
         return work
-    recording, stored, audio_hits = _recording(found, tools, len(parsed.attachments))
+    recording, stored, wav, audio_hits = _recording(found, tools, len(parsed.attachments))
+    transcript, heard_hits = transcribe(wav, settings)
     heard = rules.Hit(f"voicemail.{found.profile}", "channel", "phone", parsed.subject[:200])
     parsed = replace(
         parsed,
@@ -102,7 +112,7 @@ def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
         from_address=None,  # the PBX's: never acknowledged
         reply_to=None,
         from_name=found.name or "",
-        new_text="",  # the PBX's text is not the request; a transcript will be
+        new_text=transcript,  # the PBX's own text is not the request
         attachments=(*parsed.attachments, *stored),
     )
     details = {
@@ -113,12 +123,13 @@ def read_voicemail(work: Analysis, tools: Tools) -> Analysis:
         "recording": recording,
         "profile": found.profile,
         "via": "voicemail",
+        "transcript": transcript or None,
     }
     return replace(
         work,
         parsed=parsed,
         pending=replace(work.pending, channel="phone"),
-        phone=Call(details, found.called_at, (heard, *audio_hits)),
+        phone=Call(details, found.called_at, (heard, *audio_hits, *heard_hits)),
     )
 
 
@@ -152,14 +163,30 @@ def summary(found: Voicemail) -> str:
     return ", ".join(parts)
 
 
+def transcribe(wav: bytes | None, settings: VoicemailTools) -> tuple[str, tuple[rules.Hit, ...]]:
+    """The recording's words, spoken codes written as codes; "" without a transcriber or
+    when it fails (then a hit says why, and the ticket is made all the same)."""
+    if wav is None or settings.transcriber is None:
+        return "", ()
+    try:
+        if settings.transcriber == "vosk":
+            text = by_vosk(wav, settings.vosk_model or "")
+        else:
+            text = by_command(wav, settings.command, settings.transcriber_timeout_s)
+    except TranscribeError as exc:
+        return "", (rules.Hit("voicemail.transcript", "text", "failed", str(exc)[:500]),)
+    text = spoken_codes(text)
+    return text, (rules.Hit("voicemail.transcript", "text", settings.transcriber, text[:200]),)
+
+
 def _recording(
     found: Voicemail, tools: Tools, next_index: int
-) -> tuple[dict[str, Any] | None, tuple[Attachment, ...], tuple[rules.Hit, ...]]:
+) -> tuple[dict[str, Any] | None, tuple[Attachment, ...], bytes | None, tuple[rules.Hit, ...]]:
     """The normalised recording (the export's `recording`), its attachment, and a hit when
     it could not be made (the original stays attached: nothing is lost)."""
     original = found.recording
     if original is None:
-        return None, (), (NO_AUDIO,)
+        return None, (), None, (NO_AUDIO,)
     settings = tools.voicemail
     data = original.payload or (
         tools.blobs.get("attachments", original.sha256) if original.sha256 else b""
@@ -175,7 +202,7 @@ def _recording(
         )
     except AudioError as exc:
         why = rules.Hit("voicemail.audio", "recording", "unreadable", f"{original.filename}: {exc}")
-        return {"original": original.filename, "error": str(exc)}, (), (why,)
+        return {"original": original.filename, "error": str(exc)}, (), None, (why,)
     sha = tools.blobs.put("attachments", audio.wav)
     stem = original.filename.rsplit(".", 1)[0] or "recording"
     part = Attachment(
@@ -191,7 +218,7 @@ def _recording(
         "original": original.filename,
         "original_codec": audio.source_codec,
     }
-    return recording, (part,), ()
+    return recording, (part,), audio.wav, ()
 
 
 def call_received_at(call: Call | None, received_at: datetime) -> datetime:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from inbox_daemon.config.base import Model
+from inbox_daemon.config.paths import ConfigPath
 
 FIELD_GROUPS = {"number", "name", "caller", "mailbox", "duration", "date"}
 
@@ -57,6 +58,21 @@ class VoicemailConfig(Model):
     max_seconds: Annotated[int, Field(ge=1, le=7200)] = 600  # the normalised WAV is cut there
     max_mb: Annotated[int, Field(ge=1, le=200)] = 20  # a larger recording is kept, not converted
     timeout_s: Annotated[float, Field(gt=0, le=600)] = 30  # per ffmpeg run
+    # Optional: the recording's words join the rules. "command": `transcriber_command` gets
+    # the WAV's path (in place of {wav}, else last) and prints the text; "vosk": the model
+    # at `vosk_model` (pip extra `vosk`). Killed after `transcriber_timeout_s`.
+    transcriber: Literal["command", "vosk"] | None = None
+    transcriber_command: list[str] = []
+    vosk_model: ConfigPath | None = None
+    transcriber_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120
+
+    @model_validator(mode="after")
+    def _transcriber_is_complete(self) -> VoicemailConfig:
+        if self.transcriber == "command" and not self.transcriber_command:
+            raise ValueError('transcriber = "command" needs transcriber_command = ["…", "{wav}"]')
+        if self.transcriber == "vosk" and self.vosk_model is None:
+            raise ValueError('transcriber = "vosk" needs vosk_model = "/path/to/the/model"')
+        return self
 
 
 class CallsConfig(Model):
