@@ -227,3 +227,27 @@ def call_received_at(call: Call | None, received_at: datetime) -> datetime:
     if call is None or call.called_at is None or call.called_at > received_at + CLOCK_SLACK:
         return received_at
     return call.called_at
+
+
+def config_problems(config: Config) -> list[str]:
+    """What `check-config` refuses: a transcriber that cannot run."""
+    import shutil
+
+    vm = config.voicemail
+    if vm.transcriber == "command" and not shutil.which(vm.transcriber_command[0]):
+        return [f"voicemail.transcriber_command: {vm.transcriber_command[0]!r} not found"]
+    if vm.transcriber == "vosk" and vm.vosk_model and not vm.vosk_model.is_dir():
+        return [f"voicemail.vosk_model: no such folder: {vm.vosk_model}"]
+    return []
+
+
+def describe(config: Config) -> str:
+    """One line for `check-config`: which voicemails are recognised, and with what."""
+    from parsers.phone.audio import available
+
+    vm = config.voicemail
+    names = [*(g.name for g in vm.generic), *vm.profiles]
+    if not names:
+        return "voicemail: no profile (no mail is read as a voicemail)"
+    audio = available() or "ffmpeg not installed: recordings kept as sent, not normalised"
+    return f"voicemail: {', '.join(names)}; {audio}; transcriber: {vm.transcriber or 'none'}"

@@ -43,7 +43,9 @@ def available() -> str | None:
     if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
         return None
     done = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True, check=False)
-    return done.stdout.splitlines()[0] if done.returncode == 0 and done.stdout else None
+    if done.returncode != 0 or not done.stdout:
+        return None
+    return done.stdout.splitlines()[0].split(" Copyright")[0]
 
 
 def normalise(
