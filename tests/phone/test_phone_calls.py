@@ -4,13 +4,9 @@ contracts' phone service levels, against figures worked out by hand for the test
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
-
-from inbox_daemon.cli import main
 from parsers.phone.cdr import BadRecord, Layout, read_records
-from tests.conftest import BASE_CONFIG
+from tests.phone.cli import run
 
 
 def master_row(src, start, answer, end, lastapp, disposition, uniqueid):
@@ -59,19 +55,6 @@ def csv_text(calls=CALLS) -> str:
             master_row(f"33312345{i:02d}", start, answer, end, app, disposition, f"1733.{i}")
         )
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(BASE_CONFIG, encoding="utf-8")
-    return path
-
-
-def run(config: Path, capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["--config", str(config), "-q", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_service_levels_of_december(config, tmp_path, capsys):

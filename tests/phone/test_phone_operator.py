@@ -8,28 +8,15 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from inbox_daemon.cli import main
-from tests.conftest import BASE_CONFIG
+from tests.phone import cli
+from tests.phone.cli import exported
 
 ROME = ZoneInfo("Europe/Rome")
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(BASE_CONFIG, encoding="utf-8")
-    return path
-
-
 def run(config: Path, capsys, *args: str) -> tuple[int, str]:
-    code = main(["--config", str(config), "-q", *args])
-    return code, capsys.readouterr().out
-
-
-def exported(config: Path, capsys) -> list[dict]:
-    return [json.loads(line) for line in run(config, capsys, "tickets", "export")[1].splitlines()]
+    code, out, _ = cli.run(config, capsys, *args)
+    return code, out
 
 
 EMERGENCY = "Il palo IP-004512 in via Roma sta per cadere sulla strada, c'è pericolo"

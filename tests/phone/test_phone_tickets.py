@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from inbox_daemon.blobs import BlobStore
-from inbox_daemon.cli import main
 from tests.conftest import BASE_CONFIG
+from tests.phone import cli
+from tests.phone.cli import ingest
 from tests.phone.recordings import encode, speak, voicemail_mail
 
 ROME = ZoneInfo("Europe/Rome")
@@ -28,39 +28,12 @@ WEDNESDAY_0830 = datetime(2026, 12, 9, 8, 30, tzinfo=ROME)
 
 
 @pytest.fixture(scope="module")
-def gsm_wav(tmp_path_factory) -> bytes:
-    return encode(speak(tmp_path_factory.mktemp("speech")), "wav49")
-
-
-@pytest.fixture(scope="module")
 def mp3(tmp_path_factory) -> bytes:
     return encode(speak(tmp_path_factory.mktemp("speech")), "mp3")
 
 
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(BASE_CONFIG, encoding="utf-8")
-    return path
-
-
-def run(config: Path, capsys, *args: str) -> tuple[int, str]:
-    code = main(["--config", str(config), "-q", *args])
-    return code, capsys.readouterr().out
-
-
-def ingest(config: Path, capsys, tmp_path: Path, raw: bytes, name: str) -> dict:
-    path = tmp_path / f"{name}.eml"
-    path.write_bytes(raw)
-    code, out = run(config, capsys, "ingest", "--json", str(path))
-    assert code == 0, out
-    return json.loads(out)
-
-
 def exported(config: Path, capsys) -> dict[str, dict]:
-    code, out = run(config, capsys, "tickets", "export", "--format", "jsonl")
-    assert code == 0
-    return {row["number"]: row for row in map(json.loads, out.splitlines())}
+    return {row["number"]: row for row in cli.exported(config, capsys)}
 
 
 def test_friday_night_voicemail_counts_from_monday_0830(config, capsys, tmp_path, gsm_wav):

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inbox_daemon.cli import main
 from parsers.phone.transcribe import TranscribeError, by_command, by_vosk, spoken_codes
 from tests.conftest import BASE_CONFIG
-from tests.phone.recordings import encode, speak, voicemail_mail
+from tests.phone.cli import exported, ingest
+from tests.phone.recordings import speak, voicemail_mail
 
 ROME = ZoneInfo("Europe/Rome")
 MONDAY_1000 = datetime(2026, 11, 30, 10, 0, tzinfo=ROME)
@@ -31,11 +31,6 @@ print({SAID!r})
 """
 
 
-@pytest.fixture(scope="module")
-def gsm_wav(tmp_path_factory) -> bytes:
-    return encode(speak(tmp_path_factory.mktemp("speech")), "wav49")
-
-
 def config_with(tmp_path: Path, transcriber: str) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(BASE_CONFIG + "[voicemail]\n" + transcriber, encoding="utf-8")
@@ -43,12 +38,8 @@ def config_with(tmp_path: Path, transcriber: str) -> Path:
 
 
 def ticket_of(config: Path, capsys, tmp_path: Path, raw: bytes) -> dict:
-    mail = tmp_path / "vm.eml"
-    mail.write_bytes(raw)
-    assert main(["--config", str(config), "-q", "ingest", str(mail)]) == 0
-    capsys.readouterr()
-    main(["--config", str(config), "-q", "tickets", "export"])
-    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ingest(config, capsys, tmp_path, raw)
+    [row] = exported(config, capsys)
     return row
 
 
