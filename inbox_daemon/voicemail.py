@@ -11,6 +11,7 @@ caller's request, so it is not classified: without a transcript the ticket is
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -203,11 +204,12 @@ def _recording(
     except AudioError as exc:
         why = rules.Hit("voicemail.audio", "recording", "unreadable", f"{original.filename}: {exc}")
         return {"original": original.filename, "error": str(exc)}, (), None, (why,)
-    sha = tools.blobs.put("attachments", audio.wav)
+    # Stored with the other attachments (by the worker, or before the ticket's transaction),
+    # under the sha256 of its bytes, which the export can name already.
+    sha = hashlib.sha256(audio.wav).hexdigest()
     stem = original.filename.rsplit(".", 1)[0] or "recording"
-    part = Attachment(
-        next_index, f"{stem}.pcm.wav", None, "audio/wav", b"", len(audio.wav), sha256=sha
-    )
+    size = len(audio.wav)
+    part = Attachment(next_index, f"{stem}.pcm.wav", None, "audio/wav", audio.wav, size)
     recording = {
         "filename": part.filename,
         "sha256": sha,

@@ -117,3 +117,25 @@ def test_voicemail_recognition_can_be_switched_off(tmp_path, capsys, gsm_wav):
     config.write_text(BASE_CONFIG + "[voicemail]\nprofiles = []\n", encoding="utf-8")
     result = ingest(config, capsys, tmp_path, voicemail_mail(FRIDAY_2240, gsm_wav), "off")
     assert exported(config, capsys)[result["ticket"]]["channel"] == "email"
+
+
+def test_daemon_with_a_worker_process_stores_the_normalised_recording(tmp_path, capsys, gsm_wav):
+    """`run --once` on a drop folder, analysis in a worker process: the WAV made there
+    reaches the store whole, under the sha256 the export names."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "vm.eml").write_bytes(voicemail_mail(FRIDAY_2240, gsm_wav, received=SATURDAY_0915))
+    config = tmp_path / "config.toml"
+    config.write_text(
+        BASE_CONFIG + f'[processing]\nworkers = 1\n[[sources]]\nname = "drop"\nkind = "folder"\n'
+        f'path = "{drop}"\n',
+        encoding="utf-8",
+    )
+    assert cli.run(config, capsys, "run", "--once")[0] == 0
+    [ticket] = exported(config, capsys).values()
+    assert ticket["channel"] == "phone" and ticket["source"] == "drop"
+    assert datetime.fromisoformat(ticket["deemed_received_at"]) == MONDAY_0830
+    wav = BlobStore(tmp_path / "store").get("attachments", ticket["phone"]["recording"]["sha256"])
+    assert hashlib.sha256(wav).hexdigest() == ticket["phone"]["recording"]["sha256"]
+    with wave.open(io.BytesIO(wav)) as reader:
+        assert reader.getnframes() / reader.getframerate() > 3
