@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import rules
-from inbox_daemon import acks, alerts
+from inbox_daemon import acks, alerts, sms
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
@@ -60,6 +60,7 @@ class Policy:
     tz: ZoneInfo
     reminder_window: timedelta
     acks: acks.AckPolicy | None  # None: acknowledgements are off
+    sms_gateway: str | None = None  # voicemails' acknowledgements by SMS (`sms.py`)
 
 
 def decide(
@@ -75,6 +76,8 @@ def decide(
         return Kept("duplicate", parsed.message_id)
     draft = draft_ticket(message, analysis, ledger, policy, now)
     ack = acks.plan(policy.acks, draft, parsed, ledger.recent_acks) if policy.acks else None
+    if ack is None and policy.acks and policy.sms_gateway:  # a voicemail has no address
+        ack = sms.plan(policy.acks, policy.sms_gateway, draft, ledger.recent_acks)
     actions = alerts.plan(draft, analysis.route, message.sha256)
     return replace(draft, jobs=(*([ack] if ack else []), *actions))
 

@@ -65,6 +65,16 @@ class VoicemailConfig(Model):
     transcriber_command: list[str] = []
     vosk_model: ConfigPath | None = None
     transcriber_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120
+    # An e-mail-to-SMS gateway's address, {number} for the caller's (393331234567): a
+    # voicemail from an Italian mobile gets its request number by SMS (acknowledgements on).
+    sms_gateway: str | None = None
+
+    @field_validator("sms_gateway")
+    @classmethod
+    def _gateway_address(cls, value: str | None) -> str | None:
+        if value is not None and ("{number}" not in value or "@" not in value):
+            raise ValueError('expected an address with {number}, e.g. "{number}@sms.example.it"')
+        return value
 
     @model_validator(mode="after")
     def _transcriber_is_complete(self) -> VoicemailConfig:

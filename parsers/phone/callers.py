@@ -51,3 +51,17 @@ def parse_duration(text: str | None) -> int | None:
         return hours * 3600 + minutes * 60 + seconds
     plain = SECONDS.match(text)
     return int(plain[1]) if plain else None
+
+
+def italian_mobile(number: str | None) -> str | None:
+    """The number with its country code and no '+' ('393331234567') when it is an Italian
+    mobile (a national number of 9 or 10 digits starting with 3), else None: a landline or a
+    foreign number cannot be sent an SMS through an Italian gateway."""
+    digits = re.sub(r"\D", "", number or "")
+    for prefix in ("0039", "39"):
+        if digits.startswith(prefix) and len(digits) - len(prefix) in (9, 10):
+            digits = digits[len(prefix) :]
+            break
+    if digits.startswith("3") and len(digits) in (9, 10):
+        return f"39{digits}"
+    return None
