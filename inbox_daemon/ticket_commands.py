@@ -90,6 +90,9 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
         return ExitCode.ok
     for key in SHOW_FIELDS:
         print(f"{key + ':':<20} {row[key] if row[key] is not None else '-'}")
+    if row["phone"]:  # a call: who, and the recording to listen to
+        phone = {k: v for k, v in row["phone"].items() if v is not None and k != "transcript"}
+        print(f"{'phone:':<20} {json.dumps(phone, ensure_ascii=False)}")
     print("rule hits:")
     for hit in row["rule_hits"]:
         print(f"  {hit['field']:<15} {hit['value']:<16} {hit['rule']}: {hit['evidence']!r}")

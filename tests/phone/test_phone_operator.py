@@ -95,3 +95,12 @@ def test_the_report_counts_operator_registrations_and_voicemails(config, capsys)
     figures = json.loads(out)
     assert code == 0 and figures["by_channel"]["phone"] == 1
     assert figures["phone"]["operator_registrations"] == 1 and figures["phone"]["voicemails"] == 0
+
+
+def test_show_prints_the_call(config, capsys):
+    run(config, capsys, "tickets", "add", "--channel", "phone", "--from", "0612345678",
+        "--text", "Lampione spento in via Dante 3", "--at", "2026-11-27 11:00")  # fmt: skip
+    code, out = run(config, capsys, "tickets", "show", "2026/000001")
+    assert code == 0
+    [line] = [line for line in out.splitlines() if line.startswith("phone:")]
+    assert '"number": "0612345678"' in line and '"via": "operator"' in line
