@@ -56,7 +56,7 @@ class Analysis:
     verdict: rules.Verdict | None = None  # for a request
     placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
-    phone: Call | None = None  # a voicemail: the call, its caller and recording
+    phone: Call | None = None  # a call (a voicemail, an operator's): caller, time, recording
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log

@@ -92,7 +92,7 @@ class TicketDraft:
     details: dict[str, Any] | None = None  # type-specific fields (a reminder: what it chases)
     related: Related | None = None
     holiday_name: str | None = None  # why the calendar moved it, for the acknowledgement
-    phone: dict[str, Any] | None = None  # a voicemail: caller, mailbox, duration, recording
+    phone: dict[str, Any] | None = None  # a call: caller, mailbox, duration, recording
     hits: tuple[rules.Hit, ...] = ()
     jobs: tuple[JobDraft, ...] = field(default_factory=tuple)
 

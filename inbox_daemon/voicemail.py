@@ -7,6 +7,9 @@ answering machine), the caller, and the recording normalised to standard WAV and
 the original. The PBX's own text ("Dear …, you were just left a message …") is not the
 caller's request, so it is not classified: without a transcript the ticket is
 `da_classificare`, with the recording kept. The PBX's address gets no acknowledgement.
+
+A call an operator registered (`tickets add --channel phone`, spooled by the daemon itself on
+channel `phone`) goes through here too: its caller and time are read, its text classified.
 """
 
 from __future__ import annotations
