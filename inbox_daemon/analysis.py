@@ -22,6 +22,7 @@ import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.routing import Route
+from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voicemail
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
@@ -31,7 +32,7 @@ class Pending:
     """A stored message waiting to be analysed: all the stages are given of it."""
 
     sha256: str
-    channel: str  # email | pec | fax
+    channel: str  # email | pec | fax (| phone, once `voicemail` knows the mail)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Analysis:
     verdict: rules.Verdict | None = None  # for a request
     placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
+    phone: Call | None = None  # a call (a voicemail, an operator's): caller, time, recording
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
@@ -73,6 +75,7 @@ class Tools:
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
+    voicemail: VoicemailTools = NO_VOICEMAIL  # no profiles: no mail is a voicemail
 
 
 T = TypeVar("T")
@@ -111,6 +114,7 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
 STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
     ("screen", screen),
+    ("voicemail", read_voicemail),
     ("classify", classify),
 )
 

@@ -65,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
             move.add_argument("--at", metavar="TIME", help="when it was closed (default: now)")
     timport = tsub.add_parser("import-status", help="statuses from the field crews' system")
     timport.add_argument("file", type=Path, help="CSV (number,status,time,note) or JSON lines")
+    tadd = tsub.add_parser("add", help="register a call an operator took (or a batch of them)")
+    tadd.add_argument("--channel", choices=["phone"], required=True)
+    tadd.add_argument("--from", dest="from_", metavar="NUMBER", help="the caller's number")
+    tadd.add_argument("--text", help="what the caller asked for, in the operator's words")
+    tadd.add_argument("--name", help="the caller's name, when given")
+    tadd.add_argument("--at", metavar="TIME", help="when the call came (default: now)")
+    tadd.add_argument("--by", help="the operator (default: your user name)")
+    tadd.add_argument("--jsonl", type=Path, metavar="FILE", help='calls: {"from", "text", "at"}')
+    tadd.add_argument("--json", action="store_true", help="one JSON object per call")
     tshow = tsub.add_parser("show", help="one ticket in full")
     tshow.add_argument("number")
     tshow.add_argument("--json", action="store_true")
@@ -86,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("check-config", help="validate the configuration and report every problem")
+
+    calls = sub.add_parser("calls", help="the PBX's call records, for the phone service levels")
+    csub = calls.add_subparsers(dest="calls_command", required=True, metavar="ACTION")
+    cimport = csub.add_parser("import", help="add a CDR file's calls (Asterisk Master.csv)")
+    cimport.add_argument("file", type=Path, help="the CSV file; records already there are skipped")
 
     poles = sub.add_parser("poles", help="the pole register: load it, look a pole up")
     psub = poles.add_subparsers(dest="poles_command", required=True, metavar="ACTION")

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline, pole_commands, status, ticket_commands
+from inbox_daemon import pipeline, pole_commands, status, ticket_commands, voicemail
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
 from inbox_daemon.context import Context, build_context
@@ -60,8 +60,15 @@ def dispatch(args: argparse.Namespace) -> int:
         "labels": pole_commands.labels,
         "report": report_command.report,
         "status": status.status,
+        "calls": _calls,
     }
     return handlers[args.command](args, ctx)
+
+
+def _calls(args: argparse.Namespace, ctx: Context) -> int:
+    from inbox_daemon.calls import calls
+
+    return calls(args, ctx)
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -76,6 +83,7 @@ def check_config(config: Config) -> int:
     """Everything `run` would refuse, and the keys nothing acts on yet, all at once."""
     problems = template_problems(config.acknowledgements)
     problems += secret_problems(config) + not_acted_on(config)
+    problems += voicemail.config_problems(config)
     register = config.poles.register_path
     if register is not None and not register.is_file():
         problems.append(f"poles.register: no such file: {register}")
@@ -88,6 +96,7 @@ def check_config(config: Config) -> int:
         print(f"  source {source.name}: {source.kind}, channel {source.channel}")
     if not config.sources:
         print("  no sources: only `ingest` will bring messages in")
+    print(f"  {voicemail.describe(config)}")
     return ExitCode.ok
 
 

@@ -65,7 +65,7 @@ def build_context(config: Config) -> Context:
         max_attachment_bytes=config.processing.max_attachment_mb * 1024 * 1024,
         reminder_window_days=window,
         own_addresses=own_addresses(config),
-        policy=Policy(calendar, tz, timedelta(days=window), ack),
+        policy=Policy(calendar, tz, timedelta(days=window), ack, config.voicemail.sms_gateway),
         register=LoadedRegister(engine),
     )
 

@@ -14,11 +14,12 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import rules
-from inbox_daemon import acks, alerts
+from inbox_daemon import acks, alerts, sms
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.tickets import format_number
+from inbox_daemon.voicemail import call_received_at
 from parsers.message import ParsedMessage
 
 
@@ -59,6 +60,7 @@ class Policy:
     tz: ZoneInfo
     reminder_window: timedelta
     acks: acks.AckPolicy | None  # None: acknowledgements are off
+    sms_gateway: str | None = None  # voicemails' acknowledgements by SMS (`sms.py`)
 
 
 def decide(
@@ -74,6 +76,8 @@ def decide(
         return Kept("duplicate", parsed.message_id)
     draft = draft_ticket(message, analysis, ledger, policy, now)
     ack = acks.plan(policy.acks, draft, parsed, ledger.recent_acks) if policy.acks else None
+    if ack is None and policy.acks and policy.sms_gateway:  # a voicemail has no address
+        ack = sms.plan(policy.acks, policy.sms_gateway, draft, ledger.recent_acks)
     actions = alerts.plan(draft, analysis.route, message.sha256)
     return replace(draft, jobs=(*([ack] if ack else []), *actions))
 
@@ -86,7 +90,8 @@ def draft_ticket(
     assert parsed is not None and verdict is not None
     placement = analysis.placement
     poles = placement.pole_codes if placement else verdict.pole_codes
-    deemed = policy.calendar.deemed_received(message.received_at)
+    received_at = call_received_at(analysis.phone, message.received_at)  # a call: its time
+    deemed = policy.calendar.deemed_received(received_at)
     related = None
     if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
         related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
@@ -99,7 +104,7 @@ def draft_ticket(
         number=format_number(year, seq),
         message_pk=message.pk,
         source=message.source,
-        channel=message.channel,
+        channel=analysis.pending.channel,  # the message's, or `phone` for a voicemail
         status="redirected" if verdict.criminal_event else "open",
         sender=parsed.from_address,
         sender_name=parsed.from_name or None,
@@ -109,7 +114,7 @@ def draft_ticket(
         criminal_event=verdict.criminal_event,
         pole_codes=poles,
         competence=verdict.competence,
-        received_at=message.received_at,
+        received_at=received_at,
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,
         registered_at=now,
@@ -124,6 +129,7 @@ def draft_ticket(
         details=details(verdict, related),
         related=related,
         holiday_name=deemed.holiday_name,
+        phone=analysis.phone.details if analysis.phone else None,
         hits=why(analysis, related),
     )
 
@@ -147,6 +153,7 @@ def why(analysis: Analysis, related: Related | None) -> tuple[rules.Hit, ...]:
     routing rule."""
     assert analysis.verdict is not None
     hits = [*analysis.verdict.hits, *(analysis.placement.hits if analysis.placement else ())]
+    hits.extend(analysis.phone.hits if analysis.phone else ())
     if related:
         hits.append(rules.Hit("linking", "related_ticket", related.number, related.how))
     if related and related.status == "closed":

@@ -92,6 +92,7 @@ class TicketDraft:
     details: dict[str, Any] | None = None  # type-specific fields (a reminder: what it chases)
     related: Related | None = None
     holiday_name: str | None = None  # why the calendar moved it, for the acknowledgement
+    phone: dict[str, Any] | None = None  # a call: caller, mailbox, duration, recording
     hits: tuple[rules.Hit, ...] = ()
     jobs: tuple[JobDraft, ...] = field(default_factory=tuple)
 
@@ -111,6 +112,7 @@ class TicketDraft:
             "thread_root": self.thread_root, "queue": self.queue, "text": self.text,
             "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
             "candidate_poles": list(self.candidate_poles) or None, "details": self.details,
+            "phone": self.phone,
         }  # fmt: skip
 
 

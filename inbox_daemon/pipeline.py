@@ -30,6 +30,7 @@ from inbox_daemon.placing import place
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
 from inbox_daemon.store.db import reading, transaction
 from inbox_daemon.store.models import Message
+from inbox_daemon.voicemail import voicemail_tools
 from inbox_daemon.workers import Analyse, InProcess
 
 __all__ = ["BATCH", "Outcome", "analyser", "process", "process_pending", "requeue"]
@@ -38,7 +39,15 @@ BATCH = 50  # messages registered per transaction
 
 def analyser(ctx: Context) -> Analyser:
     """The stages, with the slice of the context they need."""
-    return Analyser(Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes))
+    return Analyser(
+        Tools(
+            ctx.spool.blobs,
+            ctx.ruleset,
+            ctx.pole_formats,
+            ctx.max_attachment_bytes,
+            voicemail=voicemail_tools(ctx.config),
+        )
+    )
 
 
 def process_pending(

@@ -26,6 +26,7 @@ CSV_FIELDS = [
     "pole_codes", "criminal_event", "related_ticket", "received_at", "deemed_received_at",
     "registered_at", "sent_at", "message_id", "queue", "competence", "assigned_to",
     "closed_at", "location", "unknown_poles", "candidate_poles", "pec", "fax", "rule_hits",
+    "phone",
 ]  # fmt: skip
 SHOW_FIELDS = [
     "number", "status", "channel", "sender", "subject", "request_type", "urgency",
@@ -46,6 +47,10 @@ def tickets(args: argparse.Namespace, ctx: Context) -> int:
         return move(args, ctx)
     if action == "import-status":
         return import_status(args, ctx)
+    if action == "add":
+        from inbox_daemon.call_commands import add
+
+        return add(args, ctx)
     return export(args, ctx)
 
 
@@ -85,6 +90,9 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
         return ExitCode.ok
     for key in SHOW_FIELDS:
         print(f"{key + ':':<20} {row[key] if row[key] is not None else '-'}")
+    if row["phone"]:  # a call: who, and the recording to listen to
+        phone = {k: v for k, v in row["phone"].items() if v is not None and k != "transcript"}
+        print(f"{'phone:':<20} {json.dumps(phone, ensure_ascii=False)}")
     print("rule hits:")
     for hit in row["rule_hits"]:
         print(f"  {hit['field']:<15} {hit['value']:<16} {hit['rule']}: {hit['evidence']!r}")

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(ca-certificates)
+want=(ca-certificates ffmpeg)  # ffmpeg: voicemail recordings to standard WAV
 if [ "${1:-}" = test ]; then
   want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 isync openssl
-         chromium)
+         chromium espeak-ng)  # espeak-ng: the phone tests speak their recordings
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do

@@ -170,6 +170,8 @@ username = "u"
 password_file = "relay.secret"
 [pec]
 trust_store = "pec-providers.pem"
+[voicemail]
+vosk_model = "vosk-model-it"
 [[sources]]
 name = "pec"
 kind = "imap"

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from inbox_daemon.blobs import syncfs_works
 from inbox_daemon.config.base import Model
 from inbox_daemon.config.paths import ConfigPath, DatabaseUrl
+from inbox_daemon.config.phone import CallsConfig, VoicemailConfig
 from inbox_daemon.config.secrets import SecretRef
 from inbox_daemon.config.sources import (
     ALIASED,
@@ -206,6 +207,8 @@ class Config(Model):
     acknowledgements: AcknowledgementsConfig = AcknowledgementsConfig()
     pec: PecConfig = PecConfig()
     report: ReportConfig = ReportConfig()
+    voicemail: VoicemailConfig = VoicemailConfig()
+    calls: CallsConfig = CallsConfig()
     routing: list[RoutingRule] = []
     sources: list[Source] = []
     path: Path | None = None  # the file it was loaded from

@@ -29,7 +29,9 @@ def report(args: argparse.Namespace, ctx: Context) -> int:
                 ]
             write_rows(out, rows, "csv")
             return ExitCode.ok
-        figures = month_figures(ctx.engine, month, ctx.tz, ctx.calendar, ctx.config.report.targets)
+        figures = month_figures(
+            ctx.engine, month, ctx.tz, ctx.calendar, ctx.config.report.targets, ctx.config.calls
+        )
         if args.format == "json":
             out.write(json.dumps(figures, ensure_ascii=False, indent=2) + "\n")
         else:

@@ -18,7 +18,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from inbox_daemon.calendar import ServiceCalendar
+from inbox_daemon.config.phone import CallsConfig
 from inbox_daemon.config.schema import TARGET
+from inbox_daemon.report.phone import levels as call_levels
+from inbox_daemon.report.phone import phone_figures
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Pole, Ticket, TicketPole
 from rules.types import REQUEST_TYPES, URGENCIES
@@ -89,8 +92,10 @@ def month_figures(
     tz: ZoneInfo,
     calendar: ServiceCalendar,
     targets: dict[str, str],
+    calls: CallsConfig | None = None,
 ) -> dict[str, Any]:
     """The report's figures (DESIGN.md contract keys first), and `previous` beside them."""
+    calls = calls or CallsConfig()
     start, end = month.bounds(tz)
     with transaction(engine) as session:
         tickets = month_tickets(session, month, tz)
@@ -103,6 +108,9 @@ def month_figures(
         figures["times"] = _times(tickets, calendar, targets)
         figures["repeated_poles"] = _repeated_poles(session, tickets)
         figures["repeated_streets"] = _repeated_streets(session, tickets)
+        figures["phone"] = phone_figures(
+            session, start, end, tickets, calendar, calls, call_levels(calls)
+        )
     figures.update(_when(tickets, tz))
     figures["previous"] = _counts(engine, month.previous(), tz)
     return figures

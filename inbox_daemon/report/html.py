@@ -73,6 +73,10 @@ def render(figures: dict[str, Any]) -> str:
         f"{acks['pending'] + acks['sending']}; non recapitate: {acks['not_delivered']}.</p>"
     )
     parts.append(_times(figures["times"]))
+    if "phone" in figures:
+        from inbox_daemon.report.phone import phone_html
+
+        parts.append(phone_html(figures["phone"]))
     parts.append(_repeated(figures))
     body = "\n".join(parts)
     title = f"Rapporto mensile {escape(figures['month'])}"

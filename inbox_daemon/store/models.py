@@ -227,3 +227,24 @@ class SourceState(SQLModel, table=True):
     last_error_at: datetime | None = _instant(nullable=True)
     # Stored (so ticketed) but not yet moved or flagged on the server: retried every pass.
     awaiting_action: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class CallRecord(SQLModel, table=True):
+    """One call of the PBX's call records (`calls import`), for the report's phone service
+    levels. `key` hashes the record's fields: importing the same file twice adds nothing."""
+
+    __tablename__ = "call_record"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    start: datetime = _instant(index=True)
+    answer: datetime | None = _instant(nullable=True)
+    end: datetime | None = _instant(nullable=True)
+    src: str | None = Field(default=None, max_length=80)
+    dst: str | None = Field(default=None, max_length=80)
+    disposition: str = Field(max_length=16)
+    lastapp: str | None = Field(default=None, max_length=80)
+    duration_s: int | None = None
+    billsec_s: int | None = None
+    source_file: str | None = Field(default=None, max_length=1000)
+    imported_at: datetime = _instant()
