@@ -227,3 +227,18 @@ class SourceState(SQLModel, table=True):
     last_error_at: datetime | None = _instant(nullable=True)
     # Stored (so ticketed) but not yet moved or flagged on the server: retried every pass.
     awaiting_action: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class ReportRun(SQLModel, table=True):
+    """A monthly report made and queued for mailing (`report/mailing.py`): one row a month,
+    unique, written in the transaction that queues its mails, so it is mailed once."""
+
+    __tablename__ = "report_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7, unique=True)  # the month reported on: 2026-11
+    due_at: datetime = _instant()  # when it was due (first working day after, at send_at)
+    made_at: datetime = _instant()  # when it was made: later than due_at for a missed run
+    tickets: int = 0
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)  # the mail's body and attachments, in the store
