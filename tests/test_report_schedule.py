@@ -290,3 +290,36 @@ def test_a_report_missed_while_the_daemon_was_down_is_made_at_its_next_start_onc
     assert "missed" in log.read_text()
     subjects = {m.message["Subject"] for m in sink.messages}
     assert len(subjects) == 1
+
+
+def test_status_shows_the_next_report_and_names_one_overdue(tmp_path, sink, capsys):
+    config = report_config(tmp_path, sink.port, ALWAYS_OPEN, send_at="00:00")
+    seed(config, tmp_path, SEEDED[:1])
+    now = datetime.now(ROME)
+    this_month = Month(now.year, now.month)
+    next_first, _ = Month(now.year + now.month // 12, now.month % 12 + 1).bounds(ROME)
+    engine = open_store(f"sqlite:///{tmp_path}/tickets.db")
+    with transaction(engine) as session:
+        for message in session.exec(select(Message)):
+            message.spooled_at = this_month.previous().bounds(ROME)[0]  # in service since then
+            session.add(message)
+
+    capsys.readouterr()
+
+    def status() -> tuple[int, dict]:
+        code = main(["--config", str(config), "-q", "status", "--json"])
+        return code, json.loads(capsys.readouterr().out)
+
+    code, shown = status()
+    [report] = shown["schedule"]  # and no polled source in this configuration
+    assert report["next_run"] == next_first.isoformat()
+    assert report["month"] == str(this_month)
+    overdue = [p for p in shown["problems"] if p.startswith("report ")]
+    assert code != 0 and overdue == [
+        f"report {this_month.previous()}: due at {this_month.bounds(ROME)[0].isoformat()}, "
+        "not made: is the daemon running? (see its log)"
+    ]
+    assert make_due(context_of(config), datetime.now(ROME), datetime.now(ROME))
+    code, shown = status()
+    assert [p for p in shown["problems"] if p.startswith("report ")] == []
+    assert shown["schedule"][0]["last_made"]["month"] == str(this_month.previous())

@@ -27,7 +27,7 @@ from typing import Any
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from sqlmodel import Session, col, func, select
 
 from inbox_daemon.calendar import ServiceCalendar
 from inbox_daemon.context import Context
@@ -37,7 +37,7 @@ from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, ReportRun
 from inbox_daemon.store.types import utcnow
 from inbox_daemon.ticket_commands import write_rows
-from inbox_daemon.tickets import export_row
+from inbox_daemon.tickets import export_row, iso
 
 log = logging.getLogger(__name__)
 KIND = "report"  # the outbox job's kind, and the store's folder for the mail's body
@@ -242,3 +242,31 @@ def run_job(
     month, when = next_due(ctx.calendar, send_time(ctx.config.report.send_at), now)
     log.info("report: next run %s, for %s", when.isoformat(timespec="minutes"), month)
     return made
+
+
+OVERDUE_AFTER = timedelta(hours=1)  # `status`: a report this late is a problem
+
+
+def schedule_status(
+    session: Session, ctx: Context, now: datetime
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """For `status`: the report job's next run and last report made, and the reports due
+    more than `OVERDUE_AFTER` ago and not made (the daemon down, or failing to make them)."""
+    if not ctx.config.report.recipients:
+        return None, []
+    at = send_time(ctx.config.report.send_at)
+    month, when = next_due(ctx.calendar, at, now)
+    last = session.exec(select(ReportRun).order_by(col(ReportRun.due_at).desc())).first()
+    first = session.exec(select(func.min(Message.spooled_at))).one()
+    since = last.due_at if last is not None else first
+    late = due_months(ctx.calendar, at, since, now - OVERDUE_AFTER) if since else []
+    problems = [f"report {m}: due at {iso(due_at(ctx.calendar, at, m), ctx.tz)}, not made: "
+                "is the daemon running? (see its log)" for m in late]  # fmt: skip
+    job = {
+        "job": JOB_ID,
+        "next_run": iso(when, ctx.tz),
+        "month": str(month),
+        "recipients": len(ctx.config.report.recipients),
+        "last_made": {"month": last.month, "made_at": iso(last.made_at, ctx.tz)} if last else None,
+    }
+    return job, problems
