@@ -73,6 +73,7 @@ class Daemon:
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
         self._watchdog = Watchdog()  # systemd: alive while the main loop makes progress
         self._tickets, self._last_ticket = 0, ""  # since start, for the status line
+        self._refused = ""  # the status line's note while the file on disk does not load
         swept = ctx.spool.blobs.sweep_temporary()
         if swept:
             log.info("store: removed %d file(s) half-written before a crash", swept)
@@ -155,8 +156,10 @@ class Daemon:
             plan = reload.prepare(self.ctx)
         except ConfigError as exc:
             log.error("reload refused, the running configuration stays: %s", exc)
-            notify("READY=1\nSTATUS=reload refused: the configuration has errors (see the log)")
+            self._refused = "; the last reload was refused (see the log)"
+            notify("READY=1")
             return False
+        self._refused = ""
         self.ctx = plan.ctx
         self._replace_sources(plan)
         if plan.outbox_changed and self._delivery is not None:
@@ -296,8 +299,9 @@ class Daemon:
 
     def _status(self) -> str:
         if not self._tickets:
-            return "waiting for mail"
-        return f"waiting for mail; {self._tickets} ticket(s) since start, last {self._last_ticket}"
+            return "waiting for mail" + self._refused
+        return (f"waiting for mail; {self._tickets} ticket(s) since start, last "
+                f"{self._last_ticket}{self._refused}")  # fmt: skip
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:
