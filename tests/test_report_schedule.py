@@ -323,3 +323,28 @@ def test_status_shows_the_next_report_and_names_one_overdue(tmp_path, sink, caps
     code, shown = status()
     assert [p for p in shown["problems"] if p.startswith("report ")] == []
     assert shown["schedule"][0]["last_made"]["month"] == str(this_month.previous())
+
+
+@pytest.mark.parametrize(
+    ("report", "problem"),
+    [
+        ('recipients = ["a@example.it"]\nsend_at = "9"\n', "report.send_at: '9': expected a time"),
+        ('recipients = ["a@example.it"]\nsend_at = "24:00"\n', "report.send_at: '24:00'"),
+        ('recipients = ["referente"]\n', "report.recipients: 'referente': expected one e-mail"),
+        ('recipients = ["a@example.it, b@example.it"]\n', "expected one e-mail address per"),
+    ],
+)
+def test_report_keys_are_checked_by_name(tmp_path, capsys, report, problem):
+    config = tmp_path / "config.toml"
+    config.write_text(CALENDAR + "[report]\n" + report, encoding="utf-8")
+    assert main(["--config", str(config), "check-config"]) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_mailing_the_report_needs_a_sender(tmp_path, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text(CALENDAR + '[report]\nrecipients = ["a@example.it"]\n', encoding="utf-8")
+    assert main(["--config", str(config), "check-config"]) == 2
+    assert "report.recipients: the report is mailed from acknowledgements.from" in (
+        capsys.readouterr().err
+    )
