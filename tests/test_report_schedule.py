@@ -348,3 +348,34 @@ def test_mailing_the_report_needs_a_sender(tmp_path, capsys):
     assert "report.recipients: the report is mailed from acknowledgements.from" in (
         capsys.readouterr().err
     )
+
+
+def test_a_report_that_cannot_be_stored_is_logged_and_tried_again_in_an_hour(
+    tmp_path, sink, caplog
+):
+    """A real fault: the store's `report` folder is a file, so the mail's body cannot be
+    written. Nothing is recorded (made again later), and a retry is scheduled."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from inbox_daemon.report.mailing import RETRY_AFTER, run_job
+
+    config = report_config(tmp_path, sink.port, ALWAYS_OPEN, send_at="00:00")
+    seed(config, tmp_path, SEEDED[:1])
+    ctx = context_of(config)
+    (tmp_path / "store" / "report").write_text("not a folder")
+    scheduler = BackgroundScheduler(timezone=ROME)
+    now = datetime.now(ROME)
+    # in service since the 1st of last month: last month's report is due (the 1st, 00:00)
+    long_ago, _ = Month(now.year, now.month).previous().bounds(ROME)
+    assert run_job(scheduler, ctx, long_ago, lambda: None) == []
+    assert "report: could not be made; trying again in 1:00:00" in caplog.text
+    retry = scheduler.get_job("report:retry")
+    assert retry is not None
+    assert abs((retry.trigger.run_date - datetime.now(ROME)) - RETRY_AFTER).total_seconds() < 60
+    with transaction(ctx.engine) as session:
+        assert session.exec(select(ReportRun)).all() == []
+        assert session.exec(select(Outbox).where(Outbox.kind == "report")).all() == []
+    (tmp_path / "store" / "report").unlink()  # fixed: the retry makes it
+    assert run_job(scheduler, ctx, long_ago, lambda: None) == [
+        Month(now.year, now.month).previous()
+    ]
