@@ -24,6 +24,7 @@ from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Ticket
 from tests.conftest import REPO
 from tests.smtp.conftest import AckSink, free_port
+from tests.smtp.test_smtp_bounds import until as poll_until
 from tests.smtp.test_smtp_kill import deliver, request
 
 pytestmark = pytest.mark.slow
@@ -109,12 +110,7 @@ class Daemon:
 
 
 def until(condition: Callable[[], object]) -> None:
-    deadline = time.monotonic() + LIMIT_S
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
+    assert poll_until(condition, LIMIT_S), "condition not reached"
 
 
 def tickets(tmp_path: Path) -> list[Ticket]:

@@ -12,7 +12,6 @@ import json
 import signal
 import subprocess
 import sys
-import time as clock
 from collections.abc import Iterator
 from datetime import datetime, time
 from pathlib import Path
@@ -36,6 +35,7 @@ from inbox_daemon.report.mailing import (
 from inbox_daemon.store.db import open_store, transaction
 from inbox_daemon.store.models import Message, Outbox, ReportRun
 from tests.smtp.conftest import AckSink, free_port
+from tests.smtp.test_smtp_bounds import until
 
 ROME = ZoneInfo("Europe/Rome")
 AT = time(9, 0)
@@ -245,15 +245,6 @@ def run_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
-def wait_until(condition, limit_s: float = 120) -> bool:
-    deadline = clock.monotonic() + limit_s
-    while clock.monotonic() < deadline:
-        if condition():
-            return True
-        clock.sleep(0.2)
-    return False
-
-
 @pytest.mark.slow
 def test_a_report_missed_while_the_daemon_was_down_is_made_at_its_next_start_once(
     tmp_path, sink: AckSink
@@ -276,8 +267,8 @@ def test_a_report_missed_while_the_daemon_was_down_is_made_at_its_next_start_onc
         daemon = run_daemon(config, log)
         try:
             # "report: next run" is logged once the reports due at start are queued
-            assert wait_until(lambda n=start: log.read_text().count("report: next run") == n)
-            assert wait_until(lambda: len(sink.messages) >= 2)
+            assert until(lambda n=start: log.read_text().count("report: next run") == n, 120)
+            assert until(lambda: len(sink.messages) >= 2, 120)
         finally:
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(timeout=60) == 0

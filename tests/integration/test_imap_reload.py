@@ -20,19 +20,10 @@ from integration.dovecot import Dovecot
 from integration.helpers import count, duplicates
 from integration.mailgen import italian_requests
 from integration.test_imap_daemon import CLI, daemon_env
+from tests.test_reload import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("dovecot")]
 config_file = test_imap_daemon.config_file  # the fixture: a config file with IMAP sources
-LIMIT_S = 120.0  # only to fail rather than hang: nothing here asserts on time
-
-
-def until(condition: Callable[[], object]) -> None:
-    deadline = time.monotonic() + LIMIT_S
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached")
 
 
 def test_reload_adds_and_removes_mailboxes_without_touching_the_others(
@@ -74,7 +65,7 @@ def test_reload_adds_and_removes_mailboxes_without_touching_the_others(
         assert dovecot.count(first, "INBOX") == 2
     finally:
         daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=LIMIT_S)
+        code = daemon.wait(timeout=120)
     assert code == 0, log.read_text(encoding="utf-8")[-3000:]
     assert count(engine, Ticket) == 14 and duplicates(engine) == []
     assert dovecot.count(first, "Processed") == 8 and dovecot.count(second, "Processed") == 6
