@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox = sub.add_parser("outbox", help="everything to send: acks, alerts, forwards, webhooks")
     osub = outbox.add_subparsers(dest="acks_command", required=True, metavar="ACTION")
     olist = osub.add_parser("list", help="outgoing jobs, newest first")
-    olist.add_argument("--kind", choices=["ack", "alert", "forward", "webhook"])
+    olist.add_argument("--kind", choices=["ack", "alert", "forward", "webhook", "report"])
     olist.add_argument("--state", choices=["pending", "sending", "sent", "failed", "suppressed"])
     olist.add_argument("--limit", type=int, default=50)
     oretry = osub.add_parser("retry", help="send failed (or the given) jobs again")

@@ -42,10 +42,11 @@ class Context:
     register: LoadedRegister  # the pole register, for the locate stage
 
 
-def build_context(config: Config) -> Context:
-    """Open the store (migrating it) and load the rules; raises StoreError or ConfigError."""
+def build_context(config: Config, engine: Engine | None = None) -> Context:
+    """Open the store (migrating it) and load the rules; raises StoreError or ConfigError.
+    `engine`: a store already open (a reload keeps the running daemon's)."""
     check_templates(config)
-    engine = open_store(config.database.url)
+    engine = engine or open_store(config.database.url)
     cal = config.calendar
     calendar = ServiceCalendar(cal.timezone, cal.opening_hours, cal.holidays or None, cal.closures)
     tz = ZoneInfo(cal.timezone)

@@ -20,6 +20,10 @@ Processes: parsing and classifying (pure, CPU-bound) run in a small pool of work
 
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
+
+SIGHUP reloads the configuration between two batches (`reload.py` says what changes and how);
+a file that does not load leaves everything as it was, with the reason logged. The monthly
+report is one more scheduler job (`report/mailing.py`).
 """
 
 from __future__ import annotations
@@ -30,19 +34,22 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from inbox_daemon import outbox, pipeline
+from inbox_daemon import outbox, pipeline, reload
 from inbox_daemon.context import Context
 from inbox_daemon.delivery import Delivery
-from inbox_daemon.errors import ExitCode, SourceError
+from inbox_daemon.errors import ConfigError, ExitCode, SourceError
+from inbox_daemon.pole_commands import refresh_register
+from inbox_daemon.report import mailing
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
+from inbox_daemon.store.types import utcnow
 from inbox_daemon.systemd_notify import Watchdog, notify
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
@@ -57,12 +64,16 @@ class Daemon:
         self.ctx = ctx
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        self.reloading = threading.Event()  # SIGHUP: reload between two batches
+        self.started_at = utcnow()
+        self._scheduler = BackgroundScheduler(timezone=ctx.tz)
         self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
         self._watchdog = Watchdog()  # systemd: alive while the main loop makes progress
         self._tickets, self._last_ticket = 0, ""  # since start, for the status line
+        self._refused = ""  # the status line's note while the file on disk does not load
         swept = ctx.spool.blobs.sweep_temporary()
         if swept:
             log.info("store: removed %d file(s) half-written before a crash", swept)
@@ -90,43 +101,126 @@ class Daemon:
 
     def run_forever(self) -> int:
         self._install_signal_handlers()
-        scheduler = BackgroundScheduler(timezone=self.ctx.tz)
+        scheduler = self._scheduler
         for source in self.polled:
-            interval = getattr(getattr(source, "config", None), "poll_interval_s", 60.0)
-            scheduler.add_job(
-                self.poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
-                max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
-            )  # fmt: skip
+            self._schedule_poll(source)
         self._delivery = delivery = Delivery(self.ctx)
         for source in self.pushed:
             source.start()
+        mailing.schedule(scheduler, self.ctx, self._mail_reports)
         scheduler.start()
         delivery.start()
         for source in self.polled:
-            if isinstance(source, WatchedSource):
-                source.watch(functools.partial(self.poll, source))
+            self._watch(source)
         log.info("running: %d polled, %d push source(s)", len(self.polled), len(self.pushed))
         notify("READY=1")
         self._watchdog.alive("waiting for mail")
-        with self._analysis() as analyse:
+        with ExitStack() as workers:
+            analyse = workers.enter_context(self._analysis())
             try:
                 while not self.stopping.is_set():
+                    if self.reloading.is_set() and self._reload():
+                        workers.close()  # idle between two batches: nothing is in flight
+                        analyse = workers.enter_context(self._analysis())  # the new rules
                     self._drain(analyse)
                     self._watchdog.alive(self._status())
                     self.wake.wait(IDLE_WAKE_S)
                     self.wake.clear()
             finally:
-                self._stop(scheduler, delivery, analyse)
+                self._stop(scheduler, self._delivery, analyse)
         return ExitCode.ok
 
-    def _stop(self, scheduler: BackgroundScheduler, delivery: Delivery, analyse: Analyse) -> None:
+    def _schedule_poll(self, source: PolledSource) -> None:
+        self._poll_locks.setdefault(source.name, threading.Lock())
+        interval = getattr(getattr(source, "config", None), "poll_interval_s", 60.0)
+        self._scheduler.add_job(
+            self.poll, "interval", args=[source], seconds=interval, id=f"poll:{source.name}",
+            max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
+        )  # fmt: skip
+
+    def _watch(self, source: PolledSource) -> None:
+        if isinstance(source, WatchedSource):
+            source.watch(functools.partial(self.poll, source))
+
+    def _mail_reports(self) -> None:
+        """The scheduler's report job: the reports due are made and the outbox woken."""
+        made = mailing.run_job(self._scheduler, self.ctx, self.started_at, self._mail_reports)
+        if made and self._delivery is not None:
+            self._delivery.wake()
+
+    def _reload(self) -> bool:
+        """SIGHUP, in the main loop between batches: True when the new configuration runs."""
+        self.reloading.clear()
+        notify(f"RELOADING=1\nMONOTONIC_USEC={time.monotonic_ns() // 1000}")
+        try:
+            plan = reload.prepare(self.ctx)
+        except ConfigError as exc:
+            log.error("reload refused, the running configuration stays: %s", exc)
+            self._refused = "; the last reload was refused (see the log)"
+            notify("READY=1")
+            return False
+        self._refused = ""
+        self.ctx = plan.ctx
+        self._replace_sources(plan)
+        if plan.outbox_changed and self._delivery is not None:
+            self._delivery.stop()  # a job cut here is queued again, due at once
+            self._delivery = Delivery(self.ctx)
+            self._delivery.start()
+        mailing.schedule(self._scheduler, self.ctx, self._mail_reports)
+        refresh_register(self.ctx)
+        log.info("reloaded %s: %s", self.ctx.config.path, plan.describe())
+        notify("READY=1")
+        return True
+
+    def _replace_sources(self, plan: reload.Plan) -> None:
+        """Close the sources removed or changed, then start those added or changed."""
+        going = set(plan.removed) | set(plan.changed)
+        for source in [s for s in self.pushed if s.name in going]:
+            source.stop()  # the messages under way are finished first
+        for source in [s for s in self.polled if s.name in going]:
+            self._retire(source)
+        config = self.ctx.config
+        coming = set(plan.added) | set(plan.changed)
+        fresh = config.model_copy(update={"sources": [s for s in config.sources
+                                                      if s.name in coming]})  # fmt: skip
+        polled, pushed = build_sources(fresh, self.ctx.spool, self.wake.set)
+        for source in pushed:
+            try:
+                source.start()
+            except SourceError as exc:  # the port is taken, say: the others still run
+                log.error("source %s: not started: %s", source.name, exc)
+                pushed.remove(source)
+        self.pushed = [s for s in self.pushed if s.name not in going] + pushed
+        self.polled = [s for s in self.polled if s.name not in going] + polled
+        for source in polled:
+            self._schedule_poll(source)
+            self._watch(source)
+
+    def _retire(self, source: PolledSource) -> None:
+        """No more polls of `source`; closed once the poll in progress is over (a drop folder's
+        ends at its next file), in a thread, so that the main loop goes on meanwhile."""
+        self._scheduler.remove_job(f"poll:{source.name}")
+        self._faults.pop(source.name, None)
+        if isinstance(source, FolderSource):
+            source.close()
+
+        def close() -> None:
+            with self._poll_locks[source.name]:
+                source.close()
+
+        threading.Thread(target=close, name=f"retire:{source.name}", daemon=True).start()
+
+    def _stop(
+        self, scheduler: BackgroundScheduler, delivery: Delivery | None, analyse: Analyse
+    ) -> None:
         """The bounded stop (see the module's docstring)."""
         until = time.monotonic() + STOP_DRAIN_S
         notify("STOPPING=1")
         log.info("stopping: no new mail; finishing the messages already received")
         for source in self.pushed:
             source.stop()
-        delivery.request_stop()
+        if delivery is not None:
+            delivery.request_stop()
         # A drop folder's poll in progress ends at its next file when closed; an IMAP session
         # is not thread-safe, so a mailbox is closed once its poll is over.
         folders = [source for source in self.polled if isinstance(source, FolderSource)]
@@ -137,7 +231,8 @@ class Daemon:
             if source not in folders:
                 source.close()
         self._drain(analyse, until=until)
-        delivery.stop()
+        if delivery is not None:
+            delivery.stop()
         log.info("stopped; unsent acknowledgements stay queued")
 
     def _poll_all(self, results: list[bool]) -> None:
@@ -204,8 +299,9 @@ class Daemon:
 
     def _status(self) -> str:
         if not self._tickets:
-            return "waiting for mail"
-        return f"waiting for mail; {self._tickets} ticket(s) since start, last {self._last_ticket}"
+            return "waiting for mail" + self._refused
+        return (f"waiting for mail; {self._tickets} ticket(s) since start, last "
+                f"{self._last_ticket}{self._refused}")  # fmt: skip
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:
@@ -213,5 +309,11 @@ class Daemon:
             self.stopping.set()
             self.wake.set()
 
+        def hangup(_signum: int, _frame: FrameType | None) -> None:
+            log.info("signal SIGHUP received: reloading the configuration")
+            self.reloading.set()
+            self.wake.set()
+
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, hangup)

@@ -27,8 +27,10 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 
 from sqlmodel import select, update
 
@@ -46,7 +48,7 @@ BACKOFF_BASE_S = 60
 BACKOFF_MAX_S = 3600
 LEASE_MARGIN_S = 5.0
 DUE_BATCH = 500  # jobs listed per pass; the next pass takes the rest
-MAIL_KINDS = ("ack", "alert", "forward")  # webhooks are someone else's business
+MAIL_KINDS = ("ack", "alert", "forward", "report")  # webhooks are someone else's business
 Clock = Callable[[], datetime]
 
 
@@ -169,7 +171,7 @@ def _deliver(
         return "taken"
     lease = _Lease(ctx, job_id, clock, lease_seconds(ctx))
     try:
-        raw = ctx.spool.blobs.get("raw", job.raw_sha256) if job.raw_sha256 else None
+        raw = ctx.spool.blobs.get(_blob_kind(job), job.raw_sha256) if job.raw_sha256 else None
         session.submit(build_message(job, relay.from_ or ctx.acks.from_, raw), lease.keep)
     except OSError as exc:  # smtplib's errors are OSErrors too
         answered = isinstance(exc, smtplib.SMTPResponseException)
@@ -274,10 +276,26 @@ def _release(ctx: Context, job_id: int, now: datetime) -> None:
         )  # fmt: skip
 
 
+def _blob_kind(job: Outbox) -> str:
+    """A forward's blob is a received message; a report's, the mail's own MIME body."""
+    return "report" if job.kind == "report" else "raw"
+
+
 def build_message(job: Outbox, from_address: str, raw: bytes | None = None) -> EmailMessage:
     """The mail for `job`; its stored headers are re-checked to be single lines. `raw`, for a
-    forward, is the original message: attached whole, as message/rfc822, bytes untouched."""
-    message = EmailMessage()
+    forward, is the original message: attached whole, as message/rfc822, bytes untouched;
+    for a report, the body and attachments made by `report/mailing.py`."""
+    if job.kind == "report" and raw is not None:
+        return _addressed(job, from_address, message_from_bytes(raw, policy=policy.default))
+    message = _addressed(job, from_address, EmailMessage())
+    message.set_content(job.body)
+    if raw is not None:
+        message.add_attachment(raw, maintype="application", subtype="octet-stream",
+                               filename="messaggio-originale.eml")  # fmt: skip
+    return message
+
+
+def _addressed(job: Outbox, from_address: str, message: Any) -> EmailMessage:
     message["From"] = from_address
     message["To"] = job.recipient
     message["Subject"] = one_line(job.subject)
@@ -286,11 +304,8 @@ def build_message(job: Outbox, from_address: str, raw: bytes | None = None) -> E
     message["Auto-Submitted"] = "auto-replied"  # RFC 3834: other robots must not answer it
     message["X-Auto-Response-Suppress"] = "All"  # the same, for Exchange
     for name, value in (job.headers or {}).items():
+        del message[one_line(name)]  # a stored header replaces the default (Auto-Submitted)
         message[one_line(name)] = one_line(value)
-    message.set_content(job.body)
-    if raw is not None:
-        message.add_attachment(raw, maintype="application", subtype="octet-stream",
-                               filename="messaggio-originale.eml")  # fmt: skip
     return message
 
 

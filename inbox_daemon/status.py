@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from inbox_daemon.context import Context
 from inbox_daemon.errors import ExitCode
+from inbox_daemon.report import mailing
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, PoleRegister, SourceState, Ticket
 from inbox_daemon.store.types import utcnow
@@ -85,8 +86,21 @@ def gather(session: Session, ctx: Context) -> dict[str, Any]:
         if last else None,
         "pole_register": {"poles": register.poles, "version": register.version,
                           "imported_at": iso(register.imported_at, ctx.tz)} if register else None,
+        "schedule": _scheduled_runs(session, ctx, now, problems),
         "problems": problems,
     }  # fmt: skip
+
+
+def _scheduled_runs(
+    session: Session, ctx: Context, now: datetime, problems: list[str]
+) -> list[dict[str, Any]]:
+    """The scheduler's next runs, as the configuration sets them: the monthly report's next
+    date (a report overdue is a problem), and how often each source is polled."""
+    report, late = mailing.schedule_status(session, ctx, now)
+    problems.extend(late)
+    polls = [{"job": f"poll:{s.name}", "every_s": s.poll_interval_s}
+             for s in ctx.config.sources if hasattr(s, "poll_interval_s")]  # fmt: skip
+    return ([report] if report else []) + polls
 
 
 def _messages(session: Session, now: datetime) -> dict[str, int]:
@@ -128,6 +142,9 @@ def _print(report: dict[str, Any]) -> None:
         print(f"outbox {kind}: " + ", ".join(f"{n} {s}" for s, n in states.items() if n))
     last = report["last_ticket"]
     print(f"last ticket: {last['number']} at {last['registered_at']}" if last else "no tickets")
+    for job in report["schedule"]:
+        print(f"next run {job['job']}: " + (f"{job['next_run']} ({job['month']})"
+              if "next_run" in job else f"every {job['every_s']:g} s"))  # fmt: skip
     poles = report["pole_register"]
     if poles:
         print(f"pole register: {poles['poles']} poles (version {poles['version']}, "

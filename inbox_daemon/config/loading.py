@@ -90,6 +90,9 @@ def _check_semantics(config: Config) -> list[str]:
         problems.append("acknowledgements.from: an e-mail address is required when enabled")
     if ack.template and not ack.template.is_file():
         problems.append(f"acknowledgements.template: no such file: {ack.template}")
+    if config.report.recipients and "@" not in ack.from_:
+        problems.append("report.recipients: the report is mailed from acknowledgements.from: "
+                        "set it to an e-mail address")  # fmt: skip
     problems += _check_calendar(config.calendar)
     return problems
 

@@ -150,7 +150,27 @@ class ReportConfig(Model):
     # Per urgency, how soon a request should be closed after it counts as received: "2h",
     # "24h", "5d"; "16h service" counts only the service calendar's opening hours.
     targets: dict[str, str] = {"emergenza": "2h", "urgente": "24h", "ordinaria": "5d"}
-    recipients: list[str] = []  # who receives it each month (mailing: not acted on yet)
+    recipients: list[str] = []  # who receives it each month (report/mailing.py); none: not mailed
+    # When it is made and mailed: this local time of the first working day of each month
+    # (the service calendar's), for the month before.
+    send_at: str = "09:00"
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if "@" not in address or any(c.isspace() or c in ",;<>" for c in address):
+                raise ValueError(f"{address!r}: expected one e-mail address per entry")
+        return value
+
+    @field_validator("send_at")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60
+                and len(minutes) == 2):  # fmt: skip
+            raise ValueError(f'{value!r}: expected a time of day such as "09:00"')
+        return value
 
     @field_validator("targets")
     @classmethod

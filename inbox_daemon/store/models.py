@@ -248,3 +248,18 @@ class CallRecord(SQLModel, table=True):
     billsec_s: int | None = None
     source_file: str | None = Field(default=None, max_length=1000)
     imported_at: datetime = _instant()
+
+
+class ReportRun(SQLModel, table=True):
+    """A monthly report made and queued for mailing (`report/mailing.py`): one row a month,
+    unique, written in the transaction that queues its mails, so it is mailed once."""
+
+    __tablename__ = "report_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    month: str = Field(max_length=7, unique=True)  # the month reported on: 2026-11
+    due_at: datetime = _instant()  # when it was due (first working day after, at send_at)
+    made_at: datetime = _instant()  # when it was made: later than due_at for a missed run
+    tickets: int = 0
+    recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(max_length=64)  # the mail's body and attachments, in the store
