@@ -16,14 +16,17 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
+from inbox_daemon.certify import certify
 from inbox_daemon.routing import Route
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
+from parsers.pec import Pec, TrustStore
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Pending:
 
     sha256: str
     channel: str  # email | pec | fax
+    received_at: datetime | None = None  # a PEC signature must not be later than this
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Analysis:
     verdict: rules.Verdict | None = None  # for a request
     placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
+    pec: Pec | None = None  # PEC: what the envelope or receipt is, and whether certified
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
@@ -73,6 +78,7 @@ class Tools:
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
+    pec_trust: TrustStore | None = None  # `[pec] trust_store`: the providers' CAs
 
 
 T = TypeVar("T")
@@ -106,10 +112,10 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
 
 
 # The way of a message through the pure stages, in order; `placing.STAGES` follows them in
-# the main process. Still to come in their issues: certify (PEC: verify and unwrap) after
-# parse, read_pages (fax: OCR and QR) after screen.
+# the main process. Still to come in its issue: read_pages (fax: OCR and QR) after screen.
 STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
+    ("certify", certify),  # PEC: verify the provider's signature, unwrap postacert.eml
     ("screen", screen),
     ("classify", classify),
 )

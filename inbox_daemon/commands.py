@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline, pole_commands, status, ticket_commands
+from inbox_daemon import pipeline, pole_commands, receipts, status, ticket_commands
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
 from inbox_daemon.context import Context, build_context
@@ -196,6 +196,13 @@ def acks_retry(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.ok
 
 
+# What the PEC receipts of an acknowledgement add up to (`receipts.delivery_states`).
+PEC_STATES = {
+    "accepted": "accepted", "delivered": "delivered", "not_delivered": "NOT-DELIVERED",
+    "not_accepted": "NOT-ACCEPTED", "other": "receipt",
+}  # fmt: skip
+
+
 def acks_list(args: argparse.Namespace, ctx: Context) -> int:
     with transaction(ctx.engine) as session:
         query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
@@ -203,13 +210,16 @@ def acks_list(args: argparse.Namespace, ctx: Context) -> int:
             query = query.where(Outbox.kind == args.kind)
         if args.state:
             query = query.where(Outbox.state == args.state)
-        for job in session.exec(query):
+        jobs = list(session.exec(query))
+        delivered = receipts.delivery_states(session, [job.id for job in jobs])
+        for job in jobs:
             ticket = session.get(Ticket, job.ticket_id) if job.ticket_id else None
             error = f"  {job.last_error[:60]}" if job.last_error else ""
             number = ticket.number if ticket else "-"
+            pec = f"  pec={PEC_STATES[delivered[job.id]]}" if job.id in delivered else ""
             print(
                 f"{job.id:>6}  {job.kind:<7} {job.state:<10} {number:<12}"
-                f" {job.recipient:<35} attempts={job.attempts}{error}"
+                f" {job.recipient:<35} attempts={job.attempts}{pec}{error}"
             )
     return ExitCode.ok
 

@@ -21,6 +21,7 @@ A message that fails costs only its own ticket, and no other ticket its number.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from sqlmodel import select
 
@@ -38,7 +39,8 @@ BATCH = 50  # messages registered per transaction
 
 def analyser(ctx: Context) -> Analyser:
     """The stages, with the slice of the context they need."""
-    return Analyser(Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes))
+    tools = Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes)
+    return Analyser(replace(tools, pec_trust=ctx.pec_trust))
 
 
 def process_pending(
@@ -74,7 +76,7 @@ def process(ctx: Context, message_pk: int) -> Outcome:
 
 
 def pending(message: Message) -> Pending:
-    return Pending(message.sha256, message.channel)
+    return Pending(message.sha256, message.channel, message.received_at)
 
 
 def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:

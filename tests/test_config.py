@@ -355,7 +355,6 @@ FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
             '[report]\nrecipients = ["referente@comune.example.it"]\n',
             "report.recipients",
         ),
-        ('[pec]\ntrust_store = "pec.pem"\n', "pec.trust_store"),
         ('fax_profile = "hylafax"\n', "sources[0].fax_profile"),
     ],
 )

@@ -90,6 +90,8 @@ def _check_semantics(config: Config) -> list[str]:
         problems.append("acknowledgements.from: an e-mail address is required when enabled")
     if ack.template and not ack.template.is_file():
         problems.append(f"acknowledgements.template: no such file: {ack.template}")
+    if config.pec.trust_store and not config.pec.trust_store.is_file():
+        problems.append(f"pec.trust_store: no such file: {config.pec.trust_store}")
     problems += _check_calendar(config.calendar)
     return problems
 

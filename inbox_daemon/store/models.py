@@ -227,3 +227,25 @@ class SourceState(SQLModel, table=True):
     last_error_at: datetime | None = _instant(nullable=True)
     # Stored (so ticketed) but not yet moved or flagged on the server: retried every pass.
     awaiting_action: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PecReceipt(SQLModel, table=True):
+    """A PEC receipt (accettazione, avvenuta-consegna, errore-consegna…), kept against the
+    outgoing message it confirms, so that `acks list` shows each PEC acknowledgement's
+    delivery state. Never a ticket."""
+
+    __tablename__ = "pec_receipt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", unique=True)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", index=True)
+    receipt_type: str = Field(max_length=32)
+    delivery: str = Field(max_length=16)  # accepted | delivered | not_delivered | …
+    reference: str | None = Field(default=None, max_length=998, index=True)  # Message-ID
+    identificativo: str | None = Field(default=None, max_length=255)
+    recipient: str | None = Field(default=None, max_length=320)
+    error: str | None = None
+    certified: bool = False
+    reason: str | None = None
+    at: datetime | None = _instant(nullable=True)  # the daticert date
+    recorded_at: datetime = _instant()
