@@ -6,26 +6,33 @@ while PEC stays in the archive; a message certified on arrival must stay certifi
 reprocessed later. No revocation data is fetched (no network in the pipeline). SHA-1 is
 accepted: the PEC providers signed with it until at least 2023, and it is the rules' own
 algorithm; MD5 and MD2 are not.
+
+A validated path is remembered with the span in which all its certificates are valid: with
+no revocation data, nothing else in the validation depends on the moment, so the next
+message signed by the same provider certificate within that span needs no new path search
+(a mailbox sees a handful of provider certificates; the search costs tens of milliseconds,
+the look-up microseconds). A moment outside the span, or a failure, is validated in full.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 
 from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import (
-    PathBuildingError,
-    PathValidationError,
-    ValidationError,
-)
+from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from parsers.pec.trust import TrustStore
 
 POLICY = DisallowWeakAlgorithmsPolicy(weak_hash_algos={"md2", "md5"}, rsa_key_size_threshold=1024)
+MAX_REMEMBERED = 256
+Span = tuple[datetime, datetime]
+_valid: OrderedDict[tuple[str, ...], Span] = OrderedDict()
 
 
 def problem(
@@ -35,8 +42,35 @@ def problem(
     moment: datetime,
 ) -> str | None:
     """None when a path from `signer` to a trusted root holds at `moment`; else why not."""
+    key = (trust.digest, *(hashlib.sha256(c.dump()).hexdigest() for c in (signer, *others)))
+    span = _valid.get(key)
+    if span is not None and span[0] <= moment <= span[1]:
+        _valid.move_to_end(key)
+        return None
+    try:
+        path = _validate(signer, others, trust, moment)
+    except PathBuildingError:
+        return "certificato del firmatario non emesso da un gestore del trust store"
+    except (PathValidationError, ValidationError) as exc:
+        return f"catena di certificati non valida al {moment:%Y-%m-%d %H:%M}Z: {exc}"
+    certs = list(path.iter_certs(include_root=True))
+    _valid[key] = (
+        max(c["tbs_certificate"]["validity"]["not_before"].native for c in certs),
+        min(c["tbs_certificate"]["validity"]["not_after"].native for c in certs),
+    )
+    while len(_valid) > MAX_REMEMBERED:
+        _valid.popitem(last=False)
+    return None
+
+
+def _validate(
+    signer: x509.Certificate,
+    others: Sequence[x509.Certificate],
+    trust: TrustStore,
+    moment: datetime,
+):
     context = ValidationContext(
-        trust_roots=list(trust.roots),
+        trust_manager=trust.manager,
         other_certs=list(others),
         moment=moment,
         allow_fetching=False,
@@ -44,10 +78,4 @@ def problem(
         algorithm_usage_policy=POLICY,
     )
     validator = CertificateValidator(signer, list(others), validation_context=context)
-    try:
-        asyncio.run(validator.async_validate_usage(set()))
-    except PathBuildingError:
-        return "certificato del firmatario non emesso da un gestore del trust store"
-    except (PathValidationError, ValidationError) as exc:
-        return f"catena di certificati non valida al {moment:%Y-%m-%d %H:%M}Z: {exc}"
-    return None
+    return asyncio.run(validator.async_validate_usage(set()))

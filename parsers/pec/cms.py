@@ -95,14 +95,18 @@ def _signer_cert(info: cms.SignerInfo, certs: list[x509.Certificate]) -> x509.Ce
     for cert in certs:
         if sid.name == "issuer_and_serial_number":
             wanted = sid.chosen
-            if (
-                cert.serial_number == wanted["serial_number"].native
-                and cert.issuer == wanted["issuer"]
+            if cert.serial_number == wanted["serial_number"].native and _same_name(
+                cert.issuer, wanted["issuer"]
             ):
                 return cert
         elif cert.key_identifier == sid.chosen.native:
             return cert
     raise SignatureError("il certificato del firmatario non è nella firma")
+
+
+def _same_name(one: x509.Name, other: x509.Name) -> bool:
+    """Byte-equal first (the common case, and cheap); else RFC 5280's comparison."""
+    return one.dump() == other.dump() or one == other
 
 
 def _signed_bytes(

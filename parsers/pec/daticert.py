@@ -93,9 +93,9 @@ def _date(node: Element | None) -> datetime | None:
     if node is None:
         return None
     try:
-        day = datetime.strptime(
-            f"{_text(node, 'giorno')} {_text(node, 'ora')}", "%d/%m/%Y %H:%M:%S"
-        )
+        day_, month, year = (int(n) for n in _text(node, "giorno").split("/"))
+        hour, minute, second = (int(n) for n in _text(node, "ora").split(":"))
+        day = datetime(year, month, day_, hour, minute, second)
         zone = node.get("zona", "+0000").strip()
         sign = -1 if zone.startswith("-") else 1
         offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))

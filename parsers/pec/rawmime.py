@@ -79,19 +79,27 @@ def entity(raw: bytes) -> Entity:
 def split_multipart(body: bytes, boundary: bytes) -> tuple[list[bytes], bool]:
     """The raw parts between the delimiter lines; the line break before a delimiter belongs
     to the delimiter (RFC 2046 5.1.1), so a part's bytes are exactly what was signed."""
-    delimiter = re.compile(
-        rb"(?:\A|\r?\n)--" + re.escape(boundary) + rb"(--)?[ \t]*(?:\r?\n|\Z)", re.MULTILINE
-    )
+    marker = b"--" + boundary
     parts: list[bytes] = []
     start: int | None = None
-    for match in delimiter.finditer(body):
-        if start is not None:
-            parts.append(body[start : match.start()])
-        if match.group(1):
-            return parts, True
-        start = match.end()
-        if len(parts) > MAX_PARTS:
+    at = 0
+    while len(parts) <= MAX_PARTS:
+        found = body.find(marker, at)
+        if found < 0:
             break
+        at = found + len(marker)
+        closing = body[at : at + 2] == b"--"
+        eol = body.find(b"\n", at)
+        eol = len(body) if eol < 0 else eol
+        on_own_line = found == 0 or body[found - 1] == 0x0A  # "\n"
+        if not on_own_line or body[at + 2 * closing : eol].strip(b" \t\r"):
+            continue  # the boundary string inside a line: not a delimiter
+        if start is not None:
+            crlf = body[found - 2 : found] == b"\r\n"
+            parts.append(body[start : found - 2 if crlf else found - 1])
+        if closing:
+            return parts, True
+        start = min(eol + 1, len(body))
     if start is not None:
         parts.append(body[start:])  # unterminated: the rest is the last part
     return parts, False

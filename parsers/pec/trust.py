@@ -6,10 +6,12 @@ certificates are built once per process, on first use.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
 from asn1crypto import pem, x509
+from pyhanko_certvalidator.registry import SimpleTrustManager
 
 
 class TrustStoreError(ValueError):
@@ -38,6 +40,16 @@ class TrustStore:
     @cached_property
     def roots(self) -> tuple[x509.Certificate, ...]:
         return tuple(x509.Certificate.load(der) for der in self.ders)
+
+    @cached_property
+    def manager(self) -> SimpleTrustManager:
+        """The roots as pyhanko-certvalidator holds them: built once, not per message."""
+        return SimpleTrustManager.build(trust_roots=list(self.roots))
+
+    @cached_property
+    def digest(self) -> str:
+        """Names this set of roots (what a remembered validation was made against)."""
+        return hashlib.sha256(b"".join(self.ders)).hexdigest()
 
     def __getstate__(self) -> dict:
         return {"ders": self.ders}  # not the parsed roots: rebuilt in each worker
