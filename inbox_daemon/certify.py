@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import parsers.mime
 import parsers.pec
+from inbox_daemon import signed_attachments
 from inbox_daemon.drafts import ReceiptDraft
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
@@ -33,23 +34,29 @@ SIGNED_TYPES = frozenset({
 
 
 def certify(work: Analysis, tools: Tools) -> Analysis:
-    """Recognise, verify and unwrap PEC; a stage that does not apply returns its input."""
+    """Recognise, verify and unwrap PEC, then signed attachments; a stage that does not
+    apply returns its input."""
     parsed = work.parsed
     assert parsed is not None
-    if not looks_like_pec(parsed):
-        return work
-    raw = tools.blobs.get("raw", work.pending.sha256)
-    pec = parsers.pec.inspect(raw, tools.pec_trust, work.pending.received_at)
-    if pec is None:
-        return work
-    if pec.kind == "receipt":
+    pec = None
+    if looks_like_pec(parsed):
+        raw = tools.blobs.get("raw", work.pending.sha256)
+        pec = parsers.pec.inspect(raw, tools.pec_trust, work.pending.received_at)
+    if pec is not None and pec.kind == "receipt":
         return replace(work, pec=pec, kind="receipt")
-    inner = _original(pec, tools.max_attachment_bytes)
-    light = replace(pec, original=None)  # the bytes stay in the raw message; not carried on
-    if inner is None:
-        note = "busta PEC senza postacert.eml leggibile: classificato il testo del gestore"
-        return replace(work, pec=replace(light, notes=(*light.notes, note)))
-    return replace(work, parsed=inner, pec=light)
+    if pec is not None:
+        inner = _original(pec, tools.max_attachment_bytes)
+        pec = replace(pec, original=None)  # the bytes stay in the raw message; not carried on
+        if inner is None:
+            note = "busta PEC senza postacert.eml leggibile: classificato il testo del gestore"
+            pec = replace(pec, notes=(*pec.notes, note))
+        parsed = inner or parsed
+    parsed, documents = signed_attachments.unwrap(parsed)
+    if pec is not None:
+        pec = replace(pec, documents=documents)
+    if pec is None and not documents:
+        return work
+    return replace(work, parsed=parsed, pec=pec)
 
 
 def looks_like_pec(parsed: ParsedMessage) -> bool:
@@ -97,6 +104,15 @@ def export(pec: parsers.pec.Pec) -> dict[str, Any]:
         "signing_time": pec.signing_time.isoformat() if pec.signing_time else None,
         "digest": pec.digest,
         "notes": list(pec.notes),
+        "signed_attachments": [
+            {
+                "file": d.file,
+                "document": d.document,
+                "signers": list(d.signers),
+                "problem": d.problem,
+            }
+            for d in pec.documents
+        ],
     }
 
 

@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(ca-certificates)
+want=(ca-certificates poppler-utils)  # poppler-utils: pdftotext, for signed PDF letters (PEC)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 isync openssl
+  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita getmail6 isync openssl
          chromium)
 fi
 python=""

@@ -17,6 +17,17 @@ NOT_DELIVERED = frozenset({"errore-consegna", "preavviso-errore-consegna", "rile
 
 
 @dataclass(frozen=True)
+class SignedDocument:
+    """A signed attachment (`.p7m`) as unwrapped: the document and who signed it."""
+
+    file: str  # the attachment's name, e.g. nota.pdf.p7m
+    document: str | None  # the document's name once unwrapped, None when it could not be
+    signers: tuple[str, ...]  # outermost first
+    problem: str | None  # why it could not be unwrapped or does not verify
+    text_chars: int = 0  # how much of its text joined the rules
+
+
+@dataclass(frozen=True)
 class Pec:
     """A transport envelope, an anomaly envelope or a receipt, and whether it is certified."""
 
@@ -32,6 +43,7 @@ class Pec:
     original: bytes | None = None  # postacert.eml (or an anomaly's message), raw
     reference: str | None = None  # the Message-ID of the message a receipt is about
     notes: tuple[str, ...] = ()  # what else is odd (re-wrapped, unknown receipt type…)
+    documents: tuple[SignedDocument, ...] = ()  # the original's signed attachments
 
     @property
     def identificativo(self) -> str | None:
