@@ -201,6 +201,7 @@ def every_path_config(tmp_path: Path):
         "pec.secret",
         "smtp.secret",
         "ingress.secret",
+        "pec-providers.pem",  # must exist since the trust store is read (issue 14)
     ):
         (tmp_path / name).write_text("x")
     (tmp_path / "mine.toml").write_text("[rules]\n")
