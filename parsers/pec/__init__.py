@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from asn1crypto import x509
+
 from parsers.pec import chain, cms, daticert, envelope
 from parsers.pec.model import RECEIPTS, Pec
 from parsers.pec.rawmime import Entity, entity
@@ -134,5 +136,5 @@ def _verified(
     return signed, chain.problem(signed.signer, signed.others, trust, moment)
 
 
-def _name(cert) -> str:  # asn1crypto x509.Certificate
+def _name(cert: x509.Certificate) -> str:
     return cert.subject.human_friendly

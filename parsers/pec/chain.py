@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from typing import Any, TypeVar
 
 from asn1crypto import x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
@@ -32,6 +34,7 @@ from parsers.pec.trust import TrustStore
 POLICY = DisallowWeakAlgorithmsPolicy(weak_hash_algos={"md2", "md5"}, rsa_key_size_threshold=1024)
 MAX_REMEMBERED = 256
 Span = tuple[datetime, datetime]
+T = TypeVar("T")
 _valid: OrderedDict[tuple[str, ...], Span] = OrderedDict()
 
 
@@ -78,4 +81,15 @@ def _validate(
         algorithm_usage_policy=POLICY,
     )
     validator = CertificateValidator(signer, list(others), validation_context=context)
-    return asyncio.run(validator.async_validate_usage(set()))
+    return _run(lambda: validator.async_validate_usage(set()))
+
+
+def _run(coroutine: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """The library's only API is async: run it to its end here, on a thread of its own when
+    this one already runs an event loop (asyncio.run would refuse)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(coroutine())).result()

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 MAX_DER_BYTES = 16 * 1024 * 1024
+MAX_CERTIFICATES = 20  # a provider sends 1 to 3; thousands would make the path search slow
 _HASHES = {"sha1", "sha224", "sha256", "sha384", "sha512", "sha3_256", "sha3_384", "sha3_512"}
 
 
@@ -61,6 +62,8 @@ def verify(signed: cms.SignedData, detached: bytes | None = None) -> Signed:
     info = infos[0]
     content = detached if detached is not None else _encapsulated(signed)
     certs = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
+    if len(certs) > MAX_CERTIFICATES:
+        raise SignatureError(f"la firma porta {len(certs)} certificati (al più {MAX_CERTIFICATES})")
     signer = _signer_cert(info, certs)
     digest = info["digest_algorithm"]["algorithm"].native
     if digest not in _HASHES:

@@ -9,6 +9,7 @@ signed part is looked for inside such containers too, never inside a forwarded m
 
 from __future__ import annotations
 
+import codecs
 from dataclasses import dataclass
 
 from parsers.pec.rawmime import Entity, canonical, entity
@@ -88,8 +89,6 @@ def contents(node: Entity) -> Contents:
 
 
 def _codec(charset: str) -> str:
-    import codecs
-
     try:
         return codecs.lookup(charset).name
     except LookupError:

@@ -210,3 +210,21 @@ def test_ordinary_mail_and_an_ordinary_signed_mail_are_not_pec(pki, trust):
     assert inspect(build.original(), trust) is None
     signed = build.signed("From: a@example.it\nSubject: firmato\n", build.original(), pki)
     assert inspect(signed, trust) is None
+
+
+def test_a_signature_carrying_too_many_certificates_is_refused_quickly(pki, trust):
+    many = tuple(build.make_pki(f"Gestore {i}", ca=f"CA {i}").signer for i in range(25))
+    started = time.monotonic()
+    pec = inspect(build.envelope(pki, extra_certs=many), trust)
+    assert time.monotonic() - started < 5
+    assert not pec.certified and "certificati" in pec.reason
+
+
+def test_verification_works_inside_a_running_event_loop(pki, trust):
+    """The SMTP ingress and tools may call it from async code: the chain check still runs."""
+    import asyncio
+
+    async def inside() -> bool:
+        return inspect(build.envelope(pki), trust).certified
+
+    assert asyncio.run(inside())
