@@ -42,6 +42,8 @@ def certify(work: Analysis, tools: Tools) -> Analysis:
     if looks_like_pec(parsed):
         raw = tools.blobs.get("raw", work.pending.sha256)
         pec = parsers.pec.inspect(raw, tools.pec_trust, work.pending.received_at)
+    if pec is None:
+        pec = forwarded(parsed, tools.pec_trust, work.pending.received_at)
     if pec is not None and pec.kind == "receipt":
         return replace(work, pec=pec, kind="receipt")
     if pec is not None:
@@ -57,6 +59,24 @@ def certify(work: Analysis, tools: Tools) -> Analysis:
     if pec is None and not documents:
         return work
     return replace(work, parsed=parsed, pec=pec)
+
+
+def forwarded(
+    parsed: ParsedMessage, trust: parsers.pec.TrustStore | None, received_at: datetime | None
+) -> parsers.pec.Pec | None:
+    """A PEC envelope someone forwarded as an attachment: the request is its original (so a
+    copy received directly too makes one ticket, by the original's Message-ID), but this
+    mailbox did not receive it by PEC, so it is not certified whatever its signature says."""
+    for part in parsed.attachments:
+        if part.content_type != "message/rfc822" or b"X-Trasporto" not in part.payload[:65536]:
+            continue
+        pec = parsers.pec.inspect(part.payload, trust, received_at)
+        if pec is not None and pec.kind == "envelope":
+            who = parsed.from_address or "mittente ignoto"
+            why = f"busta PEC inoltrata come allegato da {who}: la consegna qui non è certificata"
+            signed = "firma del gestore valida" if pec.certified else f"inoltre: {pec.reason}"
+            return replace(pec, certified=False, reason=why, notes=(*pec.notes, signed))
+    return None
 
 
 def looks_like_pec(parsed: ParsedMessage) -> bool:

@@ -180,3 +180,33 @@ def test_a_non_delivery_is_logged_and_shown(acked, tmp_path, capsys, caplog):
     with transaction(_engine(config)) as session:
         message = session.exec(select(Message).order_by(Message.id.desc())).first()
         assert message.outcome == "receipt"
+
+
+def forward_of(raw: bytes) -> bytes:
+    return (
+        build.crlf(
+            "From: Ufficio Tecnico <tecnico@comune.example.it>\nTo: segnalazioni@example.it\n"
+            "Subject: I: POSTA CERTIFICATA: Lampione spento in via Roma\n"
+            "Date: Tue, 01 Dec 2026 11:00:00 +0100\nMessage-ID: <fwd-1@comune.example.it>\n"
+            'MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="f1"\n\n--f1\n'
+            "Content-Type: text/plain; charset=utf-8\n\nVi inoltro la PEC ricevuta.\n--f1\n"
+            'Content-Type: message/rfc822; name="busta.eml"\n\n'
+        )
+        + raw
+        + build.crlf("\n--f1--")
+    )
+
+
+def test_a_pec_received_directly_and_forwarded_makes_one_ticket(tmp_path, capsys):
+    pki = build.make_pki()
+    (tmp_path / "ca.pem").write_bytes(pki.trust_pem)
+    raw = build.envelope(pki)
+    (tmp_path / "inoltro.eml").write_bytes(forward_of(raw))
+    (tmp_path / "busta.eml").write_bytes(raw)
+    config = config_file(tmp_path, "ca.pem")
+    results = ingest(config, tmp_path / "inoltro.eml", tmp_path / "busta.eml", capsys=capsys)
+    assert [r["outcome"] for r in results] == ["ticket", "duplicate"]
+    [ticket] = export(config, capsys)
+    assert ticket["subject"] == "Lampione spento in via Roma"
+    assert ticket["pec"]["certified"] is False and "inoltrata" in ticket["pec"]["reason"]
+    assert ticket["pec"]["identificativo"]  # still read from its daticert
