@@ -18,7 +18,7 @@ import rules
 from inbox_daemon import pipeline, pole_commands, receipts, status, ticket_commands
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
-from inbox_daemon.context import Context, build_context
+from inbox_daemon.context import Context, build_context, load_trust
 from inbox_daemon.errors import ConfigError, ExitCode, UsageError
 from inbox_daemon.report import command as report_command
 from inbox_daemon.sources.files import file_received_at, message_files
@@ -26,6 +26,7 @@ from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
 from inbox_daemon.store.types import utcnow
+from parsers.pec import TrustStore
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
@@ -79,16 +80,30 @@ def check_config(config: Config) -> int:
     register = config.poles.register_path
     if register is not None and not register.is_file():
         problems.append(f"poles.register: no such file: {register}")
+    trust = _trust_store(config, problems)
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: ok")
     print(f"  database: {config.database.url}")
     print(f"  storage:  {config.storage.dir}")
+    if trust is not None:
+        print(f"  pec trust store: {len(trust.ders)} CA certificate(s)")
     for source in config.sources:
         print(f"  source {source.name}: {source.kind}, channel {source.channel}")
     if not config.sources:
         print("  no sources: only `ingest` will bring messages in")
     return ExitCode.ok
+
+
+def _trust_store(config: Config, problems: list[str]) -> TrustStore | None:
+    """The PEC trust store as `run` will read it; its problem added to `problems`."""
+    if config.pec.trust_store is None or not config.pec.trust_store.is_file():
+        return None  # unset, or already reported missing
+    try:
+        return load_trust(config)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def ingest(args: argparse.Namespace, ctx: Context) -> int:

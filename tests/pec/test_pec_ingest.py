@@ -210,3 +210,13 @@ def test_a_pec_received_directly_and_forwarded_makes_one_ticket(tmp_path, capsys
     assert ticket["subject"] == "Lampione spento in via Roma"
     assert ticket["pec"]["certified"] is False and "inoltrata" in ticket["pec"]["reason"]
     assert ticket["pec"]["identificativo"]  # still read from its daticert
+
+
+def test_check_config_reads_the_trust_store(tmp_path, capsys):
+    pki = build.make_pki()
+    (tmp_path / "ca.pem").write_bytes(pki.trust_pem + build.make_pki(ca="Altra").trust_pem)
+    assert main(["--config", str(config_file(tmp_path, "ca.pem")), "check-config"]) == 0
+    assert "pec trust store: 2 CA certificate(s)" in capsys.readouterr().out
+    (tmp_path / "ca.pem").write_text("non è un certificato\n")
+    assert main(["--config", str(config_file(tmp_path, "ca.pem")), "check-config"]) == 2
+    assert "pec.trust_store:" in capsys.readouterr().err
