@@ -42,32 +42,18 @@ def inspect(
     """What this message is as PEC, or None when it is not PEC at all."""
     top = entity(raw)
     located = envelope.locate(top)
-    opaque: cms.Signed | None = None
-    problem = located.problem
-    content = located.content
-    if located.signed is not None and located.content is None and located.signature:
-        try:  # opaque: the content is inside the signature
-            opaque = cms.verify(cms.load(located.signature))
-            content = entity(opaque.content)
-        except cms.SignatureError as exc:
-            problem = str(exc)
+    content, opaque, problem = _opened(located)
     found = envelope.contents(content) if content is not None else None
     dati, dati_error = _daticert(found)
     kind = _kind(top, dati)
     if kind is None:
         return None  # neither PEC headers nor a daticert: an ordinary (maybe signed) e-mail
     signed, why = _verified(located, opaque, problem, trust, received_at)
-    notes = (
-        *kind.notes,
-        *(["busta ri-incapsulata da una lista o un gateway"] if located.wrapped else []),
-    )
-    reason = why or dati_error
-    if kind.kind == "anomaly" and reason is None:
-        reason = "busta di anomalia: il gestore non ha potuto certificare il messaggio"
+    wrapped = ["busta ri-incapsulata da una lista o un gateway"] if located.wrapped else []
     return Pec(
         kind=kind.kind,
-        certified=reason is None,
-        reason=reason,
+        certified=_reason(kind.kind, why or dati_error) is None,
+        reason=_reason(kind.kind, why or dati_error),
         receipt_type=kind.receipt_type,
         daticert=dati,
         daticert_error=dati_error,
@@ -75,10 +61,28 @@ def inspect(
         signing_time=signed.signing_time if signed else None,
         digest=signed.digest if signed else None,
         original=found.original if found else None,
-        reference=(dati.msgid if dati and dati.msgid else None)
-        or top.header("X-Riferimento-Message-ID"),
-        notes=notes,
+        reference=(dati.msgid if dati else None) or top.header("X-Riferimento-Message-ID"),
+        notes=(*kind.notes, *wrapped),
     )
+
+
+def _opened(located: envelope.Located) -> tuple[Entity | None, cms.Signed | None, str | None]:
+    """The signed content, with an opaque signature already checked (its content is inside
+    it), and what went wrong."""
+    if located.signed is None or located.content is not None or not located.signature:
+        return located.content, None, located.problem
+    try:
+        opaque = cms.verify(cms.load(located.signature))
+    except cms.SignatureError as exc:
+        return None, None, str(exc)
+    return entity(opaque.content), opaque, None
+
+
+def _reason(kind: str, problem: str | None) -> str | None:
+    """Why not certified; an anomaly envelope never is, even with a valid signature."""
+    if kind == "anomaly" and problem is None:
+        return "busta di anomalia: il gestore non ha potuto certificare il messaggio"
+    return problem
 
 
 def _daticert(found: envelope.Contents | None) -> tuple[daticert.Daticert | None, str | None]:
