@@ -214,7 +214,7 @@ def acks_retry(args: argparse.Namespace, ctx: Context) -> int:
 # What the PEC receipts of an acknowledgement add up to (`receipts.delivery_states`).
 PEC_STATES = {
     "accepted": "accepted", "delivered": "delivered", "not_delivered": "NOT-DELIVERED",
-    "not_accepted": "NOT-ACCEPTED", "other": "receipt",
+    "not_accepted": "NOT-ACCEPTED", "other": "receipt", "unverified": "receipt-unverified",
 }  # fmt: skip
 
 

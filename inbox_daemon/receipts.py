@@ -17,8 +17,12 @@ from inbox_daemon.drafts import ReceiptDraft
 from inbox_daemon.store.models import Outbox, PecReceipt
 from inbox_daemon.store.types import utcnow
 
-# The state an acknowledgement's receipts add up to: the furthest one counts.
-RANK = {"other": 0, "accepted": 1, "not_accepted": 2, "not_delivered": 3, "delivered": 4}
+# The state an acknowledgement's receipts add up to: the furthest certified one counts; a
+# receipt whose signature does not hold proves nothing (anyone can write "CONSEGNA").
+RANK = {
+    "other": 0, "unverified": 0, "accepted": 1, "not_accepted": 2, "not_delivered": 3,
+    "delivered": 4,
+}  # fmt: skip
 
 
 def record(session: Session, message_pk: int, receipt: ReceiptDraft) -> tuple[int, str] | None:
@@ -52,6 +56,8 @@ def _job(session: Session, reference: str | None) -> Outbox | None:
 
 def _note(message_pk: int, receipt: ReceiptDraft, job: Outbox | None) -> tuple[int, str] | None:
     what = f"PEC receipt {receipt.receipt_type} (message {message_pk})"
+    if not receipt.certified:
+        what += f", not certified: {receipt.reason}"
     if receipt.delivery in ("not_delivered", "not_accepted"):
         target = f"outbox job {job.id} to {job.recipient}" if job else "an unknown message"
         why = f": {receipt.error}" if receipt.error else ""
@@ -65,11 +71,12 @@ def delivery_states(session: Session, job_ids: list[int]) -> dict[int, str]:
     """Each job's PEC delivery state from its receipts (the furthest wins)."""
     if not job_ids:
         return {}
-    query = select(PecReceipt.outbox_id, PecReceipt.delivery).where(
+    query = select(PecReceipt.outbox_id, PecReceipt.delivery, PecReceipt.certified).where(
         PecReceipt.outbox_id.in_(job_ids)
     )
     states: dict[int, str] = {}
-    for job_id, delivery in session.exec(query):
-        if RANK.get(delivery, 0) >= RANK.get(states.get(job_id, "other"), 0):
-            states[job_id] = delivery
+    for job_id, delivery, certified in session.exec(query):
+        state = delivery if certified else "unverified"
+        if job_id not in states or RANK.get(state, 0) > RANK.get(states[job_id], 0):
+            states[job_id] = state
     return states

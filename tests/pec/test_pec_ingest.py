@@ -220,3 +220,13 @@ def test_check_config_reads_the_trust_store(tmp_path, capsys):
     (tmp_path / "ca.pem").write_text("non è un certificato\n")
     assert main(["--config", str(config_file(tmp_path, "ca.pem")), "check-config"]) == 2
     assert "pec.trust_store:" in capsys.readouterr().err
+
+
+def test_a_spoofed_delivery_receipt_proves_nothing(acked, tmp_path, capsys):
+    config, _, ack_id = acked
+    impostor = build.make_pki("Falso gestore", ca="Falsa CA")
+    (tmp_path / "finta.eml").write_bytes(build.receipt(impostor, "avvenuta-consegna", ack_id))
+    assert ingest(config, tmp_path / "finta.eml", capsys=capsys)[0]["outcome"] == "receipt"
+    assert main(["--config", str(config), "acks", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "pec=receipt-unverified" in out and "pec=delivered" not in out
