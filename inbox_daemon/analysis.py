@@ -16,15 +16,18 @@ from __future__ import annotations
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, TypeVar
 
 import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
+from inbox_daemon.certify import certify
 from inbox_daemon.routing import Route
 from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voicemail
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
+from parsers.pec import Pec, TrustStore
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class Pending:
 
     sha256: str
     channel: str  # email | pec | fax (| phone, once `voicemail` knows the mail)
+    received_at: datetime | None = None  # a PEC signature must not be later than this
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class Analysis:
     placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
     phone: Call | None = None  # a call (a voicemail, an operator's): caller, time, recording
+    pec: Pec | None = None  # PEC: what the envelope or receipt is, and whether certified
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
@@ -76,6 +81,7 @@ class Tools:
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
     voicemail: VoicemailTools = NO_VOICEMAIL  # no profiles: no mail is a voicemail
+    pec_trust: TrustStore | None = None  # `[pec] trust_store`: the providers' CAs
 
 
 T = TypeVar("T")
@@ -109,10 +115,10 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
 
 
 # The way of a message through the pure stages, in order; `placing.STAGES` follows them in
-# the main process. Still to come in their issues: certify (PEC: verify and unwrap) after
-# parse, read_pages (fax: OCR and QR) after screen.
+# the main process. Still to come in its issue: read_pages (fax: OCR and QR) after screen.
 STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
+    ("certify", certify),  # PEC: verify the provider's signature, unwrap postacert.eml
     ("screen", screen),
     ("voicemail", read_voicemail),
     ("classify", classify),

@@ -15,10 +15,10 @@ from tqdm import tqdm
 
 import parsers.mime
 import rules
-from inbox_daemon import pipeline, pole_commands, status, ticket_commands, voicemail
+from inbox_daemon import pipeline, pole_commands, receipts, status, ticket_commands, voicemail
 from inbox_daemon.acks import template_problems
 from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secrets, secret_problems
-from inbox_daemon.context import Context, build_context
+from inbox_daemon.context import Context, build_context, load_trust
 from inbox_daemon.errors import ConfigError, ExitCode, UsageError
 from inbox_daemon.report import command as report_command
 from inbox_daemon.sources.files import file_received_at, message_files
@@ -26,6 +26,7 @@ from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
 from inbox_daemon.store.types import utcnow
+from parsers.pec import TrustStore
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
@@ -87,17 +88,31 @@ def check_config(config: Config) -> int:
     register = config.poles.register_path
     if register is not None and not register.is_file():
         problems.append(f"poles.register: no such file: {register}")
+    trust = _trust_store(config, problems)
     if problems:
         raise ConfigError(problems)
     print(f"{config.path}: ok")
     print(f"  database: {config.database.url}")
     print(f"  storage:  {config.storage.dir}")
+    if trust is not None:
+        print(f"  pec trust store: {len(trust.ders)} CA certificate(s)")
     for source in config.sources:
         print(f"  source {source.name}: {source.kind}, channel {source.channel}")
     if not config.sources:
         print("  no sources: only `ingest` will bring messages in")
     print(f"  {voicemail.describe(config)}")
     return ExitCode.ok
+
+
+def _trust_store(config: Config, problems: list[str]) -> TrustStore | None:
+    """The PEC trust store as `run` will read it; its problem added to `problems`."""
+    if config.pec.trust_store is None or not config.pec.trust_store.is_file():
+        return None  # unset, or already reported missing
+    try:
+        return load_trust(config)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
 
 
 def ingest(args: argparse.Namespace, ctx: Context) -> int:
@@ -205,6 +220,13 @@ def acks_retry(args: argparse.Namespace, ctx: Context) -> int:
     return ExitCode.ok
 
 
+# What the PEC receipts of an acknowledgement add up to (`receipts.delivery_states`).
+PEC_STATES = {
+    "accepted": "accepted", "delivered": "delivered", "not_delivered": "NOT-DELIVERED",
+    "not_accepted": "NOT-ACCEPTED", "other": "receipt", "unverified": "receipt-unverified",
+}  # fmt: skip
+
+
 def acks_list(args: argparse.Namespace, ctx: Context) -> int:
     with transaction(ctx.engine) as session:
         query = select(Outbox).order_by(Outbox.id.desc()).limit(args.limit)
@@ -212,13 +234,16 @@ def acks_list(args: argparse.Namespace, ctx: Context) -> int:
             query = query.where(Outbox.kind == args.kind)
         if args.state:
             query = query.where(Outbox.state == args.state)
-        for job in session.exec(query):
+        jobs = list(session.exec(query))
+        delivered = receipts.delivery_states(session, [job.id for job in jobs])
+        for job in jobs:
             ticket = session.get(Ticket, job.ticket_id) if job.ticket_id else None
             error = f"  {job.last_error[:60]}" if job.last_error else ""
             number = ticket.number if ticket else "-"
+            pec = f"  pec={PEC_STATES[delivered[job.id]]}" if job.id in delivered else ""
             print(
                 f"{job.id:>6}  {job.kind:<7} {job.state:<10} {number:<12}"
-                f" {job.recipient:<35} attempts={job.attempts}{error}"
+                f" {job.recipient:<35} attempts={job.attempts}{pec}{error}"
             )
     return ExitCode.ok
 

@@ -19,6 +19,7 @@ from inbox_daemon.register import LoadedRegister
 from inbox_daemon.routing import RouteRule
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
+from parsers.pec import TrustStore, TrustStoreError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Context:
     own_addresses: frozenset[str]  # never acknowledged: derived from the config, once
     policy: Policy  # what `decide` applies: calendar, reminder window, acknowledgements
     register: LoadedRegister  # the pole register, for the locate stage
+    pec_trust: TrustStore | None = None  # `[pec] trust_store`, read once
 
 
 def build_context(config: Config, engine: Engine | None = None) -> Context:
@@ -68,7 +70,19 @@ def build_context(config: Config, engine: Engine | None = None) -> Context:
         own_addresses=own_addresses(config),
         policy=Policy(calendar, tz, timedelta(days=window), ack, config.voicemail.sms_gateway),
         register=LoadedRegister(engine),
+        pec_trust=load_trust(config),
     )
+
+
+def load_trust(config: Config) -> TrustStore | None:
+    """The PEC providers' CA bundle; a file that holds none is a configuration error."""
+    path = config.pec.trust_store
+    if path is None:
+        return None
+    try:
+        return TrustStore.from_pem(path.read_bytes())
+    except (OSError, TrustStoreError) as exc:
+        raise ConfigError([f"pec.trust_store: {path}: {exc}"]) from None
 
 
 def routing_rules(config: Config) -> tuple[RouteRule, ...]:

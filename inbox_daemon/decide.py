@@ -17,6 +17,9 @@ import rules
 from inbox_daemon import acks, alerts, sms
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.calendar import ServiceCalendar
+from inbox_daemon.certify import export as export_pec
+from inbox_daemon.certify import receipt_draft
+from inbox_daemon.certify import sent_at as pec_sent_at
 from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.tickets import format_number
 from inbox_daemon.voicemail import call_received_at
@@ -71,7 +74,7 @@ def decide(
     parsed, verdict = analysis.parsed, analysis.verdict
     assert parsed is not None, "decide() is for messages the stages analysed to the end"
     if verdict is None:
-        return Kept(analysis.kind)
+        return Kept(analysis.kind, receipt=receipt_draft(analysis.pec) if analysis.pec else None)
     if parsed.message_id and ledger.has_ticket(parsed.message_id):
         return Kept("duplicate", parsed.message_id)
     draft = draft_ticket(message, analysis, ledger, policy, now)
@@ -118,7 +121,7 @@ def draft_ticket(
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,
         registered_at=now,
-        sent_at=parsed.date,
+        sent_at=pec_sent_at(analysis.pec) or parsed.date,
         message_id=parsed.message_id,
         thread_root=thread_root(parsed, related),
         queue=route.queue if route else None,
@@ -131,6 +134,8 @@ def draft_ticket(
         holiday_name=deemed.holiday_name,
         phone=analysis.phone.details if analysis.phone else None,
         hits=why(analysis, related),
+        pec=export_pec(analysis.pec) if analysis.pec else None,
+        pec_identificativo=analysis.pec.identificativo if analysis.pec else None,
     )
 
 

@@ -95,6 +95,8 @@ class TicketDraft:
     phone: dict[str, Any] | None = None  # a call: caller, mailbox, duration, recording
     hits: tuple[rules.Hit, ...] = ()
     jobs: tuple[JobDraft, ...] = field(default_factory=tuple)
+    pec: dict[str, Any] | None = None  # the export's `pec` object (`certify.export`)
+    pec_identificativo: str | None = None
 
     def columns(self) -> dict[str, Any]:
         """The `ticket` row."""
@@ -113,7 +115,23 @@ class TicketDraft:
             "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
             "candidate_poles": list(self.candidate_poles) or None, "details": self.details,
             "phone": self.phone,
+            "pec": self.pec, "pec_identificativo": self.pec_identificativo,
         }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ReceiptDraft:
+    """A PEC receipt, to record against the acknowledgement it confirms (`receipts.py`)."""
+
+    receipt_type: str  # accettazione, avvenuta-consegna, errore-consegna, …
+    delivery: str  # accepted | delivered | not_delivered | not_accepted | other
+    reference: str | None  # the Message-ID of what we sent
+    identificativo: str | None
+    recipient: str | None  # daticert `consegna`: whose mailbox it concerns
+    error: str | None  # daticert `errore` / `errore-esteso`
+    certified: bool
+    reason: str | None
+    at: datetime | None  # the daticert date
 
 
 @dataclass(frozen=True)
@@ -123,6 +141,7 @@ class Kept:
 
     outcome: str
     message_id: str | None = None
+    receipt: ReceiptDraft | None = None  # a PEC receipt: what it says of our message
 
 
 Decision = TicketDraft | Kept

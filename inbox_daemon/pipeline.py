@@ -46,6 +46,7 @@ def analyser(ctx: Context) -> Analyser:
             ctx.pole_formats,
             ctx.max_attachment_bytes,
             voicemail=voicemail_tools(ctx.config),
+            pec_trust=ctx.pec_trust,
         )
     )
 
@@ -83,7 +84,7 @@ def process(ctx: Context, message_pk: int) -> Outcome:
 
 
 def pending(message: Message) -> Pending:
-    return Pending(message.sha256, message.channel)
+    return Pending(message.sha256, message.channel, message.received_at)
 
 
 def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:

@@ -28,6 +28,7 @@ from sqlalchemy import Executable, bindparam, func, insert, update
 from sqlmodel import Session, select
 
 import rules
+from inbox_daemon import receipts
 from inbox_daemon.analysis import Analysis
 from inbox_daemon.context import Context
 from inbox_daemon.decide import Received, decide
@@ -243,6 +244,9 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
 def record(batch: Batch, message_pk: int, decision: Decision) -> Outcome:
     """Write what was decided: the ticket and its rows, or the mark of a kept message."""
     if isinstance(decision, Kept):
+        if decision.receipt is not None:  # PEC: linked to the acknowledgement it confirms
+            note = receipts.record(batch.session, message_pk, decision.receipt)
+            batch.notes.extend([(note[0], note[1], None)] if note else [])
         _mark(batch, message_pk, decision.outcome, decision.message_id)
         return Outcome(message_pk, decision.outcome)
     connection = batch.session.connection()

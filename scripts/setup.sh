@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(ca-certificates ffmpeg)  # ffmpeg: voicemail recordings to standard WAV
+want=(ca-certificates ffmpeg poppler-utils)  # ffmpeg: voicemail recordings to standard WAV;
+# poppler-utils: pdftotext, for signed PDF letters (PEC)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 isync openssl
+  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita getmail6 isync openssl
          chromium espeak-ng)  # espeak-ng: the phone tests speak their recordings
 fi
 python=""

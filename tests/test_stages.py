@@ -213,7 +213,8 @@ def test_decide_keeps_duplicates_and_non_requests_and_takes_no_number(tools, ana
         "duplicate", "<m1@example.org>"
     )
     receipt = decide(message, analysed(RECEIPT), ledger, policy(), TUESDAY_10)
-    assert receipt == Kept("receipt") and ledger.last == {}
+    assert isinstance(receipt, Kept) and receipt.outcome == "receipt" and ledger.last == {}
+    assert receipt.receipt is not None and not receipt.receipt.certified  # PEC: issue 14
 
 
 def test_decide_suppresses_acks_beyond_the_hourly_limit_and_plans_none_when_off(tools, analysed):

@@ -93,6 +93,8 @@ def _check_semantics(config: Config) -> list[str]:
     if config.report.recipients and "@" not in ack.from_:
         problems.append("report.recipients: the report is mailed from acknowledgements.from: "
                         "set it to an e-mail address")  # fmt: skip
+    if config.pec.trust_store and not config.pec.trust_store.is_file():
+        problems.append(f"pec.trust_store: no such file: {config.pec.trust_store}")
     problems += _check_calendar(config.calendar)
     return problems
 

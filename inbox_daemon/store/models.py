@@ -263,3 +263,25 @@ class ReportRun(SQLModel, table=True):
     tickets: int = 0
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     sha256: str = Field(max_length=64)  # the mail's body and attachments, in the store
+
+
+class PecReceipt(SQLModel, table=True):
+    """A PEC receipt (accettazione, avvenuta-consegna, errore-consegna…), kept against the
+    outgoing message it confirms, so that `acks list` shows each PEC acknowledgement's
+    delivery state. Never a ticket."""
+
+    __tablename__ = "pec_receipt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", unique=True)
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id", index=True)
+    receipt_type: str = Field(max_length=32)
+    delivery: str = Field(max_length=16)  # accepted | delivered | not_delivered | …
+    reference: str | None = Field(default=None, max_length=998, index=True)  # Message-ID
+    identificativo: str | None = Field(default=None, max_length=255)
+    recipient: str | None = Field(default=None, max_length=320)
+    error: str | None = None
+    certified: bool = False
+    reason: str | None = None
+    at: datetime | None = _instant(nullable=True)  # the daticert date
+    recorded_at: datetime = _instant()

@@ -1,7 +1,7 @@
 """report_run: the monthly reports made and queued for mailing, one row a month
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-03
 
 The unique month makes the scheduled report once, whichever instance or restart makes it;
@@ -15,7 +15,7 @@ from alembic import op
 from inbox_daemon.store.types import UtcDateTime
 
 revision = "0010"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
