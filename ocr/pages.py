@@ -152,6 +152,8 @@ def _unknown_format(data: bytes) -> str:
         if compression in UNSUPPORTED_TIFF:
             name = UNSUPPORTED_TIFF[compression]
             return f"TIFF con compressione {name} ({compression}): non supportata"
+        if compression is None:
+            return "TIFF non decodificabile: indice delle pagine illeggibile (file troncato?)"
         return f"TIFF non decodificabile (compressione {compression})"
     return "formato non riconosciuto (non è TIFF, PDF né un'immagine nota)"
 

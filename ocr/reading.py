@@ -53,7 +53,7 @@ class PageText:
     text: str  # the body, slips inside words put right (`slips.py`)
     confidence: float  # mean word confidence, 0-1; 0 for a page without words
     words: int = 0
-    rotated: int = 0  # degrees the page was turned before it was read
+    rotated: int = 0  # degrees the page was turned (clockwise) before it was read
     header: str = ""  # the gateway's header line, apart from the body
     labels: tuple[Label, ...] = ()
     error: str | None = None  # this page could not be read
