@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
+from inbox_daemon.read_pages import PageSettings, PagesRead, read_pages
 from inbox_daemon.routing import Route
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
@@ -32,6 +33,7 @@ class Pending:
 
     sha256: str
     channel: str  # email | pec | fax
+    source: str = ""  # the configured source it came from (a fax source names its gateway)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Analysis:
     verdict: rules.Verdict | None = None  # for a request
     placement: Placement | None = None  # the poles as the register knows them
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
+    pages: PagesRead | None = None  # what `read_pages` read of faxes and photos
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
@@ -73,6 +76,7 @@ class Tools:
     ruleset: rules.RuleSet
     pole_formats: tuple[rules.PoleFormat, ...]
     max_attachment_bytes: int
+    pages: PageSettings | None = None  # fax gateway profiles and OCR limits (`read_pages`)
 
 
 T = TypeVar("T")
@@ -102,15 +106,16 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     parsed = work.parsed
     assert parsed is not None
     doc = rules.RuleInput(subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address)
-    return replace(work, verdict=rules.classify(doc, tools.ruleset, tools.pole_formats))
+    verdict = rules.classify(doc, tools.ruleset, tools.pole_formats)
+    return replace(work, verdict=work.pages.weigh(verdict) if work.pages else verdict)
 
 
 # The way of a message through the pure stages, in order; `placing.STAGES` follows them in
-# the main process. Still to come in their issues: certify (PEC: verify and unwrap) after
-# parse, read_pages (fax: OCR and QR) after screen.
+# the main process. Still to come in its issue: certify (PEC: verify and unwrap) after parse.
 STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
     ("screen", screen),
+    ("read_pages", read_pages),
     ("classify", classify),
 )
 

@@ -21,6 +21,8 @@ from inbox_daemon.drafts import Clues, Decision, Kept, Related, TicketDraft
 from inbox_daemon.tickets import format_number
 from parsers.message import ParsedMessage
 
+GATEWAY_CLOCK_SLACK = timedelta(minutes=10)
+
 
 class Ledger(Protocol):
     """The facts of what is registered already, as the registration transaction sees them."""
@@ -86,7 +88,8 @@ def draft_ticket(
     assert parsed is not None and verdict is not None
     placement = analysis.placement
     poles = placement.pole_codes if placement else verdict.pole_codes
-    deemed = policy.calendar.deemed_received(message.received_at)
+    received_at = gateway_time(message, analysis)
+    deemed = policy.calendar.deemed_received(received_at)
     related = None
     if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
         related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
@@ -109,7 +112,7 @@ def draft_ticket(
         criminal_event=verdict.criminal_event,
         pole_codes=poles,
         competence=verdict.competence,
-        received_at=message.received_at,
+        received_at=received_at,
         deemed_received_at=deemed.at,
         deemed_reason=deemed.reason,
         registered_at=now,
@@ -125,7 +128,19 @@ def draft_ticket(
         related=related,
         holiday_name=deemed.holiday_name,
         hits=why(analysis, related),
+        fax=analysis.pages.fax() if analysis.pages else None,
     )
+
+
+def gateway_time(message: Received, analysis: Analysis) -> datetime:
+    """A fax counts as received when the gateway received it (DESIGN.md step 1), not when its
+    mail reached us; a gateway clock that says later than the mail's arrival is wrong, and
+    then the arrival stands."""
+    call = analysis.pages.call if analysis.pages else None
+    when = call.received_at if call else None
+    if when is None or when > message.received_at + GATEWAY_CLOCK_SLACK:
+        return message.received_at
+    return when
 
 
 def clues(

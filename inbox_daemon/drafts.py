@@ -94,6 +94,7 @@ class TicketDraft:
     holiday_name: str | None = None  # why the calendar moved it, for the acknowledgement
     hits: tuple[rules.Hit, ...] = ()
     jobs: tuple[JobDraft, ...] = field(default_factory=tuple)
+    fax: dict[str, Any] | None = None  # number, station_id, pages, ocr_confidence
 
     def columns(self) -> dict[str, Any]:
         """The `ticket` row."""
@@ -111,6 +112,7 @@ class TicketDraft:
             "thread_root": self.thread_root, "queue": self.queue, "text": self.text,
             "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
             "candidate_poles": list(self.candidate_poles) or None, "details": self.details,
+            "fax": self.fax,
         }  # fmt: skip
 
 

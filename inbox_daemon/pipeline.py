@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 
 from sqlmodel import select
 
+from inbox_daemon import read_pages
 from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.placing import place
@@ -38,7 +39,9 @@ BATCH = 50  # messages registered per transaction
 
 def analyser(ctx: Context) -> Analyser:
     """The stages, with the slice of the context they need."""
-    return Analyser(Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes))
+    pages = read_pages.settings(ctx.config.sources, ctx.tz)
+    tools = Tools(ctx.spool.blobs, ctx.ruleset, ctx.pole_formats, ctx.max_attachment_bytes, pages)
+    return Analyser(tools)
 
 
 def process_pending(
@@ -74,7 +77,7 @@ def process(ctx: Context, message_pk: int) -> Outcome:
 
 
 def pending(message: Message) -> Pending:
-    return Pending(message.sha256, message.channel)
+    return Pending(message.sha256, message.channel, message.source)
 
 
 def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:

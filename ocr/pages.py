@@ -75,6 +75,15 @@ def split(data: bytes, mime_type: str = "", limits: Limits | None = None) -> Spl
     return _image_pages(data, limits)
 
 
+def pixels(data: bytes) -> int:
+    """The pixel count of an image's first page, from its header alone; 0 when unreadable."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.width * image.height
+    except DECODE_ERRORS:
+        return 0
+
+
 def _image_pages(data: bytes, limits: Limits) -> Split:
     try:
         image = Image.open(io.BytesIO(data))

@@ -356,7 +356,6 @@ FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
             "report.recipients",
         ),
         ('[pec]\ntrust_store = "pec.pem"\n', "pec.trust_store"),
-        ('fax_profile = "hylafax"\n', "sources[0].fax_profile"),
     ],
 )
 def test_a_key_not_acted_on_is_refused_by_check_config_and_warned_by_the_rest(

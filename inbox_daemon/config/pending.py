@@ -14,13 +14,11 @@ from pydantic import BaseModel
 
 from inbox_daemon.config.base import toml_key, walk
 from inbox_daemon.config.schema import PecConfig, ReportConfig
-from inbox_daemon.config.sources import SourceBase
 
 # (model, key within it) -> what is missing. A dotted key names an entry of a table.
 NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {
     (PecConfig, "trust_store"): "PEC signatures are not verified",
     (ReportConfig, "recipients"): "the monthly report is not mailed (make it with `report`)",
-    (SourceBase, "fax_profile"): "the gateway's caller number and pages are not read",
 }
 
 
