@@ -1,9 +1,10 @@
 """Pages from a fax or a photo, decoded and made fit for OCR: grey, square pixels, upright.
 
 TIFF (Class F: CCITT G3 1D/2D, G4, either fill order) is decoded by Pillow through libtiff;
-PDF is rendered by poppler (`poppler.py`); PNG, JPEG and the other still formats Pillow knows
-are read as photos, turned as their EXIF orientation says. Fax standard resolution (204×98 dpi)
-has pixels twice as tall as wide: tesseract reads such letters as squashed, so every page is
+PDF is rendered by poppler (`poppler.py`); PNG, JPEG, HEIC (pillow-heif) and the other still
+formats Pillow knows are read as photos, turned as their EXIF orientation says. Fax standard
+resolution (204×98 dpi) has pixels twice as tall as wide: tesseract reads such letters as
+squashed, so every page is
 stretched to square pixels first.
 
 The work is bounded before it is done: the pixel count of a page is read from its header and a
@@ -18,10 +19,13 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr import poppler
 from ocr.errors import OcrError
+
+pillow_heif.register_heif_opener()  # HEIC/HEIF photos open like any image (EXIF included)
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 # TIFF compressions a fax may carry that Pillow's libtiff does not decode, by tag value.

@@ -6,10 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(ca-certificates)
+# fax pages and photos: tesseract with Italian and orientation data, poppler for PDF pages
+want=(ca-certificates tesseract-ocr tesseract-ocr-ita tesseract-ocr-osd poppler-utils)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita poppler-utils getmail6 isync openssl
-         chromium)
+  want+=(dovecot-imapd postgresql swaks getmail6 isync openssl chromium fonts-dejavu-core)
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do

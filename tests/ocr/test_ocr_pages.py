@@ -39,6 +39,13 @@ def test_exif_orientation_of_a_photo_is_honoured():
     assert page.image.size == (100, 300)
 
 
+def test_a_heic_photo_from_a_phone_is_read():
+    buffer = io.BytesIO()
+    fp.page(["Palo IP-004512"]).convert("RGB").save(buffer, "HEIF", quality=90)
+    doc = read_document(buffer.getvalue(), "image/heic")
+    assert doc.error is None and "IP-004512" in doc.text
+
+
 def test_pages_past_the_limit_are_counted_not_read():
     data = fp.tiff([fp.page([]), fp.page([]), fp.page([])])
     result = split(data, limits=Limits(max_pages=2))
