@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 # fax pages and photos: tesseract with Italian and orientation data, poppler for PDF pages
 want=(ca-certificates tesseract-ocr tesseract-ocr-ita tesseract-ocr-osd poppler-utils)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks getmail6 isync openssl chromium fonts-dejavu-core)
+  want+=(dovecot-imapd postgresql swaks getmail6 isync openssl chromium fonts-dejavu-core
+         ghostscript unpaper)  # the last two: OCRmyPDF in bench/fax_ocr.py
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do
