@@ -126,7 +126,8 @@ def read_pages(work: Analysis, tools: Tools) -> Analysis:
     parts = [a for a in parsed.attachments if holds_pages(a, is_fax)]
     if not parts and not is_fax:
         return work
-    documents = tuple((part, _read(part, settings.limits)) for part in parts)
+    # each part kept without its bytes: from a worker, the analysis travels back by pipe
+    documents = tuple((replace(part, payload=b""), _read(part, settings.limits)) for part in parts)
     call = _call(work, settings) if is_fax else None
     read = PagesRead(documents, call, _label_codes(documents, tools), is_fax)
     text = "\n\n".join([parsed.new_text, *(doc.text for _, doc in documents if doc.text)])

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from inbox_daemon import pipeline
+from inbox_daemon import pipeline, workers
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Attachment, Ticket
@@ -56,9 +56,9 @@ def gateway_mail(subject: str, body: str, attachments: list[tuple[str, str, byte
     return mail.as_bytes()
 
 
-def run(ctx, raw: bytes, source: str, channel: str = "fax") -> tuple[Ticket, dict]:
+def run(ctx, raw: bytes, source: str, channel: str = "fax", analyse=None) -> tuple[Ticket, dict]:
     ctx.spool.store(Incoming(raw, Origin(source), ARRIVED, channel))
-    [outcome] = list(pipeline.process_pending(ctx))
+    [outcome] = list(pipeline.process_pending(ctx, analyse=analyse))
     assert outcome.outcome == "ticket", outcome
     with transaction(ctx.engine) as session:
         ticket = session.exec(select(Ticket).where(Ticket.number == outcome.ticket)).one()
@@ -154,3 +154,16 @@ def test_a_logo_in_an_email_signature_is_not_read(make_context):
     mail.add_attachment(logo, maintype="image", subtype="png", filename="logo.png")
     _, row = run(ctx, mail.as_bytes(), "ingest", channel="email")
     assert not [h for h in row["rule_hits"] if h["rule"].startswith("ocr.")]
+
+
+def test_a_fax_is_read_in_a_worker_process(fax_ctx):
+    raw = gateway_mail(
+        HYLAFAX_SUBJECT, HYLAFAX_BODY, [("f.tif", "image/tiff", fp.tiff([fp.page(EMERGENCY)]))]
+    )
+    pool = workers.WorkerPool(pipeline.analyser(fax_ctx), workers=1)
+    try:
+        _, row = run(fax_ctx, raw, "hylafax", analyse=pool)
+    finally:
+        pool.close()
+    assert row["pole_codes"] == ["IP-071233"] and row["fax"]["number"] == "0612345678"
+    assert row["attachments"][0]["ocr_confidence"] > 0.8
