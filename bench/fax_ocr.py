@@ -114,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-ocrmypdf", action="store_true")
     args = parser.parse_args()
-    engines = [("daemon OCR stage", daemon), ("raw tesseract", raw_tesseract)]
+    engines = [("raw tesseract", raw_tesseract), ("daemon OCR stage", daemon)]
     has_ocrmypdf = shutil.which("gs") and shutil.which("unpaper")
     if not args.no_ocrmypdf:
         try:
@@ -129,15 +129,17 @@ def main() -> int:
         work = Path(tmp)
         made = pages(work)
         print(f"{len(made)} pages (G4 TIFF, 204×196 and 204×98 dpi)\n")
-        results = [measure(name, engine, made, work) for name, engine in engines]
-    raw = results[1]["s_per_page"]
-    print(f"{'engine':<42} {'s/page':>7} {'×raw':>5} {'recall':>7}  missed")
-    for r in results:
-        ratio = r["s_per_page"] / raw
-        missed = ", ".join(r["missed"]) or "-"
-        print(
-            f"{r['engine']:<42} {r['s_per_page']:>7.2f} {ratio:>5.2f} {r['recall']:>7.1%}  {missed}"
-        )
+        print(f"{'engine':<42} {'s/page':>7} {'×raw':>5} {'recall':>7}  missed", flush=True)
+        raw = None
+        for name, engine in engines:  # each line as soon as its engine is done
+            r = measure(name, engine, made, work)
+            raw = raw or (r["s_per_page"] if engine is raw_tesseract else None)
+            ratio = f"{r['s_per_page'] / raw:>5.2f}" if raw else "    -"
+            missed = ", ".join(r["missed"]) or "-"
+            print(
+                f"{name:<42} {r['s_per_page']:>7.2f} {ratio} {r['recall']:>7.1%}  {missed}",
+                flush=True,
+            )
     return 0
 
 
