@@ -23,6 +23,7 @@ import parsers.mime
 import rules
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.certify import certify
+from inbox_daemon.read_pages import PageSettings, PagesRead, read_pages
 from inbox_daemon.routing import Route
 from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voicemail
 from parsers.errors import ParseError
@@ -37,6 +38,7 @@ class Pending:
     sha256: str
     channel: str  # email | pec | fax (| phone, once `voicemail` knows the mail)
     received_at: datetime | None = None  # a PEC signature must not be later than this
+    source: str = ""  # the configured source it came from (a fax source names its gateway)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Analysis:
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
     phone: Call | None = None  # a call (a voicemail, an operator's): caller, time, recording
     pec: Pec | None = None  # PEC: what the envelope or receipt is, and whether certified
+    pages: PagesRead | None = None  # what `read_pages` read of faxes and photos
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
     trace: str | None = None  # traceback of an unexpected error, for the log
@@ -82,6 +85,7 @@ class Tools:
     max_attachment_bytes: int
     voicemail: VoicemailTools = NO_VOICEMAIL  # no profiles: no mail is a voicemail
     pec_trust: TrustStore | None = None  # `[pec] trust_store`: the providers' CAs
+    pages: PageSettings | None = None  # fax gateway profiles and OCR limits (`read_pages`)
 
 
 T = TypeVar("T")
@@ -111,16 +115,18 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     parsed = work.parsed
     assert parsed is not None
     doc = rules.RuleInput(subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address)
-    return replace(work, verdict=rules.classify(doc, tools.ruleset, tools.pole_formats))
+    verdict = rules.classify(doc, tools.ruleset, tools.pole_formats)
+    return replace(work, verdict=work.pages.weigh(verdict) if work.pages else verdict)
 
 
 # The way of a message through the pure stages, in order; `placing.STAGES` follows them in
-# the main process. Still to come in its issue: read_pages (fax: OCR and QR) after screen.
+# the main process.
 STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("parse", parse),
     ("certify", certify),  # PEC: verify the provider's signature, unwrap postacert.eml
     ("screen", screen),
     ("voicemail", read_voicemail),
+    ("read_pages", read_pages),
     ("classify", classify),
 )
 

@@ -136,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--file", type=Path, help="a message file (.eml) or a text file")
     explain.add_argument("--subject", default="")
 
+    ocr_cmd = sub.add_parser("ocr", help="what the OCR stage reads from fax pages or photos")
+    ocr_cmd.add_argument("files", nargs="+", type=Path, metavar="FILE", help="TIFF, PDF or image")
+    ocr_cmd.add_argument("--json", action="store_true", help="one JSON object per file")
+
     acks = sub.add_parser("acks", help="acknowledgements waiting, sent or failed")
     asub = acks.add_subparsers(dest="acks_command", required=True, metavar="ACTION")
     alist = asub.add_parser("list", help="acknowledgements and other outgoing mail")

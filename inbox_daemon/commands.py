@@ -44,6 +44,10 @@ def dispatch(args: argparse.Namespace) -> int:
         resolve_secrets(config)
     if args.command == "rules":
         return explain(args, config)
+    if args.command == "ocr":
+        from inbox_daemon.ocr_command import ocr_files
+
+        return ocr_files(args, config)
     if args.command == "sources":
         from inbox_daemon.sources.imap_probe import test_sources
 
@@ -85,6 +89,9 @@ def check_config(config: Config) -> int:
     problems = template_problems(config.acknowledgements)
     problems += secret_problems(config) + not_acted_on(config)
     problems += voicemail.config_problems(config)
+    from inbox_daemon.ocr_command import missing_programs
+
+    problems += missing_programs(config)
     register = config.poles.register_path
     if register is not None and not register.is_file():
         problems.append(f"poles.register: no such file: {register}")

@@ -25,6 +25,8 @@ from inbox_daemon.tickets import format_number
 from inbox_daemon.voicemail import call_received_at
 from parsers.message import ParsedMessage
 
+GATEWAY_CLOCK_SLACK = timedelta(minutes=10)
+
 
 class Ledger(Protocol):
     """The facts of what is registered already, as the registration transaction sees them."""
@@ -93,7 +95,8 @@ def draft_ticket(
     assert parsed is not None and verdict is not None
     placement = analysis.placement
     poles = placement.pole_codes if placement else verdict.pole_codes
-    received_at = call_received_at(analysis.phone, message.received_at)  # a call: its time
+    # a call: its time; a fax: the gateway's; else the message's arrival
+    received_at = call_received_at(analysis.phone, gateway_time(message, analysis))
     deemed = policy.calendar.deemed_received(received_at)
     related = None
     if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
@@ -136,7 +139,19 @@ def draft_ticket(
         hits=why(analysis, related),
         pec=export_pec(analysis.pec) if analysis.pec else None,
         pec_identificativo=analysis.pec.identificativo if analysis.pec else None,
+        fax=analysis.pages.fax() if analysis.pages else None,
     )
+
+
+def gateway_time(message: Received, analysis: Analysis) -> datetime:
+    """A fax counts as received when the gateway received it (DESIGN.md step 1), not when its
+    mail reached us; a gateway clock that says later than the mail's arrival is wrong, and
+    then the arrival stands."""
+    call = analysis.pages.call if analysis.pages else None
+    when = call.received_at if call else None
+    if when is None or when > message.received_at + GATEWAY_CLOCK_SLACK:
+        return message.received_at
+    return when
 
 
 def clues(

@@ -97,6 +97,7 @@ class TicketDraft:
     jobs: tuple[JobDraft, ...] = field(default_factory=tuple)
     pec: dict[str, Any] | None = None  # the export's `pec` object (`certify.export`)
     pec_identificativo: str | None = None
+    fax: dict[str, Any] | None = None  # number, station_id, pages, ocr_confidence
 
     def columns(self) -> dict[str, Any]:
         """The `ticket` row."""
@@ -114,7 +115,7 @@ class TicketDraft:
             "thread_root": self.thread_root, "queue": self.queue, "text": self.text,
             "location": self.location, "unknown_poles": list(self.unknown_poles) or None,
             "candidate_poles": list(self.candidate_poles) or None, "details": self.details,
-            "phone": self.phone,
+            "phone": self.phone, "fax": self.fax,
             "pec": self.pec, "pec_identificativo": self.pec_identificativo,
         }  # fmt: skip
 

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 
 from sqlmodel import select
 
+from inbox_daemon import read_pages
 from inbox_daemon.analysis import Analyser, Pending, Tools
 from inbox_daemon.context import Context
 from inbox_daemon.placing import place
@@ -45,6 +46,7 @@ def analyser(ctx: Context) -> Analyser:
             ctx.ruleset,
             ctx.pole_formats,
             ctx.max_attachment_bytes,
+            pages=read_pages.settings(ctx.config.sources, ctx.tz),
             voicemail=voicemail_tools(ctx.config),
             pec_trust=ctx.pec_trust,
         )
@@ -84,7 +86,7 @@ def process(ctx: Context, message_pk: int) -> Outcome:
 
 
 def pending(message: Message) -> Pending:
-    return Pending(message.sha256, message.channel, message.received_at)
+    return Pending(message.sha256, message.channel, message.received_at, message.source)
 
 
 def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message], list[Pending]]]:

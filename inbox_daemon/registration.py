@@ -289,13 +289,22 @@ def _store_attachments(
     waiting = [part.payload for _, part in parts if part.sha256 is None]  # else: a worker did
     stored = iter(ctx.spool.blobs.put_many("attachments", waiting))
     shas = [part.sha256 or next(stored) for _, part in parts]
+    read = {
+        (message.id, part.index): doc
+        for message, analysis in zip(messages, analyses, strict=True)
+        if analysis.pages is not None
+        for part, doc in analysis.pages.documents
+    }
     rows: dict[int, list[dict[str, Any]]] = {}
     for (message_pk, part), sha in zip(parts, shas, strict=True):
-        rows.setdefault(message_pk, []).append(_attachment_row(message_pk, part, sha))
+        row = _attachment_row(message_pk, part, sha, read.get((message_pk, part.index)))
+        rows.setdefault(message_pk, []).append(row)
     return rows
 
 
-def _attachment_row(message_pk: int, part: Any, sha: str) -> dict[str, Any]:
+def _attachment_row(message_pk: int, part: Any, sha: str, doc: Any = None) -> dict[str, Any]:
+    """The row of a stored attachment; for pages that were read (`read_pages`), their text,
+    or why they could not be read, and their OCR confidence."""
     return {
         "message_pk": message_pk,
         "index": part.index,
@@ -305,8 +314,8 @@ def _attachment_row(message_pk: int, part: Any, sha: str) -> dict[str, Any]:
         "size": part.size,
         "sha256": sha,
         "truncated": part.truncated,
-        "text": None,
-        "ocr_confidence": None,
+        "text": (doc.text or "; ".join(doc.problems) or None) if doc else None,
+        "ocr_confidence": doc.confidence if doc else None,
     }
 
 

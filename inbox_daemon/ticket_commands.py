@@ -97,7 +97,8 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     for hit in row["rule_hits"]:
         print(f"  {hit['field']:<15} {hit['value']:<16} {hit['rule']}: {hit['evidence']!r}")
     for att in row["attachments"]:
-        print(f"attachment: {att['filename']} ({att['content_type']}, {att['size']} bytes)")
+        read = "" if att["ocr_confidence"] is None else f", OCR {att['ocr_confidence']:.2f}"
+        print(f"attachment: {att['filename']} ({att['content_type']}, {att['size']} bytes{read})")
     print("history:")
     for event in row["history"]:
         team = f" -> {event['team']}" if event["team"] else ""

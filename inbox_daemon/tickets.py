@@ -168,6 +168,7 @@ def export_row(session: Session, ticket: Ticket, tz: ZoneInfo) -> dict[str, Any]
                 "content_type": a.content_type,
                 "size": a.size,
                 "sha256": a.sha256,
+                "ocr_confidence": a.ocr_confidence,  # pages read by the read-pages stage
             }
             for a in attachments
         ],

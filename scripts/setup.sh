@@ -6,11 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(ca-certificates ffmpeg poppler-utils)  # ffmpeg: voicemail recordings to standard WAV;
-# poppler-utils: pdftotext, for signed PDF letters (PEC)
+# ffmpeg: voicemail recordings to standard WAV; tesseract (Italian and orientation data) and
+# poppler: fax pages and photos, PDF pages, pdftotext for signed PDF letters (PEC)
+want=(ca-certificates ffmpeg tesseract-ocr tesseract-ocr-ita tesseract-ocr-osd poppler-utils)
 if [ "${1:-}" = test ]; then
-  want+=(dovecot-imapd postgresql swaks tesseract-ocr tesseract-ocr-ita getmail6 isync openssl
-         chromium espeak-ng)  # espeak-ng: the phone tests speak their recordings
+  want+=(dovecot-imapd postgresql swaks getmail6 isync openssl chromium fonts-dejavu-core
+         ghostscript unpaper espeak-ng)  # ghostscript, unpaper: OCRmyPDF in bench/fax_ocr.py;
+  # espeak-ng: the phone tests speak their recordings
 fi
 python=""
 for candidate in python3.13 python3.12 python3.11 python3; do

@@ -351,16 +351,17 @@ def test_check_config_and_run_name_every_missing_secret(tmp_path, capsys, comman
 FOLDER = '[[sources]]\nname = "drop"\nkind = "folder"\npath = "drop"\n'
 
 
-@pytest.mark.parametrize(
-    ("toml", "key"),
-    [
-        ('fax_profile = "hylafax"\n', "sources[0].fax_profile"),
-    ],
-)
 def test_a_key_not_acted_on_is_refused_by_check_config_and_warned_by_the_rest(
-    tmp_path, capsys, caplog, toml, key
+    tmp_path, capsys, caplog, monkeypatch
 ):
-    text = BASE_CONFIG + (FOLDER + toml if toml.startswith("fax") else FOLDER + "\n" + toml)
+    """Every key DESIGN.md names is acted on today; the mechanism stays for the next one, so
+    a key is entered in `NOT_ACTED_ON` here for the test."""
+    from inbox_daemon.config import pending
+    from inbox_daemon.config.sources import SourceBase
+
+    monkeypatch.setitem(pending.NOT_ACTED_ON, (SourceBase, "channel"), "a test's pretence")
+    key = "sources[0].channel"
+    text = BASE_CONFIG + FOLDER + 'channel = "email"\n'
     path = write(tmp_path, text)
     assert main(["--config", str(path), "check-config"]) == ExitCode.bad_config
     assert f"  {key}: not acted on yet: " in capsys.readouterr().err

@@ -13,12 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from inbox_daemon.config.base import toml_key, walk
-from inbox_daemon.config.sources import SourceBase
 
 # (model, key within it) -> what is missing. A dotted key names an entry of a table.
-NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {
-    (SourceBase, "fax_profile"): "the gateway's caller number and pages are not read",
-}
+NOT_ACTED_ON: dict[tuple[type[BaseModel], str], str] = {}  # every key is acted on today
 
 
 def not_acted_on(config: BaseModel) -> list[str]:

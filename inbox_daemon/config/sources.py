@@ -41,10 +41,35 @@ class SmtpRelay(SecretRef):
     model_config = ALIASED
 
 
+class FaxPatterns(Model):
+    """The generic fax profile's own regexes (`fax_profile = "generic"`): for each fact, the
+    regexes tried before the built-in ones on the subject line ("Subject: …") and the body;
+    each has a group named `value`. `time_formats` are strptime formats of `received`."""
+
+    number: list[str] = []
+    station_id: list[str] = []
+    pages: list[str] = []
+    received: list[str] = []
+    time_formats: list[str] = []
+
+    @field_validator("number", "station_id", "pages", "received")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+            if "value" not in compiled.groupindex:
+                raise ValueError(f"regex {pattern!r} has no group named 'value': (?P<value>...)")
+        return value
+
+
 class SourceBase(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     channel: Channel = "email"
     fax_profile: Literal["generic", "hylafax", "asterisk"] = "generic"
+    fax_patterns: FaxPatterns | None = None  # for the generic profile
 
 
 class ImapSource(SourceBase, SecretRef):

@@ -1,0 +1,97 @@
+"""The one wrapper around the `tesseract` program (through pytesseract): text with its
+confidence, and the page's orientation (OSD). Each call is bounded in time; tesseract's
+failures and timeouts become OcrError, never a hung worker."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+
+import pytesseract
+from PIL import Image
+
+from ocr.errors import OcrError
+
+LANG = "ita"
+PAGE_MODE = "--psm 3"  # automatic layout, no OSD: orientation is asked apart, when needed
+_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+_ORIENTATION_CONF = re.compile(r"Orientation confidence:\s*([\d.]+)")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What tesseract read of one image: lines of text, and the mean word confidence (0-1)."""
+
+    text: str
+    confidence: float
+    words: int
+
+
+def version() -> str | None:
+    """tesseract's version, or None when it is not installed."""
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except (pytesseract.TesseractNotFoundError, OSError):
+        return None
+
+
+def languages() -> list[str]:
+    """The installed language data (`ita` must be among them)."""
+    try:
+        return list(pytesseract.get_languages(config=""))
+    except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError):
+        return []
+
+
+def read(image: Image.Image, timeout_s: float, lang: str = LANG) -> Reading:
+    """The text of `image`, line by line as tesseract laid it out, and its confidence."""
+    try:
+        data = pytesseract.image_to_data(
+            image,
+            lang=lang,
+            config=PAGE_MODE,
+            timeout=timeout_s,
+            output_type=pytesseract.Output.DICT,
+        )
+    except (pytesseract.TesseractError, pytesseract.TesseractNotFoundError, OSError) as exc:
+        raise OcrError(f"tesseract: {str(exc).strip()[:200]}") from None
+    except RuntimeError as exc:  # pytesseract's timeout (TesseractError is one too: first)
+        raise OcrError(f"tesseract oltre {timeout_s:.0f} s") from exc
+    return _reading(data)
+
+
+def _reading(data: dict[str, list]) -> Reading:
+    """Lines from tesseract's word table (block, paragraph, line), and the mean confidence of
+    the words it found; a page without words has confidence 0."""
+    lines: dict[tuple[int, int, int], list[str]] = {}
+    confidences = []
+    for i, word in enumerate(data["text"]):
+        word = (word or "").strip()
+        conf = float(data["conf"][i])
+        if not word or conf < 0:
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        lines.setdefault(key, []).append(word)
+        confidences.append(conf)
+    text, previous = [], None
+    for (block, par, _), words in lines.items():
+        if previous is not None and previous != (block, par):
+            text.append("")  # a blank line between paragraphs, as tesseract's own text has
+        text.append(" ".join(words))
+        previous = (block, par)
+    confidence = sum(confidences) / len(confidences) / 100 if confidences else 0.0
+    return Reading("\n".join(text), round(confidence, 3), len(confidences))
+
+
+def orientation(image: Image.Image, timeout_s: float) -> tuple[int, float]:
+    """Degrees to turn the page counter-clockwise to make it upright (0, 90, 180, 270), and
+    tesseract's confidence in that; (0, 0) when the page has too little text to tell."""
+    try:
+        osd = pytesseract.image_to_osd(image, config="--psm 0", timeout=timeout_s)
+    except (pytesseract.TesseractError, subprocess.SubprocessError):
+        return 0, 0.0  # "Too few characters": nothing to turn
+    except RuntimeError as exc:  # the timeout (after TesseractError, which is one too)
+        raise OcrError(f"tesseract (orientamento) oltre {timeout_s:.0f} s") from exc
+    rotate, conf = _ROTATE.search(osd), _ORIENTATION_CONF.search(osd)
+    return (int(rotate[1]) if rotate else 0), (float(conf[1]) if conf else 0.0)
