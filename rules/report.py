@@ -1,7 +1,9 @@
 """Measure the rules against a labelled corpus: `python -m rules.report CORPUS.toml [...]`.
 
 A corpus is a TOML file of `[[message]]` tables with `id`, `subject`, `body`, `sender` and the
-labels `request_type`, `urgency`, `criminal_event`, `pole_codes`. The report gives per-field
+labels `request_type`, `urgency`, `criminal_event`, `pole_codes`. A body is read as the pipeline
+reads a mail body (`parsers.quoting`: the new text, a forwarded message, the quoted history), so
+that forwards and replies are measured as they are classified. The report gives per-field
 figures and every disagreement, so that a rule change can be judged by what it fixes and breaks.
 The daemon's CLI can call `evaluate` and `format_report` the same way.
 """
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parsers.quoting import new_text
 from rules import classify
 from rules.engine import RulesError, RuleSet
 from rules.loader import load_ruleset
@@ -139,7 +142,7 @@ def load_corpus(path: Path) -> list[Labelled]:
             messages.append(
                 Labelled(
                     id=str(raw["id"]),
-                    doc=RuleInput(raw["subject"], raw["body"], raw.get("sender")),
+                    doc=RuleInput(raw["subject"], new_text(raw["body"]), raw.get("sender")),
                     request_type=raw["request_type"],
                     urgency=raw["urgency"],
                     criminal_event=bool(raw["criminal_event"]),
