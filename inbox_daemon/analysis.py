@@ -24,6 +24,7 @@ from inbox_daemon.blobs import BlobStore
 from inbox_daemon.routing import Route
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
+from parsers.quoting import Parts
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,14 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     """Request type, urgency, crime, pole codes, quoted ticket numbers (`rules/`)."""
     parsed = work.parsed
     assert parsed is not None
-    doc = rules.RuleInput(subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address)
+    parts = parsed.parts or Parts(parsed.new_text)
+    doc = rules.RuleInput(
+        subject=parsed.subject,
+        text=parts.text,
+        sender=parsed.from_address,
+        forwarded=parts.forwarded,
+        quoted=parts.quoted,
+    )
     return replace(work, verdict=rules.classify(doc, tools.ruleset, tools.pole_formats))
 
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from rules.prefilter import Prefilter, build_prefilter, fold_case
 from rules.screen import lower_screen, lower_twin, screened_out
+from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
 FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
@@ -173,22 +174,37 @@ def fold(text: str) -> str:
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n[ \t]*\n")
 
 
+FORWARDED = "inoltrato"  # the tag of evidence found in a forwarded message
+
+
 @dataclass(frozen=True)
 class Document:
-    """The text the rules read: subject, a blank line, body; folded once for every rule."""
+    """The text the rules read: subject, a blank line, body, then the forwarded message if
+    any (`forwarded_at` says where it starts); folded once for every rule."""
 
     original: str
     folded: str
     sentence_ends: tuple[int, ...]
     lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
+    forwarded_at: int | None = None
 
     @classmethod
     def of(cls, doc: RuleInput) -> Document:
         original = f"{doc.subject or ''}\n\n{doc.text or ''}"
-        folded = fold(original)
+        forwarded_at = None
+        if doc.forwarded:
+            original += "\n\n"
+            forwarded_at = len(original)
+            original += doc.forwarded
+        folded = normalise(fold(original))
         ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
-        return cls(original, folded, ends, folded.lower() if folded.isascii() else None)
+        lowered = folded.lower() if folded.isascii() else None
+        return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
+
+    def part(self, pos: int) -> str:
+        """The role of the message part holding `pos`: "" for the new text, `FORWARDED`."""
+        return FORWARDED if self.forwarded_at is not None and pos >= self.forwarded_at else ""
 
     @cached_property
     def lower_case(self) -> Document | None:
@@ -209,8 +225,11 @@ class Document:
         return start, end
 
     def evidence(self, start: int, end: int) -> str:
+        """The matched text, short, tagged with its message part when not the new text."""
         text = " ".join(self.original[start:end].split())
-        return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+        text = text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+        part = self.part(start)
+        return f"[{part}] {text}" if part else text
 
 
 # ── running ───────────────────────────────────────────────────────────────────────────────────
@@ -291,8 +310,12 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     (o_start, o_end), (s_start, s_end) = best
     start, end = document.sentence(s_start)
     boosted = _any_search(rule.boost, text[start:end])
-    where = document.evidence(min(o_start, s_start), max(o_end, s_end))
-    evidence = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
+    first = min(o_start, s_start)
+    where = document.evidence(first, max(o_end, s_end))
+    part = document.part(first)
+    where = where.removeprefix(f"[{part}] ") if part else where
+    pair = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
+    evidence = f"[{part}] {pair}" if part else pair
     hit = Hit(rule.name, rule.field, rule.value, evidence)
     return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0))
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parsers.quoting import new_text
+from parsers.quoting import split
 from rules import classify
 from rules.engine import RulesError, RuleSet
 from rules.loader import load_ruleset
@@ -142,7 +142,7 @@ def load_corpus(path: Path) -> list[Labelled]:
             messages.append(
                 Labelled(
                     id=str(raw["id"]),
-                    doc=RuleInput(raw["subject"], new_text(raw["body"]), raw.get("sender")),
+                    doc=_input(raw),
                     request_type=raw["request_type"],
                     urgency=raw["urgency"],
                     criminal_event=bool(raw["criminal_event"]),
@@ -154,6 +154,13 @@ def load_corpus(path: Path) -> list[Labelled]:
         except KeyError as exc:
             raise ValueError(f"{path}: message #{i + 1} lacks {exc}") from None
     return messages
+
+
+def _input(raw: dict) -> RuleInput:
+    """What the pipeline hands the rules for this body (`analysis.classify`)."""
+    parts = split(raw["body"], raw["subject"])
+    subject, sender = raw["subject"], raw.get("sender")
+    return RuleInput(subject, parts.text, sender, forwarded=parts.forwarded, quoted=parts.quoted)
 
 
 def evaluate(
