@@ -31,6 +31,8 @@ from functools import cached_property
 from typing import Any
 
 from rules.prefilter import Prefilter, build_prefilter, fold_case
+from rules.scopes import Scopes
+from rules.scopes import find as find_scopes
 from rules.screen import lower_screen, lower_twin, screened_out
 from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
@@ -68,6 +70,7 @@ class Rule:
     boost: tuple[re.Pattern[str], ...] = ()
     boost_weight: float = 0.0
     group: str = ""  # rules of one group vote once, with the largest weight
+    outside: tuple[str, ...] = ()  # scopes it does not fire in (`rules.scopes`): "domanda", ...
 
     @cached_property
     def lower_case(self) -> Rule | None:
@@ -136,6 +139,8 @@ class Fired:
     rule: Rule
     hit: Hit
     weight: float  # the rule's weight, plus its boost where one was found
+    start: int = 0  # where its match starts in the document
+    reach: int = 0  # a negative vote: the end of its sentence (it cancels what comes before)
 
 
 # ── text folding ──────────────────────────────────────────────────────────────────────────────
@@ -202,6 +207,15 @@ class Document:
         lowered = folded.lower() if folded.isascii() else None
         return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
 
+    @cached_property
+    def scopes(self) -> Scopes:
+        """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
+        return find_scopes(self.folded)
+
+    def outside(self, rule: Rule, pos: int) -> bool:
+        """True when `pos` lies in a scope that `rule` does not fire in."""
+        return bool(rule.outside) and not self.scopes.at(pos).isdisjoint(rule.outside)
+
     def part(self, pos: int) -> str:
         """The role of the message part holding `pos`: "" for the new text, `FORWARDED`."""
         return FORWARDED if self.forwarded_at is not None and pos >= self.forwarded_at else ""
@@ -254,7 +268,8 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
         span = first_match(rule, text)
         if span is not None:
             hit = Hit(rule.name, rule.field, rule.value, document.evidence(*span))
-            fired.append(Fired(rule, hit, rule.weight))
+            reach = document.sentence(span[0])[1] if rule.weight < 0 else 0
+            fired.append(Fired(rule, hit, rule.weight, span[0], reach))
     return fired
 
 
@@ -271,6 +286,8 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
             if rule.unless_scope == "sentence" and _any_search(
                 rule.unless, document.folded[start:end]
             ):
+                continue
+            if document.outside(rule, match.start()):
                 continue
             return match.span()
     return None
@@ -302,6 +319,8 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
                 continue
             if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
                 continue
+            if document.outside(rule, state.start()):
+                continue
             if best is None or state.start() < best[1][0]:
                 best = (obj, state.span())
             break  # the first clean state of this pattern is enough
@@ -317,7 +336,22 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     pair = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
     evidence = f"[{part}] {pair}" if part else pair
     hit = Hit(rule.name, rule.field, rule.value, evidence)
-    return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0))
+    return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0), first)
+
+
+def cancel(fired: Sequence[Fired]) -> list[Fired]:
+    """The votes that stand: a negative vote («nessun pericolo») cancels the votes for its value
+    found before the end of its sentence, then goes; a second danger told after it stands.
+    A negative vote without a position (built by hand) counts as a plain negative weight."""
+    negatives = [f for f in fired if f.weight < 0 and f.reach]
+    if not negatives:
+        return list(fired)
+    return [
+        f
+        for f in fired
+        if not (f.weight < 0 and f.reach)
+        and not any(n.rule.value == f.rule.value and f.start < n.reach for n in negatives)
+    ]
 
 
 def _nearest(
@@ -358,10 +392,10 @@ def _any_search(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
 
 
 def scores(fired: Iterable[Fired]) -> dict[str, float]:
-    """The sum of the weights voting for each value."""
+    """The sum of the weights voting for each value, after the negative votes' cancellations."""
     totals: dict[str, float] = {}
     grouped: dict[tuple[str, str], float] = {}
-    for item in fired:
+    for item in cancel(list(fired)):
         if item.rule.group and item.weight > 0:
             key = (item.rule.value, item.rule.group)
             grouped[key] = max(grouped.get(key, 0.0), item.weight)

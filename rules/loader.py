@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from rules.engine import FIELD_VALUES, SCOPES, Decision, Rule, RulesError, RuleSet, fold
+from rules.scopes import NAMES as SCOPE_NAMES
 
 RULE_KEYS = {
     "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
-    "description", "near", "window", "negations", "boost", "boost_weight", "group",
+    "description", "near", "window", "negations", "boost", "boost_weight", "group", "outside",
 }  # fmt: skip
 DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight", "danger_weight", "crime_weight"}
 
@@ -152,6 +153,9 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
     group = raw.get("group", "")
     if not isinstance(group, str):
         raise fail("group must be a string")
+    outside = raw.get("outside", [])
+    if not isinstance(outside, list) or not set(outside) <= set(SCOPE_NAMES):
+        raise fail(f"outside must be a list of scopes among {', '.join(SCOPE_NAMES)}")
     return Rule(
         name=name,
         field=field,
@@ -168,6 +172,7 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
         boost=_regex_list(raw.get("boost", []), fail, "boost"),
         boost_weight=float(boost_weight),
         group=group,
+        outside=tuple(outside),
     )
 
 
