@@ -26,7 +26,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -94,6 +94,12 @@ class Decision:
     quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
     danger_weight: float = 0.0  # request_type: an emergency or urgency found votes `manutenzione`
     crime_weight: float = 0.0  # request_type: a crime against the plant votes `manutenzione`
+    question_weight: float = (
+        0.0  # request_type: a question scope (`rules.scopes`) votes informazione
+    )
+    # a named precedence table: when the key rule fires, the votes of the rules listed are void
+    # (an explicit «reclamo» outranks a weak reminder cue)
+    outranks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -315,6 +321,8 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
         for state in pattern.finditer(text):
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
+            if obj is None and start and _carries(text, start, state.span(), rule.window):
+                obj = _carried(text, objects, starts, document.sentence(start - 1), start)
             if obj is None or _negated(rule, text, state.start(), obj[0]):
                 continue
             if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
@@ -374,6 +382,38 @@ def _nearest(
                 if distance < gap:
                     best, gap = objects[j], distance
     return best
+
+
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+_VERB = re.compile(r"\b(e|sono|ha|hanno|era|erano|sta|stanno|c|ci|ho|abbiamo|si|vi|scrivo)\b")
+CARRY_WORDS = 10  # a sentence that only names the object is short
+_NEW_SUBJECT = re.compile(r"\s*(il|lo|la|i|gli|le|l'|un|uno|una)\b", re.IGNORECASE)
+
+
+def _carries(text: str, start: int, state: tuple[int, int], window: int) -> bool:
+    """A sentence whose state may take its object from the sentence before: the state comes
+    early and no new subject follows it («Storto il cartello» names its own)."""
+    return state[0] - start <= window and not _NEW_SUBJECT.match(text, state[1])
+
+
+def _carried(
+    text: str,
+    objects: Sequence[tuple[int, int]],
+    starts: Sequence[int],
+    previous: tuple[int, int],
+    start: int,
+) -> tuple[int, int] | None:
+    """The object of the previous sentence, when that sentence only names it («Il palo davanti
+    alla scuola. È tutto piegato.»): short, the object among its first words, no verb."""
+    i = bisect.bisect_left(starts, start) - 1
+    if i < 0 or objects[i][0] < previous[0]:
+        return None
+    sentence = text[previous[0] : previous[1]].lower()
+    words = _WORD.findall(sentence[: CARRY_WORDS * 20])
+    lead = _WORD.findall(text[previous[0] : objects[i][0]])
+    if len(words) > CARRY_WORDS or len(lead) > 3 or _VERB.search(sentence):
+        return None
+    return objects[i]
 
 
 def _negated(rule: Rule, text: str, state_start: int, object_start: int) -> bool:

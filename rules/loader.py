@@ -20,7 +20,15 @@ RULE_KEYS = {
     "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
     "description", "near", "window", "negations", "boost", "boost_weight", "group", "outside",
 }  # fmt: skip
-DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight", "danger_weight", "crime_weight"}
+DECISION_KEYS = {
+    "min_score",
+    "prefer",
+    "quoted_ticket_weight",
+    "danger_weight",
+    "crime_weight",
+    "question_weight",
+    "outranks",
+}
 
 
 def load_ruleset(overrides: Sequence[Path] = ()) -> RuleSet:
@@ -93,12 +101,23 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
     unknown = set(_table(source, table, f"decision.{field}")) - DECISION_KEYS
     if unknown:
         raise RulesError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
-    for key in ("min_score", "quoted_ticket_weight", "danger_weight", "crime_weight"):
+    for key in (
+        "min_score",
+        "quoted_ticket_weight",
+        "danger_weight",
+        "crime_weight",
+        "question_weight",
+    ):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
     prefer = table.get("prefer", [])
     if not isinstance(prefer, list) or any(v not in FIELD_VALUES[field] for v in prefer):
         raise RulesError(f"{where}: prefer must list values of {field}, not {prefer!r}")
+    outranks = table.get("outranks", {})
+    if not isinstance(outranks, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, str) for n in v) for v in outranks.values()
+    ):
+        raise RulesError(f"{where}: outranks must map a rule name to a list of rule names")
     return table
 
 
@@ -197,4 +216,6 @@ def _compile_decision(raw: dict[str, Any]) -> Decision:
         quoted_ticket_weight=float(raw.get("quoted_ticket_weight", 0.0)),
         danger_weight=float(raw.get("danger_weight", 0.0)),
         crime_weight=float(raw.get("crime_weight", 0.0)),
+        question_weight=float(raw.get("question_weight", 0.0)),
+        outranks={k: tuple(v) for k, v in raw.get("outranks", {}).items()},
     )

@@ -118,8 +118,7 @@ def _question(
             break
         if any(p.search(text, c_start, c_end) for p in m.question):
             return [(c_start, mark + 1, QUESTION)]
-    last = [c for c in clauses if c[0] <= mark][-1:]
-    return [(last[0][0], mark + 1, QUESTION)] if last else []
+    return []  # no interrogative word: a rhetorical "ma vi rendete conto che sta per cadere?"
 
 
 def _hypothesis(
