@@ -44,10 +44,10 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
     poles = find_poles(document.original, pole_formats)
     # a reply's quoted history says which pole and ticket it is about, and nothing else
     quoted_poles, qr = _quoted(doc.quoted, pole_formats, poles, refs)
-    level, urgency_hits = urgency.decide(document, ruleset)
-    criminal, crime_hits = crime.decide(document, ruleset)
-    kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal)
     body, competence_hits = competence.decide(document, ruleset)
+    level, urgency_hits = urgency.decide(document, ruleset, competence_hits)
+    criminal, crime_hits = crime.decide(document, ruleset)
+    kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal, body)
     fields, detail_hits = details.extract(kind, f"{doc.subject}\n{doc.text}")
     hits = [
         *crime_hits,

@@ -94,9 +94,11 @@ class Decision:
     quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
     danger_weight: float = 0.0  # request_type: an emergency or urgency found votes `manutenzione`
     crime_weight: float = 0.0  # request_type: a crime against the plant votes `manutenzione`
-    question_weight: float = (
-        0.0  # request_type: a question scope (`rules.scopes`) votes informazione
-    )
+    question_weight: float = 0.0  # request_type: a question scope votes `informazione`
+    competence_weight: float = 0.0  # request_type: a hazard for another body, reported
+    # urgency: the least level a matter implies when its rule fired, by rule name (a smell of gas
+    # is an emergency, a traffic light out is urgent): {"competenza.vvf.gas": "emergenza"}
+    floors: Mapping[str, str] = field(default_factory=dict)
     # a named precedence table: when the key rule fires, the votes of the rules listed are void
     # (an explicit «reclamo» outranks a weak reminder cue)
     outranks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

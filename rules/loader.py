@@ -28,6 +28,8 @@ DECISION_KEYS = {
     "crime_weight",
     "question_weight",
     "outranks",
+    "competence_weight",
+    "floors",
 }
 
 
@@ -107,6 +109,7 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
         "danger_weight",
         "crime_weight",
         "question_weight",
+        "competence_weight",
     ):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
@@ -118,6 +121,9 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
         isinstance(v, list) and all(isinstance(n, str) for n in v) for v in outranks.values()
     ):
         raise RulesError(f"{where}: outranks must map a rule name to a list of rule names")
+    floors = table.get("floors", {})
+    if not isinstance(floors, dict) or any(v not in FIELD_VALUES[field] for v in floors.values()):
+        raise RulesError(f"{where}: floors must map a rule name to a value of {field}")
     return table
 
 
@@ -218,4 +224,6 @@ def _compile_decision(raw: dict[str, Any]) -> Decision:
         crime_weight=float(raw.get("crime_weight", 0.0)),
         question_weight=float(raw.get("question_weight", 0.0)),
         outranks={k: tuple(v) for k, v in raw.get("outranks", {}).items()},
+        competence_weight=float(raw.get("competence_weight", 0.0)),
+        floors=dict(raw.get("floors", {})),
     )

@@ -32,6 +32,7 @@ def decide(
     refs: Sequence[TicketRef] = (),
     urgency: str = "ordinaria",
     criminal: bool = False,
+    competence: str = "fornitore",
 ) -> tuple[str, list[Hit]]:
     """The request type and the hits that voted, plus one hit saying how it was decided.
 
@@ -51,6 +52,9 @@ def decide(
     if urgency != "ordinaria" and decision.danger_weight:
         _at_least(totals, "manutenzione", decision.danger_weight)
         hits.append(Hit("request_type.danger", FIELD, "manutenzione", f"urgency {urgency}"))
+    if competence != "fornitore" and decision.competence_weight:
+        _at_least(totals, "manutenzione", decision.competence_weight)
+        hits.append(Hit("request_type.competence", FIELD, "manutenzione", f"hazard: {competence}"))
     if criminal and decision.crime_weight:
         _at_least(totals, "manutenzione", decision.crime_weight)
         hits.append(Hit("request_type.crime", FIELD, "manutenzione", "criminal event"))

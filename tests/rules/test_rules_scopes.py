@@ -136,3 +136,27 @@ def test_a_rule_names_only_known_scopes(tmp_path):
     )
     with pytest.raises(rules.RulesError, match="outside"):
         rules.load_ruleset([path])
+
+
+def test_a_hazard_for_another_body_is_a_report_with_the_urgency_of_what_it_is(classify):
+    gas = classify("All'incrocio con via Dante c'è un forte odore di gas che esce da un tombino.")
+    assert (gas.competence, gas.request_type, gas.urgency) == (
+        "vigili_del_fuoco",
+        "manutenzione",
+        "emergenza",
+    )
+    floor = next(h for h in gas.hits if h.rule == "urgency.floor")
+    assert floor.evidence.startswith("competenza.vvf.gas")
+
+
+def test_a_question_about_a_hazard_for_another_body_is_no_hazard(classify):
+    verdict = classify("Se sento odore di gas in strada, chi devo chiamare?")
+    assert verdict.urgency == "ordinaria"
+    assert verdict.request_type == "informazione"
+
+
+def test_floors_name_values_of_the_field(tmp_path):
+    path = tmp_path / "x.toml"
+    path.write_text('field = "urgency"\n[decision.urgency.floors]\n"x" = "subito"\n', "utf-8")
+    with pytest.raises(rules.RulesError, match="floors"):
+        rules.load_ruleset([path])
