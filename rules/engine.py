@@ -201,6 +201,8 @@ class Document:
     lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
     forwarded_at: int | None = None
+    # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, doc: RuleInput) -> Document:
@@ -215,10 +217,12 @@ class Document:
         lowered = folded.lower() if folded.isascii() else None
         return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
 
-    @cached_property
+    @property
     def scopes(self) -> Scopes:
         """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
-        return find_scopes(self.folded)
+        if "scopes" not in self.shared:
+            self.shared["scopes"] = find_scopes(self.folded)
+        return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:
         """True when `pos` lies in a scope that `rule` does not fire in."""
