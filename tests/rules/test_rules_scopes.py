@@ -55,7 +55,8 @@ def test_the_past_is_history_only_where_the_sender_says_it_is_over():
             "ordinaria",
         ),
         (
-            "Vorrei sapere se avete un allarme: se qualcuno dovesse rubare i cavi resteremmo al buio.",
+            "Vorrei sapere se avete un allarme: se qualcuno dovesse rubare i cavi resteremmo"
+            " al buio.",
             "informazione",
             "ordinaria",
         ),
