@@ -225,8 +225,26 @@ class Document:
         return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:
-        """True when `pos` lies in a scope that `rule` does not fire in."""
-        return bool(rule.outside) and not self.scopes.at(pos).isdisjoint(rule.outside)
+        """True when `pos` lies in a scope that `rule` does not fire in; the first such match of
+        each rule is kept for `silenced`, so that explain can say what a scope held back."""
+        if not rule.outside:
+            return False
+        held = self.scopes.at(pos) & set(rule.outside)
+        if held:
+            self.shared.setdefault("silenced", {}).setdefault(rule.name, (pos, min(held)))
+        return bool(held)
+
+    def silenced(self, rule: Rule) -> Hit | None:
+        """A hit saying that a scope held `rule` back, if one did (and the rule did not fire)."""
+        found = self.shared.get("silenced", {}).get(rule.name)
+        if found is None:
+            return None
+        pos, scope = found
+        start, end = self.sentence(pos)
+        evidence = (
+            f"[{scope}] {rule.name}: {self.evidence(max(start, pos - 40), min(end, pos + 60))}"
+        )
+        return Hit("scope.silenced", rule.field, rule.value, evidence)
 
     def part(self, pos: int) -> str:
         """The role of the message part holding `pos`: "" for the new text, `FORWARDED`."""
@@ -283,6 +301,13 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
             reach = document.sentence(span[0])[1] if rule.weight < 0 else 0
             fired.append(Fired(rule, hit, rule.weight, span[0], reach))
     return fired
+
+
+def silenced(rules: Iterable[Rule], document: Document, fired: Sequence[Fired]) -> list[Hit]:
+    """Hits for the rules that a scope held back and that did not fire elsewhere."""
+    done = {item.rule.name for item in fired}
+    found = (document.silenced(rule) for rule in rules if rule.name not in done)
+    return [hit for hit in found if hit is not None]
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:

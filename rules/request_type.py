@@ -40,7 +40,8 @@ def decide(
     """
     decision = ruleset.decision(FIELD)
     fired, void = outrank(engine.run(ruleset.for_field(FIELD), document), decision)
-    hits = [item.hit for item in fired] + void
+    held = engine.silenced(ruleset.for_field(FIELD), document, fired)
+    hits = [item.hit for item in fired] + void + held
     totals = engine.scores(fired)
     question = _question(document) if decision.question_weight else None
     if question is not None:

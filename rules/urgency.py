@@ -24,7 +24,7 @@ def decide(
     field's rule implies (`found`, looked up in the decision's `floors`), else `ordinaria`."""
     decision = ruleset.decision(FIELD)
     fired = engine.run(ruleset.for_field(FIELD), document)
-    hits = [item.hit for item in fired]
+    hits = [item.hit for item in fired] + engine.silenced(ruleset.for_field(FIELD), document, fired)
     totals = engine.scores(fired)
     for hit in found:
         level = decision.floors.get(hit.rule)

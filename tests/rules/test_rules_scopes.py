@@ -161,3 +161,10 @@ def test_floors_name_values_of_the_field(tmp_path):
     path.write_text('field = "urgency"\n[decision.urgency.floors]\n"x" = "subito"\n', "utf-8")
     with pytest.raises(rules.RulesError, match="floors"):
         rules.load_ruleset([path])
+
+
+def test_explain_says_which_scope_held_a_rule_back(classify):
+    verdict = classify("Se vedo le scintille da un lampione devo chiamare voi o l'Enel?")
+    held = [h for h in verdict.hits if h.rule == "scope.silenced" and h.field == "urgency"]
+    assert held and held[0].evidence.startswith(("[ipotesi] emergenza.", "[domanda] emergenza."))
+    assert verdict.urgency == "ordinaria"
