@@ -152,7 +152,7 @@ def _is_forward(lines: list[str], found: tuple[int, int], head: str, subject: bo
         return True
     if any(_FORWARD_INTRO.match(line) for line in header):
         return True
-    if _ATTRIBUTION_START.match(header[0].lstrip()) if header else False:
+    if header and _ATTRIBUTION_START.match(header[0].lstrip()):
         return False  # "Il giorno ... ha scritto:": a reply
     return subject or bool(_FORWARD_COVER.search(head))
 

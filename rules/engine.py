@@ -18,6 +18,12 @@ characters, unless a `negations` regex sits in the state's clause before it ("ne
 terra"). Its
 `boost` regexes (people, places) in the same sentences add `boost_weight`. Rules sharing a
 `group` count once per value, with the largest weight: two wordings of one sign are one sign.
+
+A rule's `outside` names the scopes it does not fire in (`rules.scopes`: a question, a
+hypothesis, a past that is over), one table for every rule instead of guards copied into each.
+A negative weight cancels only the votes found before the end of its sentence. The document
+knows its parts: a forwarded message read as the request, whose evidence is tagged
+`[inoltrato]`; dialect and misspellings are mapped first (`rules.spelling`).
 """
 
 from __future__ import annotations
