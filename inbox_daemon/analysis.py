@@ -102,7 +102,9 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     """Request type, urgency, crime, pole codes, quoted ticket numbers (`rules/`)."""
     parsed = work.parsed
     assert parsed is not None
-    parts = parsed.parts or Parts(parsed.new_text)
+    parts = parsed.parts
+    if parts is None or parts.request != parsed.new_text:  # a stage replaced the text (fax OCR)
+        parts = Parts(parsed.new_text)
     doc = rules.RuleInput(
         subject=parsed.subject,
         text=parts.text,
