@@ -72,3 +72,16 @@ def test_a_reply_keeps_the_pole_of_its_quote_but_not_its_words(config_file, tmp_
     assert row["pole_codes"] == ["IP-038812"]
     assert row["urgency"] == "ordinaria"  # the quoted danger is history, not a new one
     assert any(h["rule"] == "poles.quoted" for h in row["rule_hits"])
+
+
+def test_rules_explain_shows_the_part_and_the_scope_of_each_decision(config_file, tmp_path, capsys):
+    path = tmp_path / "fwd.eml"
+    path.write_text(FORWARD, encoding="utf-8")
+    assert main(["--config", str(config_file), "-q", "rules", "explain", "--file", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "urgency:        emergenza" in out and "IP-060412" in out
+    assert "[inoltrato]" in out
+    question = "Se vedo le scintille da un lampione devo chiamare voi o l'Enel?"
+    assert main(["--config", str(config_file), "-q", "rules", "explain", question]) == 0
+    out = capsys.readouterr().out
+    assert "urgency:        ordinaria" in out and "scope.silenced" in out and "[domanda]" in out
