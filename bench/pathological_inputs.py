@@ -35,6 +35,9 @@ def classify(text: str) -> rules.Verdict:
     return rules.classify(rules.RuleInput("", text), RULESET, rules.DEFAULT_POLE_FORMATS)
 
 
+_FORWARDS = "Per competenza.\n-----Messaggio inoltrato-----\nDa: x\n\n" * 20_000
+
+
 def main() -> int:
     cases: list[tuple[str, float, Callable[[], object]]] = [
         ("html: 200k nested <div>", 5, lambda: html_to_text("<div>" * 200_000 + "x")),
@@ -46,6 +49,13 @@ def main() -> int:
         ("quoting: 200k dashes on one line", 2, lambda: new_text("t\n" + "-" * 200_000 + "x\n")),
         ("quoting: 200k spaces after 'Da'", 2, lambda: new_text("t\nDa" + " " * 200_000 + "x\n")),
         ("rules: 100 KB text", 2, lambda: classify("Il palo storto e il cavo della via " * 3000)),
+        # scopes (rules/scopes.py), carried objects and the spelling table: one pass each
+        ("rules: 100 KB of questions", 2, lambda: classify("Come si fa se il palo cade? " * 3600)),
+        ("rules: 100 KB of 'se' in one question", 2, lambda: classify("se " * 33_000 + "?")),
+        ("rules: 100 KB of short sentences", 2, lambda: classify("Il palo. Piegato. " * 5600)),
+        ("rules: 100 KB of dialect", 2, lambda: classify("nun s'allumina o lampiune " * 3800)),
+        ("rules: 100 KB past, then over", 2, lambda: classify("era a terra, " * 7700 + "ora ok")),
+        ("quoting: 20k forwards", 2, lambda: new_text("Si inoltra.\n" * 2 + _FORWARDS)),
     ]
     for name in ("nodemailer-001.eml", "nodemailer-002.eml", "mimekit-004.eml"):
         path = SAMPLES / name

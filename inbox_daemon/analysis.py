@@ -29,6 +29,7 @@ from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voic
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 from parsers.pec import Pec, TrustStore
+from parsers.quoting import Parts
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,16 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
     """Request type, urgency, crime, pole codes, quoted ticket numbers (`rules/`)."""
     parsed = work.parsed
     assert parsed is not None
-    doc = rules.RuleInput(subject=parsed.subject, text=parsed.new_text, sender=parsed.from_address)
+    parts = parsed.parts
+    if parts is None or parts.request != parsed.new_text:  # a stage replaced the text (fax OCR)
+        parts = Parts(parsed.new_text)
+    doc = rules.RuleInput(
+        subject=parsed.subject,
+        text=parts.text,
+        sender=parsed.from_address,
+        forwarded=parts.forwarded,
+        quoted=parts.quoted,
+    )
     verdict = rules.classify(doc, tools.ruleset, tools.pole_formats)
     return replace(work, verdict=work.pages.weigh(verdict) if work.pages else verdict)
 

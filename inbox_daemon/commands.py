@@ -14,6 +14,7 @@ from sqlmodel import select
 from tqdm import tqdm
 
 import parsers.mime
+import parsers.quoting
 import rules
 from inbox_daemon import pipeline, pole_commands, receipts, status, ticket_commands, voicemail
 from inbox_daemon.acks import template_problems
@@ -263,9 +264,10 @@ def explain(args: argparse.Namespace, config: Config) -> int:
         subject, text = _text_of(args.file)
     if not text and not subject:
         raise UsageError("give a text, or --file with a message or text file")
-    verdict = rules.classify(
-        rules.RuleInput(subject=subject, text=text), load_rules(config), config.poles.pole_formats()
-    )
+    # the parts as the pipeline reads them: a forwarded message, a reply's quoted history
+    parts = parsers.quoting.split(text, subject or "")
+    doc = rules.RuleInput(subject, parts.text, forwarded=parts.forwarded, quoted=parts.quoted)
+    verdict = rules.classify(doc, load_rules(config), config.poles.pole_formats())
     print(f"request_type:   {verdict.request_type}")
     print(f"urgency:        {verdict.urgency}")
     print(f"criminal_event: {verdict.criminal_event}")
@@ -285,7 +287,7 @@ def _text_of(path: Path) -> tuple[str, str]:
         try:
             parsed = parsers.mime.parse(data)
             if parsed.headers:
-                return parsed.subject, parsed.new_text
+                return parsed.subject, parsed.body_text
         except parsers.errors.ParseError:
             pass
     return "", data.decode("utf-8", errors="replace")

@@ -100,7 +100,10 @@ def draft_ticket(
     deemed = policy.calendar.deemed_received(received_at)
     related = None
     if verdict.ticket_refs or verdict.request_type == "sollecito":  # the only ones that link
-        related = ledger.related(clues(parsed, verdict, poles, since=now - policy.reminder_window))
+        # the window counts back from when the reminder arrived: a backlog processed late links
+        # as it would have on the day
+        since = message.received_at - policy.reminder_window
+        related = ledger.related(clues(parsed, verdict, poles, since=since))
     year = now.astimezone(policy.tz).year
     seq = ledger.next_number(year)
     route = analysis.route

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from parsers.quoting import Parts
+
 
 @dataclass(frozen=True)
 class Attachment:
@@ -40,13 +42,16 @@ class ParsedMessage:
     top_received_at: datetime | None  # date of the topmost Received: header, aware
     headers: tuple[tuple[str, str], ...]  # every header, decoded to text, in order
     body_text: str  # all the readable text: text/plain preferred, else HTML converted
-    new_text: str  # body_text without quoted replies, forwarded history and signature
+    new_text: str  # the request: new text (+ a forwarded message), no quotes, no signature
     attachments: tuple[Attachment, ...] = ()
     defects: tuple[str, ...] = ()  # readable descriptions of what was wrong with the MIME
     is_bounce: bool = False  # delivery status notification / MAILER-DAEMON / empty Return-Path
     is_auto_submitted: bool = False  # Auto-Submitted other than "no", or a vacation reply
     is_bulk: bool = False  # Precedence: bulk|list|junk, or List-Id present
     extra: dict[str, str] = field(default_factory=dict)
+    # new_text's parts with their roles (parsers.quoting.Parts): the new text, a forwarded
+    # message, the quoted history of a reply; None where a caller built the message by hand
+    parts: Parts | None = None
 
     def header(self, name: str) -> str | None:
         """First value of header `name` (case-insensitive), or None."""

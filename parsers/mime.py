@@ -25,7 +25,7 @@ from parsers.errors import ParseError
 from parsers.filenames import safe_filename
 from parsers.html import html_to_text
 from parsers.message import Attachment, ParsedMessage
-from parsers.quoting import new_text
+from parsers.quoting import split
 
 DEFAULT_MAX_ATTACHMENT_BYTES = 30 * 1024 * 1024
 MAX_DEFECTS = 100
@@ -57,10 +57,12 @@ def parse(
     lookup = _lookup(fields["headers"])
     top_type = structure.content_type(message, [])
     part_types = {attachment.content_type for attachment in attachments}
+    parts = split(body, fields["subject"])
     return ParsedMessage(
         **fields,
         body_text=body,
-        new_text=new_text(body),
+        new_text=parts.request,
+        parts=parts,
         attachments=attachments,
         defects=_unique(defects)[:MAX_DEFECTS],
         is_bounce=flags.is_bounce(lookup, top_type, part_types, fields["from_address"]),

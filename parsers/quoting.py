@@ -1,13 +1,20 @@
-"""The new part of a message: without quoted replies, forwarded history, signature, disclaimer.
+"""The parts of a message body, each with its role: the new text, a forwarded message, history.
 
 Rules must see what the citizen wrote now, not the thread below it (an old "palo abbattuto"
-quoted in a thank-you note is not an emergency). The cuts are conservative: when in doubt
-the text stays, and when nothing would be left the whole body is kept.
+quoted in a thank-you note is not an emergency). But a municipal office or the police that
+forwards a citizen's report («si inoltra per competenza», `I:`/`Fwd:`, «Inizio messaggio
+inoltrato») is sending that report: the forwarded message is the request, and its danger and
+pole codes count. A reply's quoted history is context: a pole code or a ticket number there
+still says which pole the reply is about («vedi sotto»), a danger there is no new one.
+`split` keeps the three apart (`Parts`); `new_text` is what the rules read as the request.
+The cuts are conservative: when in doubt the text stays, and when nothing would be left the
+whole body is kept.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 MAX_CHARS = 1_000_000  # the rules never need more; keeps every scan here cheap
 _MAX_FORWARD_DEPTH = 3
@@ -76,22 +83,78 @@ _ECO = re.compile(
 )
 
 
-def new_text(body: str) -> str:
-    """`body` without quoted replies, forwarded history, signature and legal disclaimer."""
-    result = _strip(body[:MAX_CHARS].split("\n"), 0)
-    return result if result.strip() else body
+# A subject that says it is a forward: "I:", "Fw:", "Fwd:", "Inoltro", also behind "R:"/"Re:".
+_FORWARD_SUBJECT = re.compile(
+    r"^\s*(?:(?:r|re|ris|rif|aw|sv)\s*:\s*)*(?:i|fw|fwd|tr|wg|inoltr\w*)\s*:", re.IGNORECASE
+)
+# The cover note of an office passing a report on: "si inoltra per competenza", "vi giro",
+# "si trasmette", "quanto riferito", "per gli adempimenti". A reply's "vedi sotto" is no forward.
+_FORWARD_COVER = re.compile(
+    r"\b(?:inoltr\w*|trasmett\w*|trasmission\w*|(?:vi|le|ti|si)\s+gir[oa]\b|per\s+competenza|"
+    r"per\s+quanto\s+di\s+competenza|per\s+(?:opportuna\s+)?conoscenza|per\s+gli\s+adempimenti|"
+    r"per\s+i\s+provvedimenti|quanto\s+(?:segnalato|riferito|pervenut\w*|comunicato)|"
+    r"segnalazione\s+(?:pervenut|ricevut)\w*|sotto\s+riportat\w*)",
+    re.IGNORECASE,
+)
+_FORWARD_HEADER = re.compile(r"inoltrat|forwarded", re.IGNORECASE)
 
 
-def _strip(lines: list[str], depth: int) -> str:
+@dataclass(frozen=True)
+class Parts:
+    """A body cut into roles: `text` typed now, `forwarded` the message passed on (the
+    request), `quoted` the history of a reply (context: pole codes and thread only)."""
+
+    text: str
+    forwarded: str = ""
+    quoted: str = ""
+
+    @property
+    def request(self) -> str:
+        """What the request says: the new text, then the forwarded message."""
+        return "\n\n".join(part for part in (self.text, self.forwarded) if part)
+
+
+def new_text(body: str, subject: str = "") -> str:
+    """The request in `body`: its new text, plus the forwarded message when it is a forward;
+    without quoted replies, signature and legal disclaimer."""
+    return split(body, subject).request
+
+
+def split(body: str, subject: str = "") -> Parts:
+    """`body` cut into its new text, a forwarded message and the quoted history."""
+    lines = body[:MAX_CHARS].split("\n")
+    parts = _strip(lines, 0, bool(_FORWARD_SUBJECT.match(subject or "")))
+    return parts if parts.request.strip() else Parts(body)
+
+
+def _strip(lines: list[str], depth: int, forward: bool = False) -> Parts:
     found = find_reply_header(lines)
     head = lines if found is None else lines[: found[0]]
+    quoted = [line.lstrip()[1:] for line in head if line.lstrip().startswith(">")]
     head = [line for line in head if not line.lstrip().startswith(">")]
+    below = [] if found is None else lines[found[1] :]
     if found is not None and not _meaningful(head) and depth < _MAX_FORWARD_DEPTH:
         # A forward (or a reply with nothing typed above it): the earlier message is the request.
-        return _strip(lines[found[1] :], depth + 1)
-    head = _drop_disclaimers(head)
-    head = _drop_signature(head)
-    return _tidy(head)
+        return _strip(below, depth + 1)
+    head = _tidy(_drop_signature(_drop_disclaimers(head)))
+    passes_on = found is not None and _is_forward(lines, found, head, forward)
+    if passes_on and depth < _MAX_FORWARD_DEPTH:
+        inner = _strip(below, depth + 1)
+        return Parts(head, inner.request, inner.quoted)
+    history = "\n".join([*quoted, *below]).strip()
+    return Parts(head, "", history)
+
+
+def _is_forward(lines: list[str], found: tuple[int, int], head: str, subject: bool) -> bool:
+    """A header block below a cover note passes a message on (not a reply quoting one)."""
+    header = lines[found[0] : found[1]]
+    if any(_FORWARD_HEADER.search(line) for line in header if _SEPARATOR.match(line)):
+        return True
+    if any(_FORWARD_INTRO.match(line) for line in header):
+        return True
+    if header and _ATTRIBUTION_START.match(header[0].lstrip()):
+        return False  # "Il giorno ... ha scritto:": a reply
+    return subject or bool(_FORWARD_COVER.search(head))
 
 
 def find_reply_header(lines: list[str]) -> tuple[int, int] | None:
@@ -113,7 +176,10 @@ def _header_end(lines: list[str], i: int) -> int | None:
         return _skip_fields(lines, i)
     if _ATTRIBUTION_START.match(line.lstrip()):
         for size in (1, 2, 3):
-            joined = " ".join(part.strip() for part in lines[i : i + size])
+            wrapped = lines[i : i + size]
+            if size > 1 and not wrapped[-1].strip():
+                break  # an attribution is wrapped, never split by a blank line
+            joined = " ".join(part.strip() for part in wrapped)
             if _ATTRIBUTION.match(joined) and _ATTRIBUTION_EVIDENCE.search(joined):
                 return i + size
     if _WROTE_END.search(line) and _next_is_quote(lines, i + 1):

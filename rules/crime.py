@@ -18,4 +18,5 @@ def decide(document: engine.Document, ruleset: engine.RuleSet) -> tuple[bool, li
     """True when the crime rules' votes reach `min_score`; the hits say which fired."""
     fired = engine.run(ruleset.for_field(FIELD), document)
     score = engine.scores(fired).get("true", 0.0)
-    return score >= ruleset.decision(FIELD).min_score, [item.hit for item in fired]
+    held = engine.silenced(ruleset.for_field(FIELD), document, fired)
+    return score >= ruleset.decision(FIELD).min_score, [item.hit for item in fired] + held

@@ -18,6 +18,12 @@ characters, unless a `negations` regex sits in the state's clause before it ("ne
 terra"). Its
 `boost` regexes (people, places) in the same sentences add `boost_weight`. Rules sharing a
 `group` count once per value, with the largest weight: two wordings of one sign are one sign.
+
+A rule's `outside` names the scopes it does not fire in (`rules.scopes`: a question, a
+hypothesis, a past that is over), one table for every rule instead of guards copied into each.
+A negative weight cancels only the votes found before the end of its sentence. The document
+knows its parts: a forwarded message read as the request, whose evidence is tagged
+`[inoltrato]`; dialect and misspellings are mapped first (`rules.spelling`).
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
 from rules.prefilter import Prefilter, build_prefilter, fold_case
+from rules.scopes import Scopes
+from rules.scopes import find as find_scopes
 from rules.screen import lower_screen, lower_twin, screened_out
+from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
 FIELD_VALUES: Mapping[str, tuple[str, ...]] = {
@@ -67,6 +76,7 @@ class Rule:
     boost: tuple[re.Pattern[str], ...] = ()
     boost_weight: float = 0.0
     group: str = ""  # rules of one group vote once, with the largest weight
+    outside: tuple[str, ...] = ()  # scopes it does not fire in (`rules.scopes`): "domanda", ...
 
     @cached_property
     def lower_case(self) -> Rule | None:
@@ -90,6 +100,14 @@ class Decision:
     quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
     danger_weight: float = 0.0  # request_type: an emergency or urgency found votes `manutenzione`
     crime_weight: float = 0.0  # request_type: a crime against the plant votes `manutenzione`
+    question_weight: float = 0.0  # request_type: a question scope votes `informazione`
+    competence_weight: float = 0.0  # request_type: a hazard for another body, reported
+    # urgency: the least level a matter implies when its rule fired, by rule name (a smell of gas
+    # is an emergency, a traffic light out is urgent): {"competenza.vvf.gas": "emergenza"}
+    floors: Mapping[str, str] = field(default_factory=dict)
+    # a named precedence table: when the key rule fires, the votes of the rules listed are void
+    # (an explicit «reclamo» outranks a weak reminder cue)
+    outranks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,6 +153,8 @@ class Fired:
     rule: Rule
     hit: Hit
     weight: float  # the rule's weight, plus its boost where one was found
+    start: int = 0  # where its match starts in the document
+    reach: int = 0  # a negative vote: the end of its sentence (it cancels what comes before)
 
 
 # ── text folding ──────────────────────────────────────────────────────────────────────────────
@@ -173,22 +193,68 @@ def fold(text: str) -> str:
 _SENTENCE_END = re.compile(r"[.!?;]+(?=\s|$)|\n[ \t]*\n")
 
 
+FORWARDED = "inoltrato"  # the tag of evidence found in a forwarded message
+
+
 @dataclass(frozen=True)
 class Document:
-    """The text the rules read: subject, a blank line, body; folded once for every rule."""
+    """The text the rules read: subject, a blank line, body, then the forwarded message if
+    any (`forwarded_at` says where it starts); folded once for every rule."""
 
     original: str
     folded: str
     sentence_ends: tuple[int, ...]
     lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
+    forwarded_at: int | None = None
+    # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
+    shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, doc: RuleInput) -> Document:
         original = f"{doc.subject or ''}\n\n{doc.text or ''}"
-        folded = fold(original)
+        forwarded_at = None
+        if doc.forwarded:
+            original += "\n\n"
+            forwarded_at = len(original)
+            original += doc.forwarded
+        folded = normalise(fold(original))
         ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
-        return cls(original, folded, ends, folded.lower() if folded.isascii() else None)
+        lowered = folded.lower() if folded.isascii() else None
+        return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
+
+    @property
+    def scopes(self) -> Scopes:
+        """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
+        if "scopes" not in self.shared:
+            self.shared["scopes"] = find_scopes(self.folded)
+        return self.shared["scopes"]
+
+    def outside(self, rule: Rule, pos: int) -> bool:
+        """True when `pos` lies in a scope that `rule` does not fire in; the first such match of
+        each rule is kept for `silenced`, so that explain can say what a scope held back."""
+        if not rule.outside:
+            return False
+        held = self.scopes.at(pos) & set(rule.outside)
+        if held:
+            self.shared.setdefault("silenced", {}).setdefault(rule.name, (pos, min(held)))
+        return bool(held)
+
+    def silenced(self, rule: Rule) -> Hit | None:
+        """A hit saying that a scope held `rule` back, if one did (and the rule did not fire)."""
+        found = self.shared.get("silenced", {}).get(rule.name)
+        if found is None:
+            return None
+        pos, scope = found
+        start, end = self.sentence(pos)
+        evidence = (
+            f"[{scope}] {rule.name}: {self.evidence(max(start, pos - 40), min(end, pos + 60))}"
+        )
+        return Hit("scope.silenced", rule.field, rule.value, evidence)
+
+    def part(self, pos: int) -> str:
+        """The role of the message part holding `pos`: "" for the new text, `FORWARDED`."""
+        return FORWARDED if self.forwarded_at is not None and pos >= self.forwarded_at else ""
 
     @cached_property
     def lower_case(self) -> Document | None:
@@ -209,8 +275,11 @@ class Document:
         return start, end
 
     def evidence(self, start: int, end: int) -> str:
+        """The matched text, short, tagged with its message part when not the new text."""
         text = " ".join(self.original[start:end].split())
-        return text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+        text = text if len(text) <= EVIDENCE_CHARS else text[: EVIDENCE_CHARS - 1] + "…"
+        part = self.part(start)
+        return f"[{part}] {text}" if part else text
 
 
 # ── running ───────────────────────────────────────────────────────────────────────────────────
@@ -235,8 +304,16 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
         span = first_match(rule, text)
         if span is not None:
             hit = Hit(rule.name, rule.field, rule.value, document.evidence(*span))
-            fired.append(Fired(rule, hit, rule.weight))
+            reach = document.sentence(span[0])[1] if rule.weight < 0 else 0
+            fired.append(Fired(rule, hit, rule.weight, span[0], reach))
     return fired
+
+
+def silenced(rules: Iterable[Rule], document: Document, fired: Sequence[Fired]) -> list[Hit]:
+    """Hits for the rules that a scope held back and that did not fire elsewhere."""
+    done = {item.rule.name for item in fired}
+    found = (document.silenced(rule) for rule in rules if rule.name not in done)
+    return [hit for hit in found if hit is not None]
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
@@ -252,6 +329,8 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
             if rule.unless_scope == "sentence" and _any_search(
                 rule.unless, document.folded[start:end]
             ):
+                continue
+            if document.outside(rule, match.start()):
                 continue
             return match.span()
     return None
@@ -279,9 +358,13 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
         for state in pattern.finditer(text):
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
+            if obj is None and start and _carries(text, start, state.span(), rule.window):
+                obj = _carried(text, objects, starts, document.sentence(start - 1), start)
             if obj is None or _negated(rule, text, state.start(), obj[0]):
                 continue
             if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
+                continue
+            if document.outside(rule, state.start()):
                 continue
             if best is None or state.start() < best[1][0]:
                 best = (obj, state.span())
@@ -291,10 +374,29 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     (o_start, o_end), (s_start, s_end) = best
     start, end = document.sentence(s_start)
     boosted = _any_search(rule.boost, text[start:end])
-    where = document.evidence(min(o_start, s_start), max(o_end, s_end))
-    evidence = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
+    first = min(o_start, s_start)
+    where = document.evidence(first, max(o_end, s_end))
+    part = document.part(first)
+    where = where.removeprefix(f"[{part}] ") if part else where
+    pair = f"{document.original[o_start:o_end]} + {document.original[s_start:s_end]}: {where}"
+    evidence = f"[{part}] {pair}" if part else pair
     hit = Hit(rule.name, rule.field, rule.value, evidence)
-    return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0))
+    return Fired(rule, hit, rule.weight + (rule.boost_weight if boosted else 0.0), first)
+
+
+def cancel(fired: Sequence[Fired]) -> list[Fired]:
+    """The votes that stand: a negative vote («nessun pericolo») cancels the votes for its value
+    found before the end of its sentence, then goes; a second danger told after it stands.
+    A negative vote without a position (built by hand) counts as a plain negative weight."""
+    negatives = [f for f in fired if f.weight < 0 and f.reach]
+    if not negatives:
+        return list(fired)
+    return [
+        f
+        for f in fired
+        if not (f.weight < 0 and f.reach)
+        and not any(n.rule.value == f.rule.value and f.start < n.reach for n in negatives)
+    ]
 
 
 def _nearest(
@@ -319,6 +421,38 @@ def _nearest(
     return best
 
 
+_WORD = re.compile(r"[^\W\d_]+|\d+")
+_VERB = re.compile(r"\b(e|sono|ha|hanno|era|erano|sta|stanno|c|ci|ho|abbiamo|si|vi|scrivo)\b")
+CARRY_WORDS = 10  # a sentence that only names the object is short
+_NEW_SUBJECT = re.compile(r"\s*(il|lo|la|i|gli|le|l'|un|uno|una)\b", re.IGNORECASE)
+
+
+def _carries(text: str, start: int, state: tuple[int, int], window: int) -> bool:
+    """A sentence whose state may take its object from the sentence before: the state comes
+    early and no new subject follows it («Storto il cartello» names its own)."""
+    return state[0] - start <= window and not _NEW_SUBJECT.match(text, state[1])
+
+
+def _carried(
+    text: str,
+    objects: Sequence[tuple[int, int]],
+    starts: Sequence[int],
+    previous: tuple[int, int],
+    start: int,
+) -> tuple[int, int] | None:
+    """The object of the previous sentence, when that sentence only names it («Il palo davanti
+    alla scuola. È tutto piegato.»): short, the object among its first words, no verb."""
+    i = bisect.bisect_left(starts, start) - 1
+    if i < 0 or objects[i][0] < previous[0]:
+        return None
+    sentence = text[previous[0] : previous[1]].lower()
+    words = _WORD.findall(sentence[: CARRY_WORDS * 20])
+    lead = _WORD.findall(text[previous[0] : objects[i][0]])
+    if len(words) > CARRY_WORDS or len(lead) > 3 or _VERB.search(sentence):
+        return None
+    return objects[i]
+
+
 def _negated(rule: Rule, text: str, state_start: int, object_start: int) -> bool:
     """A negation in the state's clause before it, reaching back to the object if it precedes."""
     begin = max(
@@ -335,10 +469,10 @@ def _any_search(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
 
 
 def scores(fired: Iterable[Fired]) -> dict[str, float]:
-    """The sum of the weights voting for each value."""
+    """The sum of the weights voting for each value, after the negative votes' cancellations."""
     totals: dict[str, float] = {}
     grouped: dict[tuple[str, str], float] = {}
-    for item in fired:
+    for item in cancel(list(fired)):
         if item.rule.group and item.weight > 0:
             key = (item.rule.value, item.rule.group)
             grouped[key] = max(grouped.get(key, 0.0), item.weight)

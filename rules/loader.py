@@ -14,12 +14,23 @@ from pathlib import Path
 from typing import Any
 
 from rules.engine import FIELD_VALUES, SCOPES, Decision, Rule, RulesError, RuleSet, fold
+from rules.scopes import NAMES as SCOPE_NAMES
 
 RULE_KEYS = {
     "name", "field", "value", "patterns", "unless", "unless_scope", "weight", "enabled",
-    "description", "near", "window", "negations", "boost", "boost_weight", "group",
+    "description", "near", "window", "negations", "boost", "boost_weight", "group", "outside",
 }  # fmt: skip
-DECISION_KEYS = {"min_score", "prefer", "quoted_ticket_weight", "danger_weight", "crime_weight"}
+DECISION_KEYS = {
+    "min_score",
+    "prefer",
+    "quoted_ticket_weight",
+    "danger_weight",
+    "crime_weight",
+    "question_weight",
+    "outranks",
+    "competence_weight",
+    "floors",
+}
 
 
 def load_ruleset(overrides: Sequence[Path] = ()) -> RuleSet:
@@ -92,12 +103,27 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
     unknown = set(_table(source, table, f"decision.{field}")) - DECISION_KEYS
     if unknown:
         raise RulesError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
-    for key in ("min_score", "quoted_ticket_weight", "danger_weight", "crime_weight"):
+    for key in (
+        "min_score",
+        "quoted_ticket_weight",
+        "danger_weight",
+        "crime_weight",
+        "question_weight",
+        "competence_weight",
+    ):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
     prefer = table.get("prefer", [])
     if not isinstance(prefer, list) or any(v not in FIELD_VALUES[field] for v in prefer):
         raise RulesError(f"{where}: prefer must list values of {field}, not {prefer!r}")
+    outranks = table.get("outranks", {})
+    if not isinstance(outranks, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, str) for n in v) for v in outranks.values()
+    ):
+        raise RulesError(f"{where}: outranks must map a rule name to a list of rule names")
+    floors = table.get("floors", {})
+    if not isinstance(floors, dict) or any(v not in FIELD_VALUES[field] for v in floors.values()):
+        raise RulesError(f"{where}: floors must map a rule name to a value of {field}")
     return table
 
 
@@ -152,6 +178,9 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
     group = raw.get("group", "")
     if not isinstance(group, str):
         raise fail("group must be a string")
+    outside = raw.get("outside", [])
+    if not isinstance(outside, list) or not set(outside) <= set(SCOPE_NAMES):
+        raise fail(f"outside must be a list of scopes among {', '.join(SCOPE_NAMES)}")
     return Rule(
         name=name,
         field=field,
@@ -168,6 +197,7 @@ def _compile_rule(source: str, raw: dict[str, Any]) -> Rule:
         boost=_regex_list(raw.get("boost", []), fail, "boost"),
         boost_weight=float(boost_weight),
         group=group,
+        outside=tuple(outside),
     )
 
 
@@ -192,4 +222,8 @@ def _compile_decision(raw: dict[str, Any]) -> Decision:
         quoted_ticket_weight=float(raw.get("quoted_ticket_weight", 0.0)),
         danger_weight=float(raw.get("danger_weight", 0.0)),
         crime_weight=float(raw.get("crime_weight", 0.0)),
+        question_weight=float(raw.get("question_weight", 0.0)),
+        outranks={k: tuple(v) for k, v in raw.get("outranks", {}).items()},
+        competence_weight=float(raw.get("competence_weight", 0.0)),
+        floors=dict(raw.get("floors", {})),
     )

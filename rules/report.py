@@ -1,7 +1,9 @@
 """Measure the rules against a labelled corpus: `python -m rules.report CORPUS.toml [...]`.
 
 A corpus is a TOML file of `[[message]]` tables with `id`, `subject`, `body`, `sender` and the
-labels `request_type`, `urgency`, `criminal_event`, `pole_codes`. The report gives per-field
+labels `request_type`, `urgency`, `criminal_event`, `pole_codes`. A body is read as the pipeline
+reads a mail body (`parsers.quoting`: the new text, a forwarded message, the quoted history), so
+that forwards and replies are measured as they are classified. The report gives per-field
 figures and every disagreement, so that a rule change can be judged by what it fixes and breaks.
 The daemon's CLI can call `evaluate` and `format_report` the same way.
 """
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from parsers.quoting import split
 from rules import classify
 from rules.engine import RulesError, RuleSet
 from rules.loader import load_ruleset
@@ -139,7 +142,7 @@ def load_corpus(path: Path) -> list[Labelled]:
             messages.append(
                 Labelled(
                     id=str(raw["id"]),
-                    doc=RuleInput(raw["subject"], raw["body"], raw.get("sender")),
+                    doc=_input(raw),
                     request_type=raw["request_type"],
                     urgency=raw["urgency"],
                     criminal_event=bool(raw["criminal_event"]),
@@ -151,6 +154,13 @@ def load_corpus(path: Path) -> list[Labelled]:
         except KeyError as exc:
             raise ValueError(f"{path}: message #{i + 1} lacks {exc}") from None
     return messages
+
+
+def _input(raw: dict) -> RuleInput:
+    """What the pipeline hands the rules for this body (`analysis.classify`)."""
+    parts = split(raw["body"], raw["subject"])
+    subject, sender = raw["subject"], raw.get("sender")
+    return RuleInput(subject, parts.text, sender, forwarded=parts.forwarded, quoted=parts.quoted)
 
 
 def evaluate(

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from rules import engine
 from rules.linking import TicketRef
+from rules.scopes import QUESTION
 from rules.types import Hit
 
 FIELD = "request_type"
@@ -31,21 +32,30 @@ def decide(
     refs: Sequence[TicketRef] = (),
     urgency: str = "ordinaria",
     criminal: bool = False,
+    competence: str = "fornitore",
 ) -> tuple[str, list[Hit]]:
     """The request type and the hits that voted, plus one hit saying how it was decided.
 
     `urgency` and `criminal` are the other fields' verdicts on the same document.
     """
     decision = ruleset.decision(FIELD)
-    fired = engine.run(ruleset.for_field(FIELD), document)
-    hits = [item.hit for item in fired]
+    fired, void = outrank(engine.run(ruleset.for_field(FIELD), document), decision)
+    held = engine.silenced(ruleset.for_field(FIELD), document, fired)
+    hits = [item.hit for item in fired] + void + held
     totals = engine.scores(fired)
+    question = _question(document) if decision.question_weight else None
+    if question is not None:
+        _at_least(totals, "informazione", decision.question_weight)
+        hits.append(Hit("request_type.question", FIELD, "informazione", question))
     if refs and decision.quoted_ticket_weight:
         totals["sollecito"] = totals.get("sollecito", 0.0) + decision.quoted_ticket_weight
         hits.append(Hit("request_type.quoted_ticket", FIELD, "sollecito", refs[0].raw))
     if urgency != "ordinaria" and decision.danger_weight:
         _at_least(totals, "manutenzione", decision.danger_weight)
         hits.append(Hit("request_type.danger", FIELD, "manutenzione", f"urgency {urgency}"))
+    if competence != "fornitore" and decision.competence_weight:
+        _at_least(totals, "manutenzione", decision.competence_weight)
+        hits.append(Hit("request_type.competence", FIELD, "manutenzione", f"hazard: {competence}"))
     if criminal and decision.crime_weight:
         _at_least(totals, "manutenzione", decision.crime_weight)
         hits.append(Hit("request_type.crime", FIELD, "manutenzione", "criminal event"))
@@ -56,6 +66,34 @@ def decide(
         return UNDECIDED, hits
     hits.append(Hit("request_type.decision", FIELD, value, _summary(totals)))
     return value, hits
+
+
+def outrank(
+    fired: Sequence[engine.Fired], decision: engine.Decision
+) -> tuple[list[engine.Fired], list[Hit]]:
+    """The votes that stand after the precedence table, and a hit for each one made void."""
+    present = {item.rule.name for item in fired}
+    void_by = {
+        loser: winner
+        for winner, losers in decision.outranks.items()
+        if winner in present
+        for loser in losers
+    }
+    kept = [item for item in fired if item.rule.name not in void_by]
+    void = [
+        Hit(f"{FIELD}.outranked", FIELD, item.rule.value, f"{item.rule.name} < {void_by[name]}")
+        for item in fired
+        if (name := item.rule.name) in void_by
+    ]
+    return kept, void
+
+
+def _question(document: engine.Document) -> str | None:
+    """The first question scope's text, when the message asks something."""
+    for start, end, name in document.scopes.spans:
+        if name == QUESTION:
+            return f"[{name}] {document.evidence(start, end)}"
+    return None
 
 
 def _at_least(totals: dict[str, float], value: str, score: float) -> None:

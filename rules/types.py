@@ -22,11 +22,19 @@ class PoleFormat:
 
 @dataclass(frozen=True)
 class RuleInput:
-    """What the rules read: the subject and the new text of one request."""
+    """What the rules read: the subject and the parts of one request's body, by role.
+
+    `text` is what the sender typed now; `forwarded` a message it passes on (an office
+    forwarding a citizen's report: that report is the request, read like the text); `quoted`
+    the history of a reply (context only: its pole codes and ticket numbers say what the reply
+    is about, its dangers and wording are not new).
+    """
 
     subject: str
     text: str
     sender: str | None = None
+    forwarded: str = ""
+    quoted: str = ""
 
 
 @dataclass(frozen=True)

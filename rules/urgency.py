@@ -8,6 +8,8 @@ negative weight to cancel a level outright.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rules import engine
 from rules.types import URGENCIES, Hit
 
@@ -15,12 +17,20 @@ FIELD = "urgency"
 DEFAULT = "ordinaria"
 
 
-def decide(document: engine.Document, ruleset: engine.RuleSet) -> tuple[str, list[Hit]]:
-    """The most severe urgency whose votes reach `min_score`, else `ordinaria`."""
+def decide(
+    document: engine.Document, ruleset: engine.RuleSet, found: Sequence[Hit] = ()
+) -> tuple[str, list[Hit]]:
+    """The most severe urgency whose votes reach `min_score`, or that a matter found by another
+    field's rule implies (`found`, looked up in the decision's `floors`), else `ordinaria`."""
     decision = ruleset.decision(FIELD)
     fired = engine.run(ruleset.for_field(FIELD), document)
-    hits = [item.hit for item in fired]
+    hits = [item.hit for item in fired] + engine.silenced(ruleset.for_field(FIELD), document, fired)
     totals = engine.scores(fired)
+    for hit in found:
+        level = decision.floors.get(hit.rule)
+        if level is not None and level != DEFAULT:
+            totals[level] = max(totals.get(level, 0.0), decision.min_score)
+            hits.append(Hit(f"{FIELD}.floor", FIELD, level, f"{hit.rule}: {hit.evidence}"))
     for level in URGENCIES:  # most severe first
         if level != DEFAULT and totals.get(level, 0.0) >= decision.min_score:
             return level, hits

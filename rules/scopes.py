@@ -1,0 +1,155 @@
+"""Scopes: which clauses of a message do not report a state here and now.
+
+A danger named in a question («come si segnala un guasto?»), in a hypothesis («se qualcuno
+dovesse rubare i cavi») or in a past the sender says is over («era buio la settimana scorsa,
+ora è tutto a posto») is no danger, no fault and no crime. Rules used to carry these guards,
+copied into each one and bound to the whole sentence; here they are computed once per message
+from one table (`tables/scopes.toml`), clause by clause, and a rule names the scopes it does
+not fire in (`outside`). Linear: a few regex scans and a bisection per lookup.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property
+from pathlib import Path
+
+TABLE = Path(__file__).parent / "tables" / "scopes.toml"
+QUESTION, HYPOTHESIS, PAST = "domanda", "ipotesi", "passato"
+NAMES = (QUESTION, HYPOTHESIS, PAST)
+_CLAUSE = re.compile(r"[,;:.!?()]+|\n|\s(?=(?:ma|pero|invece|mentre)\s)")
+_SENTENCE = re.compile(r"[.!?;]+(?=\s|$)|\n[ \t]*\n")
+
+
+@dataclass(frozen=True)
+class Markers:
+    question: tuple[re.Pattern[str], ...]
+    hypothesis: tuple[re.Pattern[str], ...]
+    hypothesis_ends: tuple[re.Pattern[str], ...]
+    resolved: tuple[re.Pattern[str], ...]
+    past: tuple[re.Pattern[str], ...]
+
+
+@cache
+def markers(path: Path = TABLE) -> Markers:
+    with open(path, "rb") as handle:
+        data = tomllib.load(handle)
+
+    def compiled(table: str, key: str) -> tuple[re.Pattern[str], ...]:
+        return tuple(re.compile(p, re.IGNORECASE) for p in data[table].get(key, []))
+
+    return Markers(
+        compiled(QUESTION, "starts"),
+        compiled(HYPOTHESIS, "starts"),
+        compiled(HYPOTHESIS, "ends"),
+        compiled(PAST, "resolved"),
+        compiled(PAST, "marks"),
+    )
+
+
+@dataclass(frozen=True)
+class Scopes:
+    """Spans of the text (start, end, scope name), sorted by start; the spans of one scope do
+    not overlap, so a lookup is a bisection per scope."""
+
+    spans: tuple[tuple[int, int, str], ...]
+
+    def at(self, pos: int) -> frozenset[str]:
+        """The scopes holding `pos`."""
+        found = []
+        for name, (starts, ends) in self._index.items():
+            i = bisect.bisect_right(starts, pos) - 1
+            if i >= 0 and pos < ends[i]:
+                found.append(name)
+        return frozenset(found)
+
+    @cached_property
+    def _index(self) -> dict[str, tuple[list[int], list[int]]]:
+        index: dict[str, tuple[list[int], list[int]]] = {}
+        for start, end, name in self.spans:
+            starts, ends = index.setdefault(name, ([], []))
+            if starts and start < ends[-1]:  # overlapping: merge into the previous span
+                ends[-1] = max(ends[-1], end)
+                continue
+            starts.append(start)
+            ends.append(end)
+        return index
+
+
+def find(text: str) -> Scopes:
+    """The question, hypothesis and past scopes of `text` (folded, any case)."""
+    m = markers()
+    lowered = text.lower()
+    clauses = _clauses(lowered)
+    spans: list[tuple[int, int, str]] = []
+    starts = [c[0] for c in clauses]
+    for start, end in _sentences(lowered):
+        inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+        spans += _question(lowered, start, end, inside, m)
+        spans += _hypothesis(lowered, end, inside, m)
+    spans += _past(lowered, clauses, m)
+    return Scopes(tuple(sorted(spans)))
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    ends = [m.end() for m in _SENTENCE.finditer(text)]
+    starts = [0, *ends]
+    return [(s, e) for s, e in zip(starts, [*ends, len(text)], strict=True) if e > s]
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    cuts = [0, *(m.end() for m in _CLAUSE.finditer(text)), len(text)]
+    return [(s, e) for s, e in itertools.pairwise(cuts) if e > s]
+
+
+def _question(
+    text: str, start: int, end: int, clauses: Sequence[tuple[int, int]], m: Markers
+) -> list[tuple[int, int, str]]:
+    if "?" not in text[start:end] or not clauses:
+        return []
+    mark = text.rfind("?", start, end)
+    for c_start, c_end in clauses:
+        if c_start > mark:
+            break
+        if any(p.search(text, c_start, c_end) for p in m.question):
+            return [(c_start, mark + 1, QUESTION)]
+    return []  # no interrogative word: a rhetorical "ma vi rendete conto che sta per cadere?"
+
+
+def _hypothesis(
+    text: str, end: int, clauses: Sequence[tuple[int, int]], m: Markers
+) -> list[tuple[int, int, str]]:
+    for i, (c_start, c_end) in enumerate(clauses):
+        found = [x.start() for p in m.hypothesis if (x := p.search(text, c_start, c_end))]
+        if not found:
+            continue
+        stop = end
+        for n_start, n_end in clauses[i + 1 :]:
+            if any(p.match(text, n_start, n_end) for p in _leading(m.hypothesis_ends)):
+                stop = n_start
+                break
+        return [(min(found), stop, HYPOTHESIS)]
+    return []
+
+
+@cache
+def _leading(patterns: tuple[re.Pattern[str], ...]) -> tuple[re.Pattern[str], ...]:
+    """The patterns anchored at a clause's first word."""
+    return tuple(re.compile(r"\s*" + p.pattern, p.flags) for p in patterns)
+
+
+def _past(text: str, clauses: Sequence[tuple[int, int]], m: Markers) -> list[tuple[int, int, str]]:
+    ends = [x.start() for p in m.resolved for x in p.finditer(text)]
+    if not ends:
+        return []
+    resolved_at = max(ends)
+    return [
+        (c_start, c_end, PAST)
+        for c_start, c_end in clauses
+        if c_end <= resolved_at + 1 and any(p.search(text, c_start, c_end) for p in m.past)
+    ]

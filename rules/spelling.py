@@ -1,0 +1,52 @@
+"""Dialect and misspelt words, and OCR slips inside words, mapped to standard Italian.
+
+The rules are written in standard Italian; people write «lampiune», «palu», «nun s'allumina»,
+«scuperto», and a fax's OCR reads «spent0» or «pa1o». One table (`tables/spelling.toml`) maps
+them before any rule runs, so no rule repeats the variants. The text keeps its length (a
+shorter standard form is padded with spaces) so that a match's span is still the span of what
+was written. Pure and linear: one alternation of literal words, two single-character classes.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+
+TABLE = Path(__file__).parent / "tables" / "spelling.toml"
+# OCR slips inside a word: a zero or a one between letters («spent0», «pa1o», «1ampione»)
+_OCR_ZERO = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{2})0\b", re.IGNORECASE | re.ASCII)
+_OCR_ONE = re.compile(r"(?<=[a-z])1(?=[a-z])|\b1(?=ampion|uce\b|uci\b)", re.IGNORECASE | re.ASCII)
+
+
+@cache
+def words(path: Path = TABLE) -> Mapping[str, str]:
+    """The table: variant -> standard form, padded to the variant's length."""
+    with open(path, "rb") as handle:
+        table = tomllib.load(handle)["words"]
+    out = {}
+    for variant, standard in table.items():
+        if len(standard) > len(variant):
+            raise ValueError(f"{path}: {variant!r} -> {standard!r} is longer than the word")
+        out[variant.lower()] = standard.lower().ljust(len(variant))
+    return out
+
+
+@cache
+def _pattern(path: Path = TABLE) -> re.Pattern[str]:
+    variants = sorted(words(path), key=len, reverse=True)
+    alternation = "|".join(re.escape(v) for v in variants)
+    return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE | re.ASCII)
+
+
+def normalise(folded: str) -> str:
+    """`folded` (see `engine.fold`) with dialect, misspellings and OCR slips mapped; same length."""
+    table = words()
+    text = _pattern().sub(lambda m: table.get(m.group().lower(), m.group()), folded)
+    if "0" in text:
+        text = _OCR_ZERO.sub("o", text)
+    if "1" in text:
+        text = _OCR_ONE.sub("l", text)
+    return text
