@@ -35,6 +35,7 @@ from datetime import datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from inbox_daemon import outbox, pipeline
 from inbox_daemon.context import Context
@@ -43,6 +44,7 @@ from inbox_daemon.errors import ExitCode, SourceError
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
+from inbox_daemon.store.db import is_outage, outage, wait_until_back
 from inbox_daemon.systemd_notify import Watchdog, notify
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
@@ -63,6 +65,7 @@ class Daemon:
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
         self._watchdog = Watchdog()  # systemd: alive while the main loop makes progress
         self._tickets, self._last_ticket = 0, ""  # since start, for the status line
+        self._scheduler: BackgroundScheduler | None = None
         swept = ctx.spool.blobs.sweep_temporary()
         if swept:
             log.info("store: removed %d file(s) half-written before a crash", swept)
@@ -98,6 +101,7 @@ class Daemon:
                 max_instances=1, coalesce=True, next_run_time=datetime.now(self.ctx.tz),
             )  # fmt: skip
         self._delivery = delivery = Delivery(self.ctx)
+        self._scheduler = scheduler
         for source in self.pushed:
             source.start()
         scheduler.start()
@@ -111,7 +115,12 @@ class Daemon:
         with self._analysis() as analyse:
             try:
                 while not self.stopping.is_set():
-                    self._drain(analyse)
+                    try:
+                        self._drain(analyse)
+                    except SQLAlchemyError as exc:
+                        if not is_outage(exc):
+                            raise
+                        self._ride_out(exc)
                     self._watchdog.alive(self._status())
                     self.wake.wait(IDLE_WAKE_S)
                     self.wake.clear()
@@ -136,9 +145,30 @@ class Daemon:
         for source in self.polled:
             if source not in folders:
                 source.close()
-        self._drain(analyse, until=until)
+        try:
+            self._drain(analyse, until=until)
+        except SQLAlchemyError as exc:  # they are stored: registered at the next start
+            if not is_outage(exc):
+                raise
         delivery.stop()
         log.info("stopped; unsent acknowledgements stay queued")
+
+    def _ride_out(self, exc: SQLAlchemyError) -> None:
+        """The database is away: wait for it (the watchdog fed meanwhile), then poll every
+        source at once, for what waited on the servers, and wake the outbox."""
+        outage(self.ctx.engine).lost(exc)  # logged once, by whichever thread met it first
+        while not self.stopping.is_set():
+            self._watchdog.alive("waiting for the database")
+            if wait_until_back(self.ctx.engine, self.stopping, within_s=IDLE_WAKE_S):
+                break
+        if self.stopping.is_set():
+            return
+        if self._scheduler is not None:
+            now = datetime.now(self.ctx.tz)
+            for source in self.polled:
+                self._scheduler.modify_job(f"poll:{source.name}", next_run_time=now)
+        if self._delivery is not None:
+            self._delivery.wake()
 
     def _poll_all(self, results: list[bool]) -> None:
         results.extend(self.poll(source) for source in self.polled)
@@ -160,6 +190,8 @@ class Daemon:
         return True
 
     def _report(self, name: str, exc: Exception) -> None:
+        if is_outage(exc):
+            return  # the store logs a database outage once, whoever meets it (`db.Outage`)
         expected = isinstance(exc, SourceError)  # its text says what to do; no traceback
         fault = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         if self._faults.get(name) != fault:
