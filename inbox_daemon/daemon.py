@@ -24,6 +24,7 @@ reads one line saying what to fix, not the same line every poll.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import signal
@@ -34,6 +35,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from types import FrameType
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -41,6 +43,7 @@ from inbox_daemon import outbox, pipeline
 from inbox_daemon.context import Context
 from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ExitCode, SourceError
+from inbox_daemon.instances import Heartbeat, shared
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
@@ -59,7 +62,10 @@ class Daemon:
         self.ctx = ctx
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
+        # on a shared PostgreSQL: a heartbeat row, and one fetcher per mailbox folder
+        self.heartbeat = Heartbeat(ctx.engine, self._poll_soon) if shared(ctx.engine) else None
+        leases = self.heartbeat.leases if self.heartbeat else None
+        self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set, leases)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
@@ -78,6 +84,8 @@ class Daemon:
         """
         polled: list[bool] = []
         fetcher = threading.Thread(target=self._poll_all, args=(polled,), name="fetch")
+        if self.heartbeat:
+            self.heartbeat.start()
         with self._analysis() as analyse:
             fetcher.start()
             done = 0  # one pass: a message that fails is not tried again until the next run
@@ -88,6 +96,8 @@ class Daemon:
         outbox.deliver_due(self.ctx)
         for source in self.polled:
             source.close()
+        if self.heartbeat:
+            self.heartbeat.stop()
         failed = len(polled) < len(self.polled) or not all(polled)
         return ExitCode.source_failed if failed else ExitCode.ok
 
@@ -102,6 +112,8 @@ class Daemon:
             )  # fmt: skip
         self._delivery = delivery = Delivery(self.ctx)
         self._scheduler = scheduler
+        if self.heartbeat:
+            self.heartbeat.start()
         for source in self.pushed:
             source.start()
         scheduler.start()
@@ -145,6 +157,8 @@ class Daemon:
         for source in self.polled:
             if source not in folders:
                 source.close()
+        if self.heartbeat:  # its folders are free for another instance at once
+            self.heartbeat.stop()
         try:
             self._drain(analyse, until=until)
         except SQLAlchemyError as exc:  # they are stored: registered at the next start
@@ -163,12 +177,16 @@ class Daemon:
                 break
         if self.stopping.is_set():
             return
-        if self._scheduler is not None:
-            now = datetime.now(self.ctx.tz)
-            for source in self.polled:
-                self._scheduler.modify_job(f"poll:{source.name}", next_run_time=now)
+        for source in self.polled:
+            self._poll_soon(source.name)
         if self._delivery is not None:
             self._delivery.wake()
+
+    def _poll_soon(self, name: str) -> None:
+        """Poll source `name` now (its folder just taken over, the database back)."""
+        if self._scheduler is not None and not self.stopping.is_set():
+            with contextlib.suppress(JobLookupError):  # a stop under way removed the job
+                self._scheduler.modify_job(f"poll:{name}", next_run_time=datetime.now(self.ctx.tz))
 
     def _poll_all(self, results: list[bool]) -> None:
         results.extend(self.poll(source) for source in self.polled)
