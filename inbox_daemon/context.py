@@ -40,6 +40,7 @@ class Context:
     own_addresses: frozenset[str]  # never acknowledged: derived from the config, once
     policy: Policy  # what `decide` applies: calendar, reminder window, acknowledgements
     register: LoadedRegister  # the pole register, for the locate stage
+    instance: str | None = None  # this daemon's id on a shared database (`instances.py`)
 
 
 def build_context(config: Config) -> Context:

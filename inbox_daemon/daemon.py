@@ -25,6 +25,7 @@ reads one line saying what to fix, not the same line every poll.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -59,11 +60,14 @@ STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a ma
 
 class Daemon:
     def __init__(self, ctx: Context) -> None:
+        # on a shared PostgreSQL: a heartbeat row, one fetcher per mailbox folder, and the
+        # messages and jobs this instance works on claimed under its id
+        self.heartbeat = Heartbeat(ctx.engine, self._poll_soon) if shared(ctx.engine) else None
+        if self.heartbeat:
+            ctx = dataclasses.replace(ctx, instance=self.heartbeat.id)
         self.ctx = ctx
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        # on a shared PostgreSQL: a heartbeat row, and one fetcher per mailbox folder
-        self.heartbeat = Heartbeat(ctx.engine, self._poll_soon) if shared(ctx.engine) else None
         leases = self.heartbeat.leases if self.heartbeat else None
         self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set, leases)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, select
@@ -26,6 +27,7 @@ from inbox_daemon.leases import RENEW_S, Leases
 from inbox_daemon.store.db import is_outage, transaction
 from inbox_daemon.store.models import Instance, Lease, Message, Outbox
 from inbox_daemon.store.types import utcnow
+from inbox_daemon.tickets import iso
 
 log = logging.getLogger(__name__)
 LIVE_S = 3 * RENEW_S + 5  # a beat older than this: the instance is dead
@@ -91,10 +93,9 @@ class Heartbeat:
                     log.exception("instance %s: heartbeat failed", self.id)
 
 
-def live_instances(session: Session, now: datetime | None = None) -> list[dict[str, Any]]:
+def live_instances(session: Session, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
     """The instances that beat lately, and what each holds: folder leases, messages it is
-    analysing, outbox jobs it is sending (for `status`)."""
-    now = now or utcnow()
+    analysing, outbox jobs it is sending (for `status`; none on SQLite)."""
     query = select(Instance).where(
         Instance.stopped_at.is_(None),  # type: ignore[union-attr]
         Instance.last_beat_at > now - timedelta(seconds=LIVE_S),
@@ -112,8 +113,18 @@ def live_instances(session: Session, now: datetime | None = None) -> list[dict[s
         )
         found.append({
             "id": row.id, "host": row.host, "pid": row.pid,
-            "started": row.started_at.isoformat(), "last_beat": row.last_beat_at.isoformat(),
+            "started": iso(row.started_at, tz), "last_beat": iso(row.last_beat_at, tz),
             "folders": sorted(leases), "messages": session.exec(messages).one(),
             "jobs": session.exec(jobs).one(),
         })  # fmt: skip
     return found
+
+
+def instance_lines(instances: list[dict[str, Any]]) -> list[str]:
+    """`status`'s text lines for the live instances."""
+    return [
+        f"instance {i['id']} (host {i['host']}, pid {i['pid']}, since {i['started']}): last beat "
+        f"{i['last_beat']}; folders {', '.join(i['folders']) or 'none'}; {i['messages']} "
+        f"message(s) and {i['jobs']} outbox job(s) claimed"
+        for i in instances
+    ]

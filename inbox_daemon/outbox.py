@@ -207,7 +207,12 @@ def claim(ctx: Context, job_id: int, now: datetime) -> Outbox | None:
             taken = session.exec(
                 update(Outbox)
                 .where(Outbox.id == job_id, Outbox.state == state, Outbox.next_attempt_at <= now)
-                .values(state="sending", next_attempt_at=lease, attempts=Outbox.attempts + 1)
+                .values(
+                    state="sending",
+                    next_attempt_at=lease,
+                    attempts=Outbox.attempts + 1,
+                    claimed_by=ctx.instance,  # who sends it, for `status`
+                )
             )
             if taken.rowcount == 1:
                 break
