@@ -4,8 +4,8 @@ Without claims every instance would read the same waiting messages and analyse e
 (registration's row lock already lets only one write its ticket: the others' work is wasted).
 An instance claims a batch before analysing it: the rows are picked with `FOR UPDATE SKIP
 LOCKED` among those nobody claims, or whose claim has run out, and marked with its id and an
-expiry (`CLAIM_S`) in the database's clock. A killed instance's messages are thus taken over
-by another one at the latest `CLAIM_S` after it claimed them; a claim that runs out under a
+expiry (`CLAIM_S`, a minute) in the database's clock. A killed instance's messages are thus
+taken over by another one at the latest `CLAIM_S` after it claimed them; a claim that runs out under a
 slow analysis costs only a second analysis, never a second ticket (`registration._claim`).
 On SQLite, one machine, nothing is claimed.
 """
@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from inbox_daemon.store.models import Message
 
-CLAIM_S = 120.0  # an analysis of a batch takes seconds; a fax's OCR, at most a minute or so
+CLAIM_S = 60.0  # a batch is analysed in seconds; one that takes longer is only analysed twice
 
 
 def claim_messages(

@@ -21,11 +21,13 @@ import pytest
 from integration.dovecot import PASSWORD, Dovecot, free_port
 from integration.helpers import PASSWORD_ENV, dovecot_or_skip, imap_source_toml
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
 from test_pipeline import request
 
+from inbox_daemon.leases import RENEW_S, TTL_S
 from inbox_daemon.store.db import make_engine, transaction
-from inbox_daemon.store.models import Message, Ticket
+from inbox_daemon.store.models import Lease, Message, Ticket
 from postgres.conftest import PG_CONFIG
 from postgres.server import Postgres, running_postgres
 
@@ -173,3 +175,99 @@ def test_postgresql_restarted_mid_run_loses_nothing_and_ingress_answers_451(
         assert text.count("unavailable") == 1, text[-4000:]
         assert text.count("reachable again") == 1, text[-4000:]
         assert "Traceback" not in text, text[-4000:]
+
+
+# --- three instances, one folder, everything going wrong once ------------------------------
+
+THREE_N = 3000
+
+
+def lease_holder(url: str) -> str | None:
+    """The instance holding the folder's lease now, if any (None before the schema exists)."""
+    engine = make_engine(url)
+    try:
+        with transaction(engine) as session:
+            return session.exec(select(Lease.holder).where(Lease.expires_at > func.now())).first()
+    except SQLAlchemyError:  # not migrated yet, or the server is restarting
+        return None
+    finally:
+        engine.dispose()
+
+
+def stored(url: str) -> int:
+    try:
+        return counts(url)[0]
+    except SQLAlchemyError:
+        return 0
+
+
+def test_three_instances_on_one_folder_survive_a_kill_a_stop_and_a_postgresql_restart(
+    tmp_path: Path, own_postgres: Postgres, dovecot: Dovecot
+) -> None:
+    """The issue's run: three instances on one folder of 3,000 messages; the holder
+    SIGKILLed mid-run, PostgreSQL restarted, the next holder SIGTERMed. Every message ends
+    as one ticket numbered 1..N and is archived exactly once; the folder passes to a
+    survivor within the bound each time."""
+    url = own_postgres.url(own_postgres.create_database())
+    user = "three"
+    raws = [request(n) for n in range(1, THREE_N + 1)]
+    dovecot.append(user, raws)
+    source = imap_source_toml(
+        "posta", user, port=dovecot.port, after="move:Archivio", poll_interval_s=1,
+        idle=False, batch_size=50,
+    )  # fmt: skip
+    processes: dict[int, subprocess.Popen[bytes]] = {}
+    logs = {}
+    for name in "abc":
+        config = tmp_path / f"{name}.toml"
+        config.write_text(PG_CONFIG.format(url=url, store=tmp_path / "store") + source)
+        process = daemon(config, tmp_path / f"{name}.log")
+        processes[process.pid], logs[process.pid] = process, tmp_path / f"{name}.log"
+    takeovers = []
+
+    def pid_of(instance: str | None) -> int:
+        return int(instance.split(":")[-2]) if instance else 0
+
+    def take_over(signal_: signal.Signals) -> None:
+        held = lease_holder(url)
+        victim = processes[pid_of(held)]
+        victim.send_signal(signal_)
+        victim.wait(timeout=60)
+        start = time.monotonic()
+        until(lambda: lease_holder(url) not in (None, held), 60, "a survivor to take over")
+        takeovers.append(time.monotonic() - start)
+
+    try:
+        until(lambda: lease_holder(url) and stored(url) >= THREE_N // 5, 120, "fetching")
+        take_over(signal.SIGKILL)
+        until(lambda: stored(url) >= THREE_N // 2, 120, "more fetching")
+        own_postgres.stop()
+        time.sleep(2.0)
+        own_postgres.start()
+        until(lambda: stored(url) >= THREE_N * 3 // 4, 120, "fetching after the restart")
+        take_over(signal.SIGTERM)
+        until(lambda: counts(url)[2] and len(counts(url)[2]) == THREE_N, 300, "every ticket")
+        until(lambda: dovecot.count(user, "INBOX") == 0, 60, "the folder emptied")
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=60)
+
+    assert all(took <= TTL_S + RENEW_S + 5 for took in takeovers), takeovers
+    assert len(takeovers) == 2
+    total, waiting, seqs = counts(url)
+    assert (total, waiting) == (THREE_N, 0)
+    assert seqs == list(range(1, THREE_N + 1))
+    with dovecot.client(user) as client:
+        client.select_folder("Archivio", readonly=True)
+        found = client.fetch(client.search("ALL"), ["BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    archived = [
+        d[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"].split(b":", 1)[1].strip() for d in found.values()
+    ]
+    assert len(archived) == THREE_N and len(set(archived)) == THREE_N  # each archived once
+    survivors = [p for p in processes.values() if p.returncode == 0]
+    assert len(survivors) == 2  # the SIGTERMed one and the last, both stopped cleanly
+    for pid, log in logs.items():
+        text = log.read_text()
+        assert "Traceback" not in text or processes[pid].returncode == -9, text[-3000:]
