@@ -5,8 +5,9 @@ Without claims every instance would read the same waiting messages and analyse e
 An instance claims a batch before analysing it: the rows are picked with `FOR UPDATE SKIP
 LOCKED` among those nobody claims, or whose claim has run out, and marked with its id and an
 expiry (`CLAIM_S`, a minute) in the database's clock. A killed instance's messages are thus
-taken over by another one at the latest `CLAIM_S` after it claimed them; a claim that runs out under a
-slow analysis costs only a second analysis, never a second ticket (`registration._claim`).
+taken over by another one at the latest `CLAIM_S` after it claimed them; a claim that runs
+out under a slow analysis costs only a second analysis, never a second ticket
+(`registration._claim`).
 On SQLite, one machine, nothing is claimed.
 """
 
