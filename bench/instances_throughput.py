@@ -66,7 +66,7 @@ def counters(server: Postgres, database: str) -> tuple[int, int]:
     """(transactions, statements) of `database` so far."""
     import psycopg
 
-    with psycopg.connect(server.dsn(database), autocommit=True) as conn:
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:  # the extension
         xacts = conn.execute(
             "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
             (database,),
@@ -123,6 +123,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=50)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="inbox-bench-instances-"))
+    os.chmod(root, 0o755)  # traversable by the server's user, when run as root
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     pg = Postgres(root / "pg")
     (root / "pg").mkdir()

@@ -28,8 +28,9 @@ from typing import Protocol
 
 from sqlalchemy import Engine, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 
-from inbox_daemon.store.db import transaction
+from inbox_daemon.store.db import is_outage, transaction
 from inbox_daemon.store.models import Lease
 
 log = logging.getLogger(__name__)
@@ -120,11 +121,16 @@ class Leases:
         with self._lock:
             for name in names:
                 self._valid_until.pop(name, None)
-        if names:
+        if not names:
+            return
+        try:
             with transaction(self.engine) as session:
                 session.execute(
                     delete(Lease).where(Lease.name.in_(names), Lease.holder == self.holder)
                 )
+        except SQLAlchemyError as exc:  # the database away: the leases simply expire
+            if not is_outage(exc):
+                raise
 
     def release_all(self) -> None:
         self.release(self.held())

@@ -198,11 +198,13 @@ def outage(engine: Engine) -> Outage:
 def is_outage(exc: BaseException) -> bool:
     """Whether `exc` means the database is away (not that a statement failed): a lost or
     refused connection, or a server shutting down or starting up."""
+    orig = getattr(exc, "orig", exc)
+    if not type(orig).__module__.startswith("psycopg"):
+        return False  # SQLite's errors ("database is locked") are not outages
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    orig = getattr(exc, "orig", exc)
-    if not isinstance(exc, OperationalError) and type(orig).__name__ != "OperationalError":
-        return False
+    if not any(kind.__name__ == "OperationalError" for kind in type(orig).__mro__):
+        return False  # psycopg is optional: its classes are known by name
     code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code is None or code.startswith(OUTAGE_STATES)
 

@@ -26,7 +26,7 @@ from sqlmodel import select
 from test_pipeline import request
 
 from inbox_daemon.leases import RENEW_S, TTL_S
-from inbox_daemon.store.db import make_engine, transaction
+from inbox_daemon.store.db import is_outage, make_engine, transaction
 from inbox_daemon.store.models import Lease, Message, Ticket
 from postgres.conftest import PG_CONFIG
 from postgres.server import Postgres, running_postgres
@@ -35,6 +35,26 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group
 
 REPO = Path(__file__).resolve().parents[2]
 RCPT = "segnalazioni@example.it"
+
+
+def test_only_a_server_going_away_counts_as_an_outage() -> None:
+    """A lost or refused connection, a server shutting down or starting up: an outage, waited
+    for quietly. A deadlock, a broken constraint, SQLite's busy lock: errors of the work."""
+    import sqlite3
+
+    import psycopg
+    import psycopg.errors as pg
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    def wrapped(orig: Exception, kind: type = OperationalError) -> Exception:
+        return kind("SELECT 1", {}, orig)
+
+    assert is_outage(wrapped(psycopg.OperationalError("connection refused")))
+    assert is_outage(wrapped(pg.AdminShutdown("terminating connection")))
+    assert is_outage(wrapped(pg.CannotConnectNow("the database system is starting up")))
+    assert not is_outage(wrapped(pg.DeadlockDetected("deadlock detected")))
+    assert not is_outage(wrapped(pg.UniqueViolation("duplicate key"), IntegrityError))
+    assert not is_outage(wrapped(sqlite3.OperationalError("database is locked")))
 
 
 @pytest.fixture
