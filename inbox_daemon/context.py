@@ -42,6 +42,7 @@ class Context:
     policy: Policy  # what `decide` applies: calendar, reminder window, acknowledgements
     register: LoadedRegister  # the pole register, for the locate stage
     pec_trust: TrustStore | None = None  # `[pec] trust_store`, read once
+    instance: str | None = None  # this daemon's id on a shared database (`instances.py`)
 
 
 def build_context(config: Config, engine: Engine | None = None) -> Context:

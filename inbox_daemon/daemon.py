@@ -28,6 +28,8 @@ report is one more scheduler job (`report/mailing.py`).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -38,17 +40,21 @@ from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from types import FrameType
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from inbox_daemon import outbox, pipeline, reload
 from inbox_daemon.context import Context
 from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ConfigError, ExitCode, SourceError
+from inbox_daemon.instances import Heartbeat, shared
 from inbox_daemon.pole_commands import refresh_register
 from inbox_daemon.report import mailing
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
+from inbox_daemon.store.db import is_outage, outage, wait_until_back
 from inbox_daemon.store.types import utcnow
 from inbox_daemon.systemd_notify import Watchdog, notify
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
@@ -61,13 +67,19 @@ STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a ma
 
 class Daemon:
     def __init__(self, ctx: Context) -> None:
+        # on a shared PostgreSQL: a heartbeat row, one fetcher per mailbox folder, and the
+        # messages and jobs this instance works on claimed under its id
+        self.heartbeat = Heartbeat(ctx.engine, self._poll_soon) if shared(ctx.engine) else None
+        if self.heartbeat:
+            ctx = dataclasses.replace(ctx, instance=self.heartbeat.id)
         self.ctx = ctx
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.reloading = threading.Event()  # SIGHUP: reload between two batches
         self.started_at = utcnow()
         self._scheduler = BackgroundScheduler(timezone=ctx.tz)
-        self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set)
+        self._leases = self.heartbeat.leases if self.heartbeat else None
+        self.polled, self.pushed = build_sources(ctx.config, ctx.spool, self.wake.set, self._leases)
         self._poll_locks = {source.name: threading.Lock() for source in self.polled}
         self._faults: dict[str, str] = {}  # source name -> the fault last logged
         self._delivery: Delivery | None = None  # run_forever's; run_once delivers at its end
@@ -86,6 +98,8 @@ class Daemon:
         """
         polled: list[bool] = []
         fetcher = threading.Thread(target=self._poll_all, args=(polled,), name="fetch")
+        if self.heartbeat:
+            self.heartbeat.start()
         with self._analysis() as analyse:
             fetcher.start()
             done = 0  # one pass: a message that fails is not tried again until the next run
@@ -96,6 +110,8 @@ class Daemon:
         outbox.deliver_due(self.ctx)
         for source in self.polled:
             source.close()
+        if self.heartbeat:
+            self.heartbeat.stop()
         failed = len(polled) < len(self.polled) or not all(polled)
         return ExitCode.source_failed if failed else ExitCode.ok
 
@@ -105,6 +121,9 @@ class Daemon:
         for source in self.polled:
             self._schedule_poll(source)
         self._delivery = delivery = Delivery(self.ctx)
+        self._scheduler = scheduler
+        if self.heartbeat:
+            self.heartbeat.start()
         for source in self.pushed:
             source.start()
         mailing.schedule(scheduler, self.ctx, self._mail_reports)
@@ -122,7 +141,12 @@ class Daemon:
                     if self.reloading.is_set() and self._reload():
                         workers.close()  # idle between two batches: nothing is in flight
                         analyse = workers.enter_context(self._analysis())  # the new rules
-                    self._drain(analyse)
+                    try:
+                        self._drain(analyse)
+                    except SQLAlchemyError as exc:
+                        if not is_outage(exc):
+                            raise
+                        self._ride_out(exc)
                     self._watchdog.alive(self._status())
                     self.wake.wait(IDLE_WAKE_S)
                     self.wake.clear()
@@ -183,7 +207,7 @@ class Daemon:
         coming = set(plan.added) | set(plan.changed)
         fresh = config.model_copy(update={"sources": [s for s in config.sources
                                                       if s.name in coming]})  # fmt: skip
-        polled, pushed = build_sources(fresh, self.ctx.spool, self.wake.set)
+        polled, pushed = build_sources(fresh, self.ctx.spool, self.wake.set, self._leases)
         for source in pushed:
             try:
                 source.start()
@@ -230,10 +254,37 @@ class Daemon:
         for source in self.polled:
             if source not in folders:
                 source.close()
-        self._drain(analyse, until=until)
+        if self.heartbeat:  # its folders are free for another instance at once
+            self.heartbeat.stop()
+        try:
+            self._drain(analyse, until=until)
+        except SQLAlchemyError as exc:  # they are stored: registered at the next start
+            if not is_outage(exc):
+                raise
         if delivery is not None:
             delivery.stop()
         log.info("stopped; unsent acknowledgements stay queued")
+
+    def _ride_out(self, exc: SQLAlchemyError) -> None:
+        """The database is away: wait for it (the watchdog fed meanwhile), then poll every
+        source at once, for what waited on the servers, and wake the outbox."""
+        outage(self.ctx.engine).lost(exc)  # logged once, by whichever thread met it first
+        while not self.stopping.is_set():
+            self._watchdog.alive("waiting for the database")
+            if wait_until_back(self.ctx.engine, self.stopping, within_s=IDLE_WAKE_S):
+                break
+        if self.stopping.is_set():
+            return
+        for source in self.polled:
+            self._poll_soon(source.name)
+        if self._delivery is not None:
+            self._delivery.wake()
+
+    def _poll_soon(self, name: str) -> None:
+        """Poll source `name` now (its folder just taken over, the database back)."""
+        if not self.stopping.is_set():
+            with contextlib.suppress(JobLookupError):  # a stop under way removed the job
+                self._scheduler.modify_job(f"poll:{name}", next_run_time=datetime.now(self.ctx.tz))
 
     def _poll_all(self, results: list[bool]) -> None:
         results.extend(self.poll(source) for source in self.polled)
@@ -255,6 +306,8 @@ class Daemon:
         return True
 
     def _report(self, name: str, exc: Exception) -> None:
+        if is_outage(exc):
+            return  # the store logs a database outage once, whoever meets it (`db.Outage`)
         expected = isinstance(exc, SourceError)  # its text says what to do; no traceback
         fault = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         if self._faults.get(name) != fault:

@@ -20,6 +20,7 @@ import time
 from inbox_daemon import outbox, webhooks
 from inbox_daemon.context import Context
 from inbox_daemon.relay import relay_key
+from inbox_daemon.store.db import is_outage
 from inbox_daemon.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -111,8 +112,9 @@ class _Worker:
         try:
             result = outbox.deliver_pass(self.ctx, self.sessions, lane=self.lane, stop=self.stop)
             when = outbox.next_due(self.ctx, self.lane)
-        except Exception:
-            log.exception("outbox: delivery pass failed; trying again shortly")
+        except Exception as exc:
+            if not is_outage(exc):  # an outage is logged once, by the store
+                log.exception("outbox: delivery pass failed; trying again shortly")
             return True, INTERVAL_S
         if when is None:
             return result.relay_failed, INTERVAL_S
@@ -147,8 +149,9 @@ class _WebhookWorker:
             try:
                 webhooks.deliver_due(self.ctx, self.stop)
                 when = webhooks.next_due(self.ctx)
-            except Exception:  # the database, say: logged, and tried again shortly
-                log.exception("outbox: webhook pass failed; trying again shortly")
+            except Exception as exc:  # the database, say: logged, and tried again shortly
+                if not is_outage(exc):
+                    log.exception("outbox: webhook pass failed; trying again shortly")
                 when = None
             wait = INTERVAL_S if when is None else (when - utcnow()).total_seconds()
             self.wake.wait(min(max(wait, MIN_WAIT_S), INTERVAL_S))

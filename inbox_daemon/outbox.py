@@ -39,7 +39,7 @@ from inbox_daemon.config import SmtpRelay
 from inbox_daemon.context import Context
 from inbox_daemon.header_text import one_line
 from inbox_daemon.relay import RelaySession, relay_key
-from inbox_daemon.store.db import reading, transaction
+from inbox_daemon.store.db import reading, retrying, transaction
 from inbox_daemon.store.models import Outbox
 from inbox_daemon.store.types import utcnow
 
@@ -181,7 +181,10 @@ def _deliver(
         record_failure(ctx, job_id, clock(), f"{type(exc).__name__}: {exc}", _permanent(exc))
         this_job = isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError)
         return "failed" if this_job else "relay_failed"
-    record_sent(ctx, job_id, clock())  # at once: the relay's 250 is the only proof we have
+    # at once: the relay's 250 is the only proof we have; a database away meanwhile is
+    # waited for, for as long as the lease would have held the job (else it is sent again)
+    now = clock()
+    retrying(ctx.engine, lambda: record_sent(ctx, job_id, now), lease_seconds(ctx))
     return "sent"
 
 
@@ -206,7 +209,12 @@ def claim(ctx: Context, job_id: int, now: datetime) -> Outbox | None:
             taken = session.exec(
                 update(Outbox)
                 .where(Outbox.id == job_id, Outbox.state == state, Outbox.next_attempt_at <= now)
-                .values(state="sending", next_attempt_at=lease, attempts=Outbox.attempts + 1)
+                .values(
+                    state="sending",
+                    next_attempt_at=lease,
+                    attempts=Outbox.attempts + 1,
+                    claimed_by=ctx.instance,  # who sends it, for `status`
+                )
             )
             if taken.rowcount == 1:
                 break

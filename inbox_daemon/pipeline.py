@@ -26,6 +26,7 @@ from sqlmodel import select
 
 from inbox_daemon import read_pages
 from inbox_daemon.analysis import Analyser, Pending, Tools
+from inbox_daemon.claims import claim_messages
 from inbox_daemon.context import Context
 from inbox_daemon.placing import place
 from inbox_daemon.registration import Outcome, earlier_outcome, register_batch
@@ -93,12 +94,17 @@ def _pending_batches(ctx: Context, last: int = 0) -> Iterator[tuple[list[Message
     """Waiting messages in batches, each read in its own short transaction: (rows, pendings).
 
     Only messages after the last one read: one that fails now and waits for a retry is not
-    read again in this pass (the next pass retries it).
+    read again in this pass (the next pass retries it). An instance on a shared database
+    claims its batch (`claims.py`): messages another instance analyses are left to it.
     """
     while True:
-        with reading(ctx.engine) as session:
-            query = select(Message).where(Message.status == "received", Message.id > last)
-            batch = list(session.exec(query.order_by(Message.id).limit(BATCH)))
+        if ctx.instance is not None:  # several instances: claimed, with an expiry
+            with transaction(ctx.engine) as session:
+                batch = claim_messages(session, ctx.instance, last, BATCH)
+        else:
+            with reading(ctx.engine) as session:
+                query = select(Message).where(Message.status == "received", Message.id > last)
+                batch = list(session.exec(query.order_by(Message.id).limit(BATCH)))
         if not batch:
             return
         last = batch[-1].id

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.folder_states import FolderStates
-from inbox_daemon.store.db import transaction
+from inbox_daemon.store.db import RETRY_S, retrying, transaction
 from inbox_daemon.store.models import Message
 from inbox_daemon.store.types import utcnow
 
@@ -65,19 +65,21 @@ class Spool:
         """Make `incoming` durable; only after this returns may the source acknowledge it."""
         return self.store_many([incoming])[0]
 
-    def store_many(self, incomings: Sequence[Incoming]) -> list[Spooled]:
+    def store_many(self, incomings: Sequence[Incoming], wait_s: float = RETRY_S) -> list[Spooled]:
         """Make each of `incomings` durable, in order; only after this returns may the source
         acknowledge them.
 
         Files first (fsynced together), then one transaction looks up and inserts every row:
         a batch costs one commit, not one per message. The same bytes or origin twice in the
-        batch make one row; the later ones come back as not new.
+        batch make one row; the later ones come back as not new. While the database is away
+        the transaction is tried again for up to `wait_s` (a commit whose answer was lost is
+        found by the look-up: nothing is stored twice), then the error is raised.
         """
         if not incomings:
             return []
         shas = self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
         try:
-            return self._record(incomings, shas)
+            return retrying(self.engine, lambda: self._record(incomings, shas), wait_s)
         except DBAPIError as exc:
             if not _lost_race(exc):
                 raise

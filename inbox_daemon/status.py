@@ -17,6 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from inbox_daemon.context import Context
 from inbox_daemon.errors import ExitCode
+from inbox_daemon.instances import instance_lines, live_instances
 from inbox_daemon.report import mailing
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, PoleRegister, SourceState, Ticket
@@ -87,6 +88,7 @@ def gather(session: Session, ctx: Context) -> dict[str, Any]:
         "pole_register": {"poles": register.poles, "version": register.version,
                           "imported_at": iso(register.imported_at, ctx.tz)} if register else None,
         "schedule": _scheduled_runs(session, ctx, now, problems),
+        "instances": live_instances(session, ctx.tz, now),  # several on a shared PostgreSQL
         "problems": problems,
     }  # fmt: skip
 
@@ -140,6 +142,8 @@ def _print(report: dict[str, Any]) -> None:
           f"{m['quarantined']} quarantined")  # fmt: skip
     for kind, states in report["outbox"].items():
         print(f"outbox {kind}: " + ", ".join(f"{n} {s}" for s, n in states.items() if n))
+    for line in instance_lines(report["instances"]):
+        print(line)
     last = report["last_ticket"]
     print(f"last ticket: {last['number']} at {last['registered_at']}" if last else "no tickets")
     for job in report["schedule"]:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from inbox_daemon.config import Config, FolderSource, ImapSource, SmtpSource
+from inbox_daemon.leases import FolderLeases, Unshared
 from inbox_daemon.sources.base import PolledSource, PushSource
 from inbox_daemon.spool import Spool
 
 
 def build_sources(
-    config: Config, spool: Spool, on_new: Callable[[], None]
+    config: Config, spool: Spool, on_new: Callable[[], None], leases: FolderLeases | None = None
 ) -> tuple[list[PolledSource], list[PushSource]]:
-    """Instantiate every configured source. `on_new` is called when a push source stores mail."""
+    """Instantiate every configured source. `on_new` is called when a push source stores mail;
+    `leases` decide which instance fetches each mailbox folder (default: this one)."""
     polled: list[PolledSource] = []
     pushed: list[PushSource] = []
     for source in config.sources:
@@ -23,7 +25,7 @@ def build_sources(
         elif isinstance(source, ImapSource):
             from inbox_daemon.sources.imap import ImapSource as Imap
 
-            polled.append(Imap(source))
+            polled.append(Imap(source, leases=leases or Unshared()))
         elif isinstance(source, SmtpSource):
             from inbox_daemon.sources.smtp import SmtpIngress
 

@@ -29,6 +29,7 @@ from inbox_daemon.backoff import Backoff
 from inbox_daemon.config import ImapSource as ImapConfig
 from inbox_daemon.errors import SourceError
 from inbox_daemon.folder_states import FolderStates
+from inbox_daemon.leases import FolderLeases, LeaseLost, Unshared, folder_lease
 from inbox_daemon.sources.imap_after import PostAction, refusal_problem
 from inbox_daemon.sources.imap_idle import IdleWatcher
 from inbox_daemon.sources.imap_names import keeps_flag, resolve
@@ -50,8 +51,11 @@ class ImapSource:
     polls; the daemon never runs two polls of one source at once. Its folder state goes
     through the spool it is given (`Spool.folder_states`)."""
 
-    def __init__(self, config: ImapConfig, backoff: Backoff | None = None):
+    def __init__(
+        self, config: ImapConfig, backoff: Backoff | None = None, leases: FolderLeases | None = None
+    ):
         self.name = config.name
+        self._leases = leases or Unshared()  # several instances: one fetcher per folder
         self.config = config
         self._backoff = backoff or Backoff(base_s=config.poll_interval_s)
         self._imap: ImapSession | None = None
@@ -60,6 +64,7 @@ class ImapSource:
         self._watchers: list[IdleWatcher] = []
         self._said: set[str] = set()  # notices logged once in this source's life
         self._waiting: dict[str, int] = {}  # folder -> messages waiting for their post-action
+        self._standing_by: dict[str, str] = {}  # folder -> the instance fetching it instead
 
     def poll(self, spool: Spool) -> int:
         states = spool.folder_states(self.name)
@@ -82,11 +87,16 @@ class ImapSource:
     def _poll_folders(self, imap: ImapSession, spool: Spool, states: FolderStates) -> int:
         new, problems = 0, []
         for folder in self.config.folders:
+            if not self._may_fetch(folder):
+                continue
             awaiting = None
             try:
                 stored, awaiting, found = self._sync(imap, folder, spool, states)
             except ConnectionLost:
                 raise
+            except LeaseLost as exc:
+                log.warning("source %s: %s; stopping this pass", self.name, exc)
+                continue
             except SourceError as exc:
                 stored, found = 0, [str(exc)]
             new += stored
@@ -100,7 +110,28 @@ class ImapSource:
             raise SourceError("; ".join(problems))
         return new
 
+    def _may_fetch(self, folder: str) -> bool:
+        """Whether this instance fetches `folder` now: it holds the folder's lease (always, on
+        one machine); else it stands by, said once per holder."""
+        holder = self._leases.take(folder_lease(self.name, folder), self.name)
+        if holder is None:
+            if self._standing_by.pop(folder, None) is not None:
+                log.info("source %s: folder %r: this instance fetches it now", self.name, folder)
+            return True
+        if self._standing_by.get(folder) != holder:
+            self._standing_by[folder] = holder
+            log.info("source %s: folder %r is fetched by instance %s; this one stands by",
+                     self.name, folder, holder)  # fmt: skip
+        return False
+
+    def _still_holds(self, folder: str) -> None:
+        """Before anything that touches the folder: stop if the lease may have lapsed."""
+        if not self._leases.holds(folder_lease(self.name, folder)):
+            raise LeaseLost(f"folder {folder!r}: lease not renewed in time")
+
     def _lost(self, fault: str, states: FolderStates) -> None:
+        # another instance that reaches the server may fetch meanwhile
+        self._leases.release(folder_lease(self.name, folder) for folder in self.config.folders)
         self._drop()
         self._fault = fault
         self._retry_at = time.monotonic() + self._backoff.next_delay()
@@ -125,11 +156,13 @@ class ImapSource:
         ceiling = min(too_big, default=None)  # last_uid must stay below an unfetched message
         new = 0
         for batch in _batches(uids, sizes, too_big, self.config.batch_size):
+            self._still_holds(folder)
             wanted = [uid for uid in batch if uid in sizes and uid not in too_big]
             fetched = imap.fetch(wanted) if wanted else []
             spooled = spool.store_many([self._incoming(folder, uidvalidity, m) for m in fetched])
             new += sum(s.new for s in spooled)
             stored.update(message.uid for message in fetched)
+            self._still_holds(folder)  # the move: never by two instances at once
             post.apply([uid for uid in batch if uid in stored])  # a refusal stops no fetching
             top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
             if top > last_uid:

@@ -45,6 +45,7 @@ from inbox_daemon.header_text import one_line
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.sources.smtp_gate import Gate, Limits, session_factory
 from inbox_daemon.spool import Incoming, Origin, Spool
+from inbox_daemon.store.db import is_outage, outage
 from inbox_daemon.store.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ BACKLOG = 100  # queued by the kernel; also how many asyncio accepts at once, be
 # can refuse any: descriptors needed = max_connections + BACKLOG + the daemon's own (~100)
 STOP_GRACE_S = 5.0  # at stop, how long messages under way may take to finish
 REFUSED_COMMAND = "550 5.7.1 Your address is not allowed to send mail here"
+DB_AWAY = "451 4.3.0 Database unavailable, please retry later"
+DB_RECHECK_S = 1.0  # while the database is away, ask it again at most this often
 
 
 class SmtpIngress:
@@ -246,10 +249,14 @@ class IngressHandler:
             received_at=received_at,
             channel=self.channel_for(envelope.rcpt_tos),
         )
+        if outage(self.commit.spool.engine).failed_within(DB_RECHECK_S):
+            return DB_AWAY  # the outage is logged once, by the store (`db.Outage`)
         try:
             # Shared with the sessions ending at the same time: one sync, one commit.
             spooled = await self.commit.store(incoming)
-        except Exception:  # any failure to store must become "try again", never a lost 250
+        except Exception as exc:  # any failure to store must become "try again", never a 250
+            if is_outage(exc):
+                return DB_AWAY
             log.exception("smtp %s: cannot store a message from %r", self.config.name, session.peer)
             return "451 4.3.0 Temporary storage failure, please retry later"
         log.info("smtp %s: stored message %s (%s) from <%s> for %s", self.config.name,

@@ -17,6 +17,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from inbox_daemon.spool import Incoming, Spool, Spooled
+from inbox_daemon.store.db import is_outage
 
 log = logging.getLogger(__name__)
 WRITERS = 3  # batches written at once: one syncs its files while another commits its rows
@@ -68,11 +69,11 @@ class GroupCommit:
 
     def _store(self, incomings: list[Incoming]) -> list[Spooled | Exception]:
         """Store the batch; if that fails, each message alone, so only a failing one is refused."""
-        try:
-            return list(self.spool.store_many(incomings))
+        try:  # no waiting for a database that is away: 451 at once, the sender retries
+            return list(self.spool.store_many(incomings, wait_s=0))
         except Exception as exc:  # every failure becomes a 451 for the messages it concerns
-            if len(incomings) == 1:
-                return [exc]
+            if len(incomings) == 1 or is_outage(exc):
+                return [exc] * len(incomings)
             log.warning("smtp: storing a batch of %d failed (%s); one by one", len(incomings), exc)
         results: list[Spooled | Exception] = []
         for incoming in incomings:

@@ -1,23 +1,46 @@
-"""Engine set-up and schema migrations.
+"""Engine set-up, schema migrations, and riding out a database that goes away.
 
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
 BEGIN IMMEDIATE: the daemon's writers (SMTP ingress, pollers, the pipeline) then queue on the
 busy timeout instead of failing when a read transaction tries to become a write. Transactions
 that only read (`reading`) start deferred and never wait for the writers.
+
+PostgreSQL may be restarted or fail over under a running daemon. Pooled connections are
+pinged before use (`pool_pre_ping`), so the first transaction after a restart gets a fresh
+one; a connection lost in the middle of a transaction fails that transaction, which the work
+it belonged to repeats (every writer here is idempotent: the spool and registration find what
+an unacknowledged commit did). `retrying` repeats one transaction while the database is away,
+for a bounded time; `wait_until_back` is for loops that have nothing to do without it. The
+outage itself is logged once per database and process, when first met, and once when it ends
+(`Outage`), whichever thread meets it: callers stay quiet about it (`is_outage`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
+from inbox_daemon.backoff import delay_s
 from inbox_daemon.errors import StoreError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+CONNECT_TIMEOUT_S = 10  # a database host that does not answer at all (a partition, a failover)
+RETRY_S = 30.0  # `retrying`'s default budget: a restart (`pg_ctl restart -m fast`) fits in it
+RETRY_BASE_S, RETRY_CAP_S = 0.25, 5.0
+# SQLSTATEs of a server going away: 08 connection exceptions, and the shutdown family
+# (admin_shutdown, crash_shutdown, cannot_connect_now: starting up or shutting down)
+OUTAGE_STATES = ("08", "57P01", "57P02", "57P03")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 READS_ONLY = "inbox_daemon_reads_only"  # execution option: `reading()`'s deferred BEGIN
@@ -30,7 +53,12 @@ def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets its parent folder created and its pragmas set."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True)
+    connect: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        connect["connect_timeout"] = CONNECT_TIMEOUT_S
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect)
+    _watch_outages(engine)
+    return engine
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -128,3 +156,129 @@ def reading(engine: Engine) -> Iterator[Session]:
     them. A write inside it is a bug (SQLite may refuse it with "database is locked")."""
     with transaction(engine.execution_options(**{READS_ONLY: True})) as session:
         yield session
+
+
+# --- the database going away --------------------------------------------------------------
+
+
+class Outage:
+    """Whether the database is away, as this process last found it; logged once each way."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.since: float | None = None  # monotonic time the outage was first met
+        self.last_failure = 0.0  # monotonic time of the latest failure to reach it
+        self._lock = threading.Lock()
+
+    @property
+    def away(self) -> bool:
+        return self.since is not None
+
+    def failed_within(self, seconds: float) -> bool:
+        """Away, and found so less than `seconds` ago: not worth asking again yet."""
+        return self.away and time.monotonic() - self.last_failure < seconds
+
+    def lost(self, exc: BaseException) -> None:
+        with self._lock:
+            self.last_failure = time.monotonic()
+            if self.since is not None:
+                return
+            self.since = self.last_failure
+        said = str(exc).strip().splitlines()
+        log.error("database %s unavailable (%s): waiting for it; SMTP mail is answered 451 "
+                  "and the other work resumes when it is back", self.name,
+                  said[0] if said else type(exc).__name__)  # fmt: skip
+
+    def back(self) -> None:
+        with self._lock:
+            if self.since is None:
+                return
+            lasted, self.since = time.monotonic() - self.since, None
+        log.warning("database %s reachable again after %.1f s", self.name, lasted)
+
+
+_outages: dict[str, Outage] = {}
+_outages_lock = threading.Lock()
+
+
+def outage(engine: Engine) -> Outage:
+    """The outage record of `engine`'s database in this process (one per database URL)."""
+    name = engine.url.render_as_string(hide_password=True)
+    with _outages_lock:
+        return _outages.setdefault(name, Outage(name))
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` means the database is away (not that a statement failed): a lost or
+    refused connection, or a server shutting down or starting up."""
+    orig = getattr(exc, "orig", exc)
+    if not type(orig).__module__.startswith("psycopg"):
+        return False  # SQLite's errors ("database is locked") are not outages
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not any(kind.__name__ == "OperationalError" for kind in type(orig).__mro__):
+        return False  # psycopg is optional: its classes are known by name
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code is None or code.startswith(OUTAGE_STATES)
+
+
+def _watch_outages(engine: Engine) -> None:
+    record = outage(engine)
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return  # a stale pooled connection: the pool makes a new one, or that fails
+        found = context.sqlalchemy_exception or context.original_exception
+        if context.is_disconnect or is_outage(found):
+            record.lost(context.original_exception)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_conn: Any, _record: Any) -> None:
+        record.back()
+
+
+def retrying(
+    engine: Engine, work: Callable[[], T], wait_s: float = RETRY_S,
+    stop: threading.Event | None = None,
+) -> T:  # fmt: skip
+    """`work()` (one transaction, safe to repeat), again while the database is away, for up
+    to `wait_s` (or until `stop`); then the last error is raised."""
+    deadline = time.monotonic() + wait_s
+    failures = 0
+    while True:
+        try:
+            return work()
+        except SQLAlchemyError as exc:
+            left = deadline - time.monotonic()
+            if not is_outage(exc) or left <= 0 or (stop is not None and stop.is_set()):
+                raise
+        failures += 1
+        pause = min(delay_s(failures, RETRY_BASE_S, RETRY_CAP_S), left)
+        if stop is not None:
+            stop.wait(pause)
+        else:
+            time.sleep(pause)
+
+
+def wait_until_back(engine: Engine, stop: threading.Event, within_s: float) -> bool:
+    """Wait up to `within_s` for the database to answer again: True once it does, False when
+    it still does not (or `stop` was set). Tried with capped exponential backoff and jitter,
+    so instances that lost it together do not come back in lockstep."""
+    deadline = time.monotonic() + within_s
+    failures = 0
+    while not stop.is_set():
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            outage(engine).back()
+            return True
+        except SQLAlchemyError as exc:
+            if not is_outage(exc):
+                raise
+        failures += 1
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        stop.wait(min(delay_s(failures, RETRY_BASE_S * 4, RETRY_CAP_S), left))
+    return False

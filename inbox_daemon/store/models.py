@@ -46,6 +46,9 @@ class Message(SQLModel, table=True):
     last_error: str | None = None
     header_message_id: str | None = Field(default=None, max_length=998, index=True)
     processed_at: datetime | None = _instant(nullable=True)
+    # PostgreSQL, several instances: who analyses it now, until when (`claims.py`)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_until: datetime | None = _instant(nullable=True)
 
 
 class TicketCounter(SQLModel, table=True):
@@ -209,6 +212,7 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _instant(nullable=True)
     outgoing_message_id: str | None = Field(default=None, max_length=998)
     raw_sha256: str | None = Field(default=None, max_length=64)  # a forward's original message
+    claimed_by: str | None = Field(default=None, max_length=64)  # the instance sending it
 
 
 class SourceState(SQLModel, table=True):
@@ -285,3 +289,28 @@ class PecReceipt(SQLModel, table=True):
     reason: str | None = None
     at: datetime | None = _instant(nullable=True)  # the daticert date
     recorded_at: datetime = _instant()
+
+
+class Instance(SQLModel, table=True):
+    """A daemon instance on this database, and its heartbeat (`instances.py`)."""
+
+    __tablename__ = "instance"
+
+    id: str = Field(primary_key=True, max_length=64)
+    host: str = Field(max_length=255)
+    pid: int
+    started_at: datetime = _instant()
+    last_beat_at: datetime = _instant()
+    stopped_at: datetime | None = _instant(nullable=True)
+
+
+class Lease(SQLModel, table=True):
+    """Something only one instance may do at a time (a mailbox folder's fetching), held by
+    `holder` until `expires_at` unless renewed (`leases.py`)."""
+
+    __tablename__ = "lease"
+
+    name: str = Field(primary_key=True, max_length=400)
+    holder: str = Field(max_length=64)
+    acquired_at: datetime = _instant()
+    expires_at: datetime = _instant()
