@@ -1,4 +1,5 @@
-"""The "read pages" stage: a fax's pages and a photo's label, read before the rules run.
+"""The "read pages" stage: a fax's pages, a photo's label and a scanned letter, read before
+the rules run.
 
 A fax exists only as pixels: the gateway's mail says who called and when (`parsers.fax`), and
 the request itself is in the attached TIFF or PDF. Each such attachment is OCR'd (`ocr/`), its
@@ -22,6 +23,7 @@ from zoneinfo import ZoneInfo
 import ocr
 import rules
 from ocr.pages import pixels
+from parsers import pdftext
 from parsers.fax import PROFILES, FaxCall, Profile, generic, read_call
 from parsers.message import Attachment
 from rules.poles import code_from_label
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # the stage's types; `analysis` imports this module for its t
 PAGE_TYPES = ("image/", "application/pdf")
 FAX_FILE_ENDINGS = (".tif", ".tiff", ".pdf", ".png", ".jpg", ".jpeg")
 MIN_PHOTO_PIXELS = 500 * 500  # on e-mail, smaller images are logos and signatures, not photos
+SCANNED_PROBE_CHARS = 200  # of a PDF's text layer, enough to tell a scan from a document
 POOR_CONFIDENCE = 0.5  # a fax read worse than this is left to an operator
 
 
@@ -135,12 +138,26 @@ def read_pages(work: Analysis, tools: Tools) -> Analysis:
 
 
 def holds_pages(part: Attachment, is_fax: bool) -> bool:
-    """Pages worth reading: every image or PDF of a fax; on e-mail, photos (not logos)."""
+    """Pages worth reading: every image or PDF of a fax; on e-mail and PEC, photos (not
+    logos) and scanned PDFs (a letter scanned, or signed as `nota.pdf.p7m` and unwrapped by
+    `certify`): a PDF with a text layer was read by the rules already."""
     name = part.filename.lower()
     typed = part.content_type.startswith(PAGE_TYPES)
     if is_fax:
         return typed or name.endswith(FAX_FILE_ENDINGS)
+    if part.content_type == "application/pdf" or name.endswith(".pdf"):
+        return scanned_pdf(part)
     return part.content_type.startswith("image/") and pixels(part.payload) >= MIN_PHOTO_PIXELS
+
+
+def scanned_pdf(part: Attachment) -> bool:
+    """A PDF whose pages are pictures: no text layer for pdftotext to give."""
+    if not part.payload or part.truncated:
+        return False
+    try:
+        return not pdftext.text(part.payload, SCANNED_PROBE_CHARS).strip()
+    except pdftext.PdfTextError:
+        return False  # a PDF poppler cannot open gives no pages to the OCR either
 
 
 def _read(part: Attachment, limits: ocr.Limits) -> ocr.Document:
