@@ -15,6 +15,11 @@ class Answer:
     headers: dict[str, str]
     body: str
 
+    @property
+    def text(self) -> str:
+        """The body with its character references resolved (an escaped ' reads as ')."""
+        return unescape(self.body)
+
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
 
