@@ -42,6 +42,7 @@ from inbox_daemon.web.tokens import Signer
 from inbox_daemon.web.waiting import Waiters
 
 log = logging.getLogger(__name__)
+DRAIN_FACTOR = 4  # an upload up to 4 times the limit is read through before the 413
 HONEYPOT = "sito_web"  # hidden from people; a bot that fills every field fills it
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -136,7 +137,7 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",  # a status page's URL holds its key
+        "Referrer-Policy": "same-origin",  # status URLs hold keys; no-referrer: Origin null
     })  # fmt: skip
     response.headers.setdefault("Cache-Control", "no-store")
     return response
@@ -205,6 +206,13 @@ async def submit(request: web.Request) -> web.StreamResponse:
                       "text": f"Da questo indirizzo sono arrivate troppe segnalazioni. "
                               f"Riprovi tra {minutes} minuti."},
                       {"Retry-After": str(int(wait) + 1)})  # fmt: skip
+    limit = site.config.max_body_kb * 1024
+    if (request.content_length or 0) > limit:
+        # Read (and drop) what the browser sends before answering, up to a bound: answering
+        # and closing with the upload unread would reset the connection, and the citizen
+        # would see a network error instead of the page saying the photo is too big.
+        await asyncio.wait_for(_drain(request, DRAIN_FACTOR * limit), site.config.body_timeout_s)
+        return render(site, "errore.html", 413, _error_text(413), {"Connection": "close"})
     try:
         fields, picture = await asyncio.wait_for(_read(request), site.config.body_timeout_s)
     except TimeoutError:
@@ -263,6 +271,12 @@ async def _accept(
     raise web.HTTPSeeOther(f"/ricevuta/{site.signer.receipt(spooled.message_pk)}")
 
 
+async def _drain(request: web.Request, most: int) -> None:
+    seen = 0
+    while seen < most and (chunk := await request.content.read(65536)):
+        seen += len(chunk)
+
+
 async def _read(request: web.Request) -> tuple[dict[str, str], bytes | None]:
     """The form's text fields and the photo's bytes (bounded by `client_max_size`)."""
     data = await request.post()
@@ -271,8 +285,9 @@ async def _read(request: web.Request) -> tuple[dict[str, str], bytes | None]:
     for key, value in data.items():
         if isinstance(value, str):
             fields.setdefault(key, value[:10000])
-        elif key == "photo" and picture is None:
-            picture = value.file.read() or None
+        elif key == "photo" and picture is None:  # a file, or bytes when none was chosen
+            raw = value.file.read() if isinstance(value, web.FileField) else bytes(value)
+            picture = raw or None
     return fields, picture
 
 
