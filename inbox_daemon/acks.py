@@ -37,7 +37,10 @@ REQUEST_TYPE_LABELS = {
     "da_classificare": "in corso di classificazione",
 }
 URGENCY_LABELS = {"emergenza": "emergenza", "urgente": "urgente", "ordinaria": "ordinaria"}
-CHANNEL_LABELS = {"email": "posta elettronica", "pec": "PEC", "fax": "fax", "phone": "telefono"}
+CHANNEL_LABELS = {
+    "email": "posta elettronica", "pec": "PEC", "fax": "fax", "phone": "telefono",
+    "web": "modulo web",
+}  # fmt: skip
 DEEMED_REASONS = {
     "fuori_orario": "fuori dall'orario di servizio",
     "festivo": "in un giorno festivo",
