@@ -212,6 +212,4 @@ class WebSource(SourceBase):
         return host.strip("[]"), int(port)
 
 
-Source = Annotated[
-    ImapSource | SmtpSource | FolderSource | WebSource, Field(discriminator="kind")
-]
+Source = Annotated[ImapSource | SmtpSource | FolderSource | WebSource, Field(discriminator="kind")]
