@@ -10,8 +10,7 @@ import time
 import pytest
 
 from tests.conftest import BASE_CONFIG
-from tests.smtp.conftest import ack_sink, make_sink  # noqa: F401 - fixtures
-from tests.smtp.conftest import free_port
+from tests.smtp.conftest import ack_sink, free_port, make_sink  # noqa: F401 - fixtures
 from tests.smtp.test_smtp_kill import counts, start_daemon
 from tests.web.client import Client
 from tests.web.conftest import REPORT
