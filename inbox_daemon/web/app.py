@@ -17,6 +17,7 @@ Every page is server-rendered HTML with no script; the Content-Security-Policy a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -174,7 +175,8 @@ async def form_page(
 ) -> web.Response:  # fmt: skip
     """The form, with what was typed and what is wrong with it; a fresh token each time."""
     code = values.get("code", "")
-    pole = await asyncio.get_running_loop().run_in_executor(None, _pole_address, site, code)
+    loop = asyncio.get_running_loop()
+    pole = await loop.run_in_executor(None, _pole_address, site, code) if code else None
     return render(site, "modulo.html", status, {
         "values": values, "problems": problems or {}, "faults": form.FAULTS, "notice": notice,
         "token": site.signer.form_token(), "pole": pole, "honeypot": HONEYPOT,
@@ -211,7 +213,10 @@ async def submit(request: web.Request) -> web.StreamResponse:
         # Read (and drop) what the browser sends before answering, up to a bound: answering
         # and closing with the upload unread would reset the connection, and the citizen
         # would see a network error instead of the page saying the photo is too big.
-        await asyncio.wait_for(_drain(request, DRAIN_FACTOR * limit), site.config.body_timeout_s)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                _drain(request, DRAIN_FACTOR * limit), site.config.body_timeout_s
+            )
         return render(site, "errore.html", 413, _error_text(413), {"Connection": "close"})
     try:
         fields, picture = await asyncio.wait_for(_read(request), site.config.body_timeout_s)
@@ -236,15 +241,15 @@ async def _accept(
         return await form_page(site, fields, status=400, notice=notice)
     report, problems = form.check(fields)
     cleaned = None
-    if picture:
-        try:
+    if picture and len(picture) > site.config.max_photo_kb * 1024:
+        problems["photo"] = f"La foto supera {site.config.max_photo_kb / 1024:g} MB."
+    elif picture:
+        try:  # decoding is CPU work: off the event loop
             cleaned = await asyncio.get_running_loop().run_in_executor(
                 None, photo.clean, picture, site.config.max_photo_pixels
             )
         except photo.PhotoError as exc:
             problems["photo"] = str(exc)
-    if len(picture or b"") > site.config.max_photo_kb * 1024:
-        problems["photo"] = f"La foto supera {site.config.max_photo_kb // 1024} MB."
     if report is None or problems:
         return await form_page(site, fields, problems, status=422)
     received_at = utcnow()

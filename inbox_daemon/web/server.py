@@ -119,6 +119,11 @@ class WebIngress:
         await self._runner.cleanup()
         for transport in list(self.guards.open):
             transport.close()
+        # Handlers of connections cut above end here, not as tasks destroyed with the loop.
+        left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()

@@ -169,3 +169,17 @@ def test_a_failing_store_answers_503_keeps_the_form_and_loses_nothing_said_store
     assert retried.status == 303
     assert site.client.get(retried.header("location")).by_id("ticket-number")
     assert len(site.tickets()) == 1
+
+
+def test_a_body_sent_too_slowly_gets_408(start_site):
+    site = start_site("body_timeout_s = 1\n")
+    token = site.client.get("/").token
+    body = f"token={token}&fault=spenta&name=Maria&email=m%40example.org".encode()
+    with socket.create_connection(("127.0.0.1", site.ingress.port), timeout=15) as sock:
+        sock.sendall(
+            b"POST /invia HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded"
+            b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:10]
+        )
+        answer = sock.recv(4096)  # the rest never comes
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert site.messages() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import io
+import random
 import re
 import time
 from email import policy
@@ -62,6 +63,18 @@ def test_a_photo_over_the_pixel_limit_or_not_a_picture_is_named_on_the_form(star
     junk = site.client.submit(REPORT, photo=b"\xff\xd8\xff" + b"\x00" * 5000)
     assert junk.status == 422
     assert "La foto" in junk.text or "Il file non è una foto" in junk.text
+    assert site.messages() == []
+
+
+def test_a_photo_over_its_size_limit_is_named_on_the_form(start_site):
+    site = start_site("max_photo_kb = 16\n")
+    noise = Image.frombytes("RGB", (200, 200), random.Random(19).randbytes(200 * 200 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert len(out.getvalue()) > 16 * 1024
+    answer = site.client.submit(REPORT, photo=out.getvalue())
+    assert answer.status == 422
+    assert "La foto supera" in answer.text
     assert site.messages() == []
 
 
