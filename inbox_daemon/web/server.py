@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -21,6 +19,7 @@ from aiohttp import web
 from inbox_daemon.config import Config, WebSource
 from inbox_daemon.errors import ConfigError, SourceError
 from inbox_daemon.register import LoadedRegister
+from inbox_daemon.sources.loop_thread import LoopThread
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.spool import Spool
 from inbox_daemon.web.app import Site, environment, make_app
@@ -30,7 +29,6 @@ from inbox_daemon.web.tokens import Signer, load_secret
 from inbox_daemon.web.waiting import Waiters
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 BACKLOG = 128
 KEEPALIVE_S = 15.0  # an idle keep-alive connection is closed after this (aiohttp's own)
 STOP_GRACE_S = 5.0  # at stop, how long requests under way may take to finish
@@ -58,10 +56,8 @@ class WebIngress:
             on_new=on_new, pages=environment(config.templates),
             limit=RateLimit(config.submissions_per_hour),
         )  # fmt: skip
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name=f"web-{self.name}", daemon=True
-        )
+        self._runs = LoopThread(f"web-{self.name}")
+        self._loop = self._runs.loop
         self._runner: web.AppRunner | None = None
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
@@ -73,9 +69,9 @@ class WebIngress:
         return self._port
 
     def start(self) -> None:
-        self._thread.start()
+        self._runs.start()
         try:
-            self._server = self._call(self._listen())
+            self._server = self._runs.call(self._listen())
         except OSError as exc:
             self._halt()
             message = f"web {self.name}: cannot listen on {self.config.listen}: {exc}"
@@ -88,7 +84,7 @@ class WebIngress:
         """No new connections; requests under way get up to `STOP_GRACE_S`; then close."""
         if self._server is None:
             return
-        self._call(self._stop())
+        self._runs.call(self._stop())
         self._halt()
         self._server = None
         log.info("web %s: stopped", self.name)
@@ -125,13 +121,8 @@ class WebIngress:
             task.cancel()
         await asyncio.gather(*left, return_exceptions=True)
 
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
     def _halt(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._runs.halt()
         self.commit.close()
 
 
