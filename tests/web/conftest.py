@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -81,8 +82,8 @@ def start_site(
 ) -> Iterator[Callable[..., WebSite]]:
     started: list[WebSite] = []
 
-    def start(extra: str = "", config: str = "") -> WebSite:
-        ctx = make_context(web_source(extra) + config)
+    def start(extra: str = "", config: str = "", **overrides: Any) -> WebSite:
+        ctx = make_context(web_source(extra) + config, **overrides)
         register = tmp_path / "poles.csv"
         register.write_text(REGISTER)
         import_register(ctx.engine, register, ctx.pole_formats)

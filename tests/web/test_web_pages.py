@@ -8,6 +8,7 @@ import io
 import random
 import re
 import time
+from datetime import date, timedelta
 from email import policy
 
 import pytest
@@ -98,6 +99,28 @@ def test_while_registration_waits_the_answer_says_received_then_shows_the_number
         if page.status == 200:
             break
     assert page.by_id("ticket-number") == site.tickets()[0].number
+
+
+def test_outside_service_hours_the_answer_says_when_it_counts_as_received(start_site):
+    today = date.today()
+    closed = f"{today - timedelta(days=1)}/{today + timedelta(days=2)}"
+    calendar = {"timezone": "Europe/Rome", "opening_hours": "mon-sun 08:00-18:00",
+                "holidays": None, "closures": [closed]}  # fmt: skip
+    site = start_site(calendar=calendar)
+    answer = site.client.submit(REPORT)
+    [ticket] = site.tickets()
+    deemed = ticket.deemed_received_at.astimezone(site.ctx.tz)
+    assert deemed.date() == today + timedelta(days=3)
+    assert answer.by_id("deemed-received-at") == (
+        "È pervenuta fuori dall'orario di servizio: si considera ricevuta il "
+        f"{deemed:%d/%m/%Y alle %H:%M}."
+    )
+
+
+def test_in_service_hours_the_answer_has_no_deemed_line(site):
+    answer = site.client.submit(REPORT)
+    [ticket] = site.tickets()
+    assert (answer.by_id("deemed-received-at") is None) == (ticket.deemed_reason is None)
 
 
 def test_a_forged_receipt_link_is_not_found(site):
