@@ -147,3 +147,21 @@ def test_the_status_page_opens_with_its_key_only_and_shows_the_history(site):
     assert later.by_id("storia").endswith(": in lavorazione")
     assert "Rossi" not in later.body and "squadra" not in later.body  # nothing about anyone
     assert "maria" not in later.body.lower()
+
+
+def test_a_page_is_replaced_by_the_operators_template(start_site, tmp_path):
+    folder = tmp_path / "pagine"
+    folder.mkdir()
+    (folder / "errore.html").write_text(
+        '{% extends "base.html" %}{% block main %}<h1>Comune di Prova</h1>'
+        "<p>{{ title }}: {{ text }}</p>{% endblock %}"
+    )
+    (folder / "stile.css").write_text("body { color: #000; }\n")
+    site = start_site(f'templates = "{folder}"\n')
+    missing = site.client.get("/nessuna-pagina")
+    assert missing.status == 404
+    assert "<h1>Comune di Prova</h1>" in missing.body
+    assert "Pagina non trovata" in missing.body
+    assert "chiami il numero di emergenza" in missing.body  # the shipped base still frames it
+    assert site.client.get("/stile.css").body == "body { color: #000; }\n"
+    assert site.client.get("/").status == 200  # the other pages stay the shipped ones
