@@ -29,9 +29,11 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
+import rules
 from inbox_daemon.config import WebSource
-from inbox_daemon.register import LoadedRegister
+from inbox_daemon.register import LoadedRegister, canonical_code
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.types import utcnow
@@ -73,6 +75,7 @@ class Site:
     on_new: Callable[[], None]
     pages: jinja2.Environment
     limit: RateLimit
+    formats: tuple[rules.PoleFormat, ...]
 
     @property
     def host(self) -> str:
@@ -134,6 +137,10 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         response = render(_site(request), "errore.html", exc.status, _error_text(exc.status))
+    except SQLAlchemyError:  # the database is down or locked: say so, and come back later
+        log.exception("web: the database could not answer %s %s", request.method, request.path)
+        response = render(_site(request), "errore.html", 503, _error_text(503),
+                          {"Retry-After": "30"})  # fmt: skip
     response.headers.update({
         "Content-Security-Policy": CSP,
         "X-Content-Type-Options": "nosniff",
@@ -149,6 +156,9 @@ def _error_text(status: int) -> dict[str, str]:
         return {"title": "Invio troppo grande",
                 "text": "Il modulo, con la foto, supera la dimensione ammessa. "
                         "Torni indietro e alleghi una foto più piccola."}  # fmt: skip
+    if status == 503:
+        return {"title": "Servizio momentaneamente non disponibile",
+                "text": "Riprovi tra qualche minuto."}  # fmt: skip
     if status in (404, 405):
         return {"title": "Pagina non trovata", "text": "L'indirizzo non corrisponde a una pagina."}
     return {"title": "Richiesta non valida", "text": "La richiesta non è stata capita."}
@@ -165,8 +175,9 @@ def render(site: Site, name: str, status: int = 200, values: dict[str, Any] | No
 
 async def show_form(request: web.Request) -> web.Response:
     site = _site(request)
-    code = request.match_info.get("code", "")[: form.MAX_CODE]
-    return await form_page(site, {"code": code.upper()} if code else {})
+    code = request.match_info.get("code", "")[: form.MAX_CODE].strip()
+    # «ip004512» typed by hand is IP-004512, as the rules will read it
+    return await form_page(site, {"code": canonical_code(code, site.formats)} if code else {})
 
 
 async def form_page(

@@ -54,7 +54,7 @@ class WebIngress:
             guards=self.guards, tz=ZoneInfo(whole.calendar.timezone),
             emergency_phone=config.emergency_phone or whole.acknowledgements.emergency_phone,
             on_new=on_new, pages=environment(config.templates),
-            limit=RateLimit(config.submissions_per_hour),
+            limit=RateLimit(config.submissions_per_hour), formats=whole.poles.pole_formats(),
         )  # fmt: skip
         self._runs = LoopThread(f"web-{self.name}")
         self._loop = self._runs.loop

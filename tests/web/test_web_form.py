@@ -44,3 +44,9 @@ def test_a_report_becomes_a_ticket_and_the_answer_shows_its_number_and_time(site
     assert ticket.request_type == "manutenzione"
     assert ticket.location["address"] == "Via Roma 12"
     assert ticket.sender == "maria.bianchi@example.org"
+
+
+def test_a_code_typed_loosely_is_shown_as_the_register_writes_it(site):
+    page = site.client.get("/p/ip004512")
+    assert 'value="IP-004512"' in page.body
+    assert page.by_id("palo-indirizzo") == "Palo IP-004512: Via Roma 12, Bologna"
