@@ -25,7 +25,7 @@ from inbox_daemon.spool import Spool
 from inbox_daemon.web.app import Site, environment, make_app
 from inbox_daemon.web.guard import Guards
 from inbox_daemon.web.limits import RateLimit
-from inbox_daemon.web.tokens import Signer, load_secret
+from inbox_daemon.web.tokens import Signer, load_secret, secret_path
 from inbox_daemon.web.waiting import Waiters
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,8 @@ class WebIngress:
         self.name = config.name
         self.config = config
         self.commit = GroupCommit(spool)
-        secret_path = config.secret_file or whole.storage.dir / "web-secret"
         try:
-            whole.storage.dir.mkdir(parents=True, exist_ok=True)
-            signer = Signer(load_secret(secret_path))
+            signer = Signer(load_secret(secret_path(config.secret_file, whole.storage.dir)))
         except (OSError, ValueError) as exc:
             raise ConfigError([f"sources.{config.name}.secret_file: {exc}"]) from None
         self.guards = Guards(config.max_connections, config.header_timeout_s)

@@ -88,11 +88,29 @@ class Signer:
         return payload
 
 
+@dataclass(frozen=True)
+class StatusLinks:
+    """Each ticket's status page, for the acknowledgement (`$status_url`, `$status_line`)."""
+
+    base_url: str
+    secret: bytes
+
+    def __call__(self, number: str) -> str:
+        key = Signer(self.secret).status_key(number)
+        return f"{self.base_url}/stato/{number}?chiave={key}"
+
+
+def secret_path(secret_file: Path | None, storage_dir: Path) -> Path:
+    """Where a web source's secret is: `secret_file`, else `web-secret` in the store."""
+    return secret_file or storage_dir / "web-secret"
+
+
 def load_secret(path: Path) -> bytes:
     """The site's secret from `path`, made there (32 random bytes, mode 0600) the first time.
 
     O_EXCL: two instances starting together on one shared store make one secret, not two.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

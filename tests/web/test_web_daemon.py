@@ -4,6 +4,7 @@ e-mail gets the usual acknowledgement, and SIGTERM stops the daemon cleanly."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 
@@ -59,7 +60,12 @@ def test_the_daemon_serves_the_form_registers_and_acknowledges(tmp_path, ack_sin
         [ack] = ack_sink.messages
         assert ack.rcpt_tos == ["maria.bianchi@example.org"]
         assert number in ack.message["Subject"]
-        assert "modulo web" in ack.message.get_content()
+        text = ack.message.get_content()
+        assert "modulo web" in text
+        # the acknowledgement's status link is the answer page's, and it opens
+        link = re.search(r"https://segnalazioni\.example\.it(/stato/\S+)", text).group(1)
+        assert answer.by_id("status-link").endswith(link)
+        assert client.get(link).by_id("ticket-number") == number
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=120) == 0, (tmp_path / "daemon.log").read_text()
