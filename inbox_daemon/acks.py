@@ -24,8 +24,15 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from inbox_daemon.addresses import is_among
-from inbox_daemon.config import AcknowledgementsConfig, Config, ImapSource, SmtpSource
+from inbox_daemon.config import (
+    AcknowledgementsConfig,
+    Config,
+    ImapSource,
+    SmtpSource,
+    WebSource,
+)
 from inbox_daemon.drafts import JobDraft, TicketDraft
+from inbox_daemon.errors import ConfigError
 from inbox_daemon.header_text import one_line
 from parsers.message import ParsedMessage
 
@@ -37,7 +44,10 @@ REQUEST_TYPE_LABELS = {
     "da_classificare": "in corso di classificazione",
 }
 URGENCY_LABELS = {"emergenza": "emergenza", "urgente": "urgente", "ordinaria": "ordinaria"}
-CHANNEL_LABELS = {"email": "posta elettronica", "pec": "PEC", "fax": "fax", "phone": "telefono"}
+CHANNEL_LABELS = {
+    "email": "posta elettronica", "pec": "PEC", "fax": "fax", "phone": "telefono",
+    "web": "modulo web",
+}  # fmt: skip
 DEEMED_REASONS = {
     "fuori_orario": "fuori dall'orario di servizio",
     "festivo": "in un giorno festivo",
@@ -62,6 +72,7 @@ class AckPolicy:
     template: Template
     own: frozenset[str]  # the daemon's own addresses and "@domain"s, lower-case
     tz: ZoneInfo
+    status_url: Callable[[str], str] | None = None  # a web source's status page of a number
 
     @classmethod
     def of(cls, cfg: AcknowledgementsConfig, tz: ZoneInfo, own: Collection[str] = ()) -> AckPolicy:
@@ -71,7 +82,8 @@ class AckPolicy:
 
     @classmethod
     def from_config(cls, config: Config, tz: ZoneInfo) -> AckPolicy:
-        return cls.of(config.acknowledgements, tz, own_addresses(config))
+        policy = cls.of(config.acknowledgements, tz, own_addresses(config))
+        return replace(policy, status_url=_status_links(config))
 
 
 class TicketFacts(Protocol):
@@ -133,6 +145,20 @@ def _subject(ticket: TicketFacts) -> str:
     return (f"{subject} - {original}" if original else subject)[:250]
 
 
+def _status_links(config: Config) -> Callable[[str], str] | None:
+    """The status pages of the first web source, when there is one (`web/tokens.py`)."""
+    from inbox_daemon.web.tokens import StatusLinks, load_secret, secret_path
+
+    for source in config.sources:
+        if isinstance(source, WebSource):
+            path = secret_path(source.secret_file, config.storage.dir)
+            try:
+                return StatusLinks(source.base_url, load_secret(path))
+            except (OSError, ValueError) as exc:
+                raise ConfigError([f"sources.{source.name}.secret_file: {exc}"]) from None
+    return None
+
+
 def own_addresses(config: Config) -> frozenset[str]:
     """Every address the daemon sends from or receives at: mail from them is never answered.
 
@@ -174,7 +200,8 @@ def render(policy: AckPolicy, ticket: TicketFacts, holiday_name: str | None = No
     `safe_substitute`: `check-config` and start-up refuse unknown placeholders already; should
     one slip through, it shows as text rather than failing the ticket's transaction.
     """
-    values = placeholders(policy.config, ticket, policy.tz, holiday_name)
+    url = policy.status_url(ticket.number) if policy.status_url else ""
+    values = placeholders(policy.config, ticket, policy.tz, holiday_name, url)
     return policy.template.safe_substitute(values)
 
 
@@ -189,7 +216,7 @@ PLACEHOLDERS = frozenset({
     "received_at", "deemed_received_at", "deemed_line", "subject", "sender", "channel",
     "channel_label", "request_type", "request_type_label", "urgency", "urgency_label",
     "pole_codes", "pole_line", "emergency_line", "crime_line", "emergency_phone",
-    "competence", "competence_line",
+    "competence", "competence_line", "status_url", "status_line",
 })  # fmt: skip
 
 
@@ -211,8 +238,10 @@ def placeholders(
     ticket: TicketFacts,
     tz: ZoneInfo,
     holiday_name: str | None = None,
+    status_url: str = "",
 ) -> dict[str, str]:
-    """The template's placeholders (README lists them)."""
+    """The template's placeholders (README lists them); `status_url`: the ticket's status
+    page, when a web source serves one."""
     registered = ticket.registered_at.astimezone(tz)
     received = ticket.received_at.astimezone(tz)
     deemed_at = ticket.deemed_received_at.astimezone(tz)
@@ -241,6 +270,10 @@ def placeholders(
         "competence": ticket.competence or "fornitore",
         "competence_line": _competence_line(ticket.competence),
         "emergency_phone": cfg.emergency_phone,
+        "status_url": status_url,
+        "status_line": f"Lo stato della richiesta si può seguire qui: {status_url}\n"
+        if status_url
+        else "",
     }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlmodel import col, select
 from tqdm import tqdm
 
+from inbox_daemon.config import WebSource
 from inbox_daemon.context import Context
 from inbox_daemon.errors import ExitCode, UsageError
 from inbox_daemon.register import RegisterError, canonical_code, import_register
@@ -98,9 +99,13 @@ def labels(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def label_template(ctx: Context) -> str:
-    """`[poles] label`, else a mailto: to the Contact Center's address with the code."""
+    """`[poles] label`, else the web form's page of the pole (a `kind = "web"` source's
+    `base_url`), else a mailto: to the Contact Center's address with the code."""
     if ctx.config.poles.label:
         return ctx.config.poles.label
+    web = [source for source in ctx.config.sources if isinstance(source, WebSource)]
+    if web:
+        return f"{web[0].base_url}/p/{{code}}"
     address = ctx.config.acknowledgements.from_
     if "@" not in address:
         raise UsageError(

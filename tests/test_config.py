@@ -15,6 +15,7 @@ from inbox_daemon.config import (
     FolderSource,
     ImapSource,
     SmtpSource,
+    WebSource,
     load_config,
     not_acted_on,
     resolve_secrets,
@@ -39,7 +40,7 @@ def test_example_config_loads_with_every_contract_key(tmp_path, monkeypatch):
     text = text.replace("/etc/inbox-daemon/fax.secret", str(tmp_path / "fax.secret"))
     config = load_config(write(tmp_path, text))
     kinds = [type(s) for s in config.sources]
-    assert kinds == [ImapSource, ImapSource, SmtpSource, FolderSource]
+    assert kinds == [ImapSource, ImapSource, SmtpSource, FolderSource, WebSource]
     pec = config.source("pec")
     assert pec.password == "s3cret" and pec.channel == "pec" and pec.after == "move:Processed"
     assert config.source("fax").password == "fax-pass"

@@ -33,12 +33,13 @@ from inbox_daemon.config.sources import (
     Source,
     SourceBase,
     TlsMode,
+    WebSource,
 )
 
 __all__ = [
     "LOOPBACK_HOSTS", "NOT_ACTED_ON", "AcknowledgementsConfig", "CalendarConfig", "Channel",
     "Config", "DatabaseConfig", "FolderSource", "ImapSource", "PecConfig", "PoleFormatConfig",
     "PolesConfig", "ProcessingConfig", "RoutingRule", "RulesConfig", "SecretRef", "SmtpRelay",
-    "SmtpSource", "Source", "SourceBase", "StorageConfig", "TlsMode", "config_from_dict",
-    "load_config", "not_acted_on", "resolve_secrets", "secret_problems",
+    "SmtpSource", "Source", "SourceBase", "StorageConfig", "TlsMode", "WebSource",
+    "config_from_dict", "load_config", "not_acted_on", "resolve_secrets", "secret_problems",
 ]  # fmt: skip

@@ -193,4 +193,48 @@ class FolderSource(SourceBase):
     poll_interval_s: Annotated[float, Field(gt=0)] = 5.0
 
 
-Source = Annotated[ImapSource | SmtpSource | FolderSource, Field(discriminator="kind")]
+class WebSource(SourceBase):
+    """The web form a pole's QR label opens (`inbox_daemon/web/`); behind a reverse proxy."""
+
+    kind: Literal["web"]
+    channel: Literal["web"] = "web"  # type: ignore[assignment]
+    listen: str = "127.0.0.1:8080"
+    base_url: str = "http://127.0.0.1:8080"  # as citizens reach it: the links it prints
+    emergency_phone: str = ""  # default: [acknowledgements] emergency_phone
+    templates: ConfigPath | None = None  # a folder of pages that replace the shipped ones
+    secret_file: ConfigPath | None = None  # signs form tokens; default: made in [storage] dir
+    trusted_proxies: list[str] = ["127.0.0.0/8", "::1/128"]  # whose X-Forwarded-For counts
+    submissions_per_hour: Annotated[int, Field(ge=1, le=100000)] = 10  # per client address
+    max_body_kb: Annotated[int, Field(ge=16, le=65536)] = 12288  # a whole POST, photo included
+    max_photo_kb: Annotated[int, Field(ge=16, le=65536)] = 10240
+    max_photo_pixels: Annotated[int, Field(ge=10000, le=200_000_000)] = 40_000_000
+    max_connections: Annotated[int, Field(ge=1, le=10000)] = 200
+    header_timeout_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # a request's head
+    body_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 120.0  # a slow phone's photo
+    answer_wait_s: Annotated[float, Field(ge=0, le=120)] = 10.0  # for the number, once stored
+    form_max_age_h: Annotated[float, Field(gt=0, le=720)] = 24.0  # a form's token expires
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        return SmtpSource._host_port(value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ValueError("expected an http(s) URL such as https://segnalazioni.example.it")
+        return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return SmtpSource._networks(value)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
+Source = Annotated[ImapSource | SmtpSource | FolderSource | WebSource, Field(discriminator="kind")]

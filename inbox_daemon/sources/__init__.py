@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inbox_daemon.config import Config, FolderSource, ImapSource, SmtpSource
+from inbox_daemon.config import Config, FolderSource, ImapSource, SmtpSource, WebSource
 from inbox_daemon.leases import FolderLeases, Unshared
 from inbox_daemon.sources.base import PolledSource, PushSource
 from inbox_daemon.spool import Spool
@@ -30,4 +30,8 @@ def build_sources(
             from inbox_daemon.sources.smtp import SmtpIngress
 
             pushed.append(SmtpIngress(source, spool, on_new))
+        elif isinstance(source, WebSource):
+            from inbox_daemon.web.server import WebIngress
+
+            pushed.append(WebIngress(source, config, spool, on_new))
     return polled, pushed

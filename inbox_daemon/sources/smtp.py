@@ -30,18 +30,18 @@ import hmac
 import logging
 import socket
 import ssl
-import threading
 import warnings
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from datetime import datetime
 from email.utils import format_datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from inbox_daemon.config import SmtpSource
 from inbox_daemon.errors import ConfigError, SourceError
 from inbox_daemon.header_text import one_line
+from inbox_daemon.sources.loop_thread import LoopThread
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.sources.smtp_gate import Gate, Limits, session_factory
 from inbox_daemon.spool import Incoming, Origin, Spool
@@ -49,7 +49,6 @@ from inbox_daemon.store.db import is_outage, outage
 from inbox_daemon.store.types import utcnow
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 CHANNEL_STRENGTH = {"email": 0, "pec": 1, "fax": 2}
 BACKLOG = 100  # queued by the kernel; also how many asyncio accepts at once, before the gate
 # can refuse any: descriptors needed = max_connections + BACKLOG + the daemon's own (~100)
@@ -75,10 +74,8 @@ class SmtpIngress:
         if config.require_auth and config.listens_on_loopback:
             # aiosmtpd warns about AUTH without TLS; on loopback that is the intended setup.
             warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(
-            target=self._loop.run_forever, name=f"smtp-{self.name}", daemon=True
-        )
+        self._runs = LoopThread(f"smtp-{self.name}")
+        self._loop = self._runs.loop
         self._server: asyncio.Server | None = None
         self._port = config.host_port[1]
         self._sweeper: asyncio.Task[None] | None = None
@@ -101,9 +98,9 @@ class SmtpIngress:
 
     def start(self) -> None:
         self._loop.set_exception_handler(self.gate.exception_handler)
-        self._thread.start()
+        self._runs.start()
         try:
-            self._server = self._call(self._listen())
+            self._server = self._runs.call(self._listen())
             self._port = int(self._server.sockets[0].getsockname()[1])
         except OSError as exc:  # the address is in use, or not ours
             self._halt()
@@ -116,7 +113,7 @@ class SmtpIngress:
         (at most `STOP_GRACE_S`), then close every session and the listening socket."""
         if self._server is None:
             return
-        self._call(self._stop())
+        self._runs.call(self._stop())
         self._halt()
         self._server = None
         self.gate.repeats.flush()
@@ -142,13 +139,8 @@ class SmtpIngress:
             self._sweeper.cancel()
         await asyncio.sleep(0)  # let the closing sessions run their connection_lost
 
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
     def _halt(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+        self._runs.halt()
         self.commit.close()
 
 

@@ -1,0 +1,164 @@
+"""The web form under load: reports per second on loopback, and the time to the answer page.
+
+    .venv/bin/python bench/web_form.py           # --n 1000 --clients 20 [--smtp]
+
+A report, not a test (issue 19: at least 200 reports/s, p95 to the answer page at most
+100 ms, each report durable before it is answered). A daemon process runs on a throwaway site
+with a web source (and, with `--smtp`, its SMTP ingress beside it, taking mail at the same
+time from Postfix's `smtp-source` when installed, else from smtplib). `--clients` concurrent
+HTTP clients (aiohttp, keep-alive like a browser) each fetch the form, send it, and follow
+the 303 to the answer page, which waits until the ticket has its number. Three figures:
+  stored     POST sent to its 303 (the report is durable: the spool's sync and commit)
+  answered   POST sent to the answer page showing the number (stored + registered)
+  rate       reports answered with their number per second, wall clock
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import signal
+import smtplib
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.conftest import BASE_CONFIG  # noqa: E402
+from tests.smtp.test_smtp_kill import counts, free_port, start_daemon  # noqa: E402
+
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+NUMBER = re.compile(r'id="ticket-number">([^<]+)<')
+
+
+def config(tmp: Path, web: int, smtp: int | None) -> Path:
+    text = BASE_CONFIG + (
+        f'[[sources]]\nname = "web"\nkind = "web"\nlisten = "127.0.0.1:{web}"\n'
+        'base_url = "http://127.0.0.1"\nsubmissions_per_hour = 100000\nanswer_wait_s = 30\n'
+    )
+    if smtp:
+        text += (
+            f'[[sources]]\nname = "ingress"\nkind = "smtp"\nlisten = "127.0.0.1:{smtp}"\n'
+            'recipients = ["segnalazioni@example.it"]\n'
+        )
+    path = tmp / "config.toml"
+    path.write_text(text)
+    return path
+
+
+async def one(session: aiohttp.ClientSession, base: str, i: int) -> tuple[float, float]:
+    async with session.get(f"{base}/") as form:
+        token = TOKEN.search(await form.text()).group(1)
+    data = aiohttp.FormData()
+    for key, value in {
+        "token": token, "code": f"IP-{i % 999999:06d}", "fault": "spenta",
+        "text": f"Prova di carico {i}", "name": "Carico Prova", "email": f"p{i}@example.org",
+    }.items():  # fmt: skip
+        data.add_field(key, value)
+    started = time.perf_counter()
+    async with session.post(f"{base}/invia", data=data, allow_redirects=False) as posted:
+        assert posted.status == 303, await posted.text()
+        stored = time.perf_counter() - started
+        where = posted.headers["Location"]
+    async with session.get(f"{base}{where}") as page:
+        text = await page.text()
+        assert page.status == 200 and NUMBER.search(text), text[:500]
+    return stored, time.perf_counter() - started
+
+
+async def load(base: str, n: int, clients: int) -> tuple[list[tuple[float, float]], float]:
+    queue = list(range(n))
+    results: list[tuple[float, float]] = []
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while queue:
+            results.append(await one(session, base, queue.pop()))
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await one(session, base, n)  # warm: imports, first query plans
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(clients)))
+        return results, time.perf_counter() - started
+
+
+def mail_beside(port: int, stop: threading.Event, sent: list[int]) -> None:
+    """SMTP mail at the same time, one connection per message, as fast as it goes."""
+    i = 0
+    while not stop.is_set():
+        msg = EmailMessage()
+        msg["From"], msg["To"] = f"c{i}@example.org", "segnalazioni@example.it"
+        msg["Subject"], msg["Message-ID"] = f"Lampione spento {i}", f"<bench-web-{i}@example.org>"
+        msg.set_content(f"Il lampione IP-{i:06d} è spento.")
+        try:
+            with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+                client.send_message(msg)
+            sent.append(i)
+        except (OSError, smtplib.SMTPException):
+            time.sleep(0.05)
+        i += 1
+
+
+def wait_up(base: str, deadline_s: float = 60) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the daemon's web form never answered")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--smtp", action="store_true", help="SMTP mail beside, at the same time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as folder:
+        tmp = Path(folder)
+        web, smtp = free_port(), (free_port() if args.smtp else None)
+        daemon = start_daemon(config(tmp, web, smtp), tmp / "daemon.log")
+        base = f"http://127.0.0.1:{web}"
+        stop, sent = threading.Event(), []
+        try:
+            wait_up(base)
+            beside = threading.Thread(target=mail_beside, args=(smtp, stop, sent), daemon=True)
+            if smtp:
+                beside.start()
+            results, wall = asyncio.run(load(base, args.n, args.clients))
+        finally:
+            stop.set()
+            daemon.send_signal(signal.SIGTERM)
+            daemon.wait(timeout=120)
+        tickets = counts(f"sqlite:///{tmp}/tickets.db")[0]
+    stored = [s for s, _ in results]
+    answered = [a for _, a in results]
+    print(f"{args.n} reports, {args.clients} clients, keep-alive, on loopback"
+          + (f"; {len(sent)} SMTP messages beside" if smtp else ""))  # fmt: skip
+    for name, values in (("stored (POST to 303)", stored), ("answered (to the number)", answered)):
+        print(f"  {name:26} median {statistics.median(values) * 1000:6.1f} ms"
+              f"  p95 {percentile(values, 95) * 1000:6.1f} ms"
+              f"  max {max(values) * 1000:6.1f} ms")  # fmt: skip
+    print(f"  rate {len(results) / wall:7.1f} reports/s answered with their number "
+          f"(target >= 200/s; p95 target <= 100 ms); {tickets} tickets in the store")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
