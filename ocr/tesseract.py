@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 import subprocess
 from dataclasses import dataclass
+from typing import Any
 
-import pytesseract
 from PIL import Image
 
 from ocr.errors import OcrError
@@ -17,6 +17,14 @@ LANG = "ita"
 PAGE_MODE = "--psm 3"  # automatic layout, no OSD: orientation is asked apart, when needed
 _ROTATE = re.compile(r"Rotate:\s*(\d+)")
 _ORIENTATION_CONF = re.compile(r"Orientation confidence:\s*([\d.]+)")
+
+
+def _pytesseract() -> Any:
+    """pytesseract, imported when first needed: it loads NumPy (a tenth of a second and
+    several MB), which a daemon that never meets a fax should not pay at every start."""
+    import pytesseract
+
+    return pytesseract
 
 
 @dataclass(frozen=True)
@@ -31,30 +39,30 @@ class Reading:
 def version() -> str | None:
     """tesseract's version, or None when it is not installed."""
     try:
-        return str(pytesseract.get_tesseract_version())
-    except (pytesseract.TesseractNotFoundError, OSError):
+        return str(_pytesseract().get_tesseract_version())
+    except (_pytesseract().TesseractNotFoundError, OSError):
         return None
 
 
 def languages() -> list[str]:
     """The installed language data (`ita` must be among them)."""
     try:
-        return list(pytesseract.get_languages(config=""))
-    except (pytesseract.TesseractNotFoundError, pytesseract.TesseractError, OSError):
+        return list(_pytesseract().get_languages(config=""))
+    except (_pytesseract().TesseractNotFoundError, _pytesseract().TesseractError, OSError):
         return []
 
 
 def read(image: Image.Image, timeout_s: float, lang: str = LANG) -> Reading:
     """The text of `image`, line by line as tesseract laid it out, and its confidence."""
     try:
-        data = pytesseract.image_to_data(
+        data = _pytesseract().image_to_data(
             image,
             lang=lang,
             config=PAGE_MODE,
             timeout=timeout_s,
-            output_type=pytesseract.Output.DICT,
+            output_type=_pytesseract().Output.DICT,
         )
-    except (pytesseract.TesseractError, pytesseract.TesseractNotFoundError, OSError) as exc:
+    except (_pytesseract().TesseractError, _pytesseract().TesseractNotFoundError, OSError) as exc:
         raise OcrError(f"tesseract: {str(exc).strip()[:200]}") from None
     except RuntimeError as exc:  # pytesseract's timeout (TesseractError is one too: first)
         raise OcrError(f"tesseract oltre {timeout_s:.0f} s") from exc
@@ -88,8 +96,8 @@ def orientation(image: Image.Image, timeout_s: float) -> tuple[int, float]:
     """Degrees to turn the page counter-clockwise to make it upright (0, 90, 180, 270), and
     tesseract's confidence in that; (0, 0) when the page has too little text to tell."""
     try:
-        osd = pytesseract.image_to_osd(image, config="--psm 0", timeout=timeout_s)
-    except (pytesseract.TesseractError, subprocess.SubprocessError):
+        osd = _pytesseract().image_to_osd(image, config="--psm 0", timeout=timeout_s)
+    except (_pytesseract().TesseractError, subprocess.SubprocessError):
         return 0, 0.0  # "Too few characters": nothing to turn
     except RuntimeError as exc:  # the timeout (after TesseractError, which is one too)
         raise OcrError(f"tesseract (orientamento) oltre {timeout_s:.0f} s") from exc

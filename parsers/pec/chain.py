@@ -25,13 +25,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from asn1crypto import x509
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
-from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
 
 from parsers.pec.trust import TrustStore
 
-POLICY = DisallowWeakAlgorithmsPolicy(weak_hash_algos={"md2", "md5"}, rsa_key_size_threshold=1024)
 MAX_REMEMBERED = 256
 Span = tuple[datetime, datetime]
 T = TypeVar("T")
@@ -50,6 +46,13 @@ def problem(
     if span is not None and span[0] <= moment <= span[1]:
         _valid.move_to_end(key)
         return None
+    # imported here: pyhanko-certvalidator costs every start otherwise, PEC or not
+    from pyhanko_certvalidator.errors import (
+        PathBuildingError,
+        PathValidationError,
+        ValidationError,
+    )
+
     try:
         path = _validate(signer, others, trust, moment)
     except PathBuildingError:
@@ -72,13 +75,19 @@ def _validate(
     trust: TrustStore,
     moment: datetime,
 ):
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+    from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy
+
+    policy = DisallowWeakAlgorithmsPolicy(
+        weak_hash_algos={"md2", "md5"}, rsa_key_size_threshold=1024
+    )
     context = ValidationContext(
         trust_manager=trust.manager,
         other_certs=list(others),
         moment=moment,
         allow_fetching=False,
         revocation_mode="soft-fail",
-        algorithm_usage_policy=POLICY,
+        algorithm_usage_policy=policy,
     )
     validator = CertificateValidator(signer, list(others), validation_context=context)
     return _run(lambda: validator.async_validate_usage(set()))

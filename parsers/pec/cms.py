@@ -14,7 +14,6 @@ from datetime import datetime
 
 from asn1crypto import cms, x509
 from cryptography.exceptions import InvalidSignature
-from pyhanko_certvalidator.sig_validate import DefaultSignatureValidator, SignatureValidationContext
 
 MAX_DER_BYTES = 16 * 1024 * 1024
 MAX_CERTIFICATES = 20  # a provider sends 1 to 3; thousands would make the path search slow
@@ -69,6 +68,12 @@ def verify(signed: cms.SignedData, detached: bytes | None = None) -> Signed:
     if digest not in _HASHES:
         raise SignatureError(f"algoritmo di hash non ammesso: {digest}")
     to_check, signing_time = _signed_bytes(info, content, digest)
+    # imported here: pyhanko-certvalidator costs every start otherwise, PEC or not
+    from pyhanko_certvalidator.sig_validate import (
+        DefaultSignatureValidator,
+        SignatureValidationContext,
+    )
+
     try:
         DefaultSignatureValidator().validate_signature(
             info["signature"].native,

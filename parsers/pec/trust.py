@@ -9,9 +9,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from asn1crypto import pem, x509
-from pyhanko_certvalidator.registry import SimpleTrustManager
+
+if TYPE_CHECKING:
+    from pyhanko_certvalidator.registry import SimpleTrustManager
 
 
 class TrustStoreError(ValueError):
@@ -44,6 +47,8 @@ class TrustStore:
     @cached_property
     def manager(self) -> SimpleTrustManager:
         """The roots as pyhanko-certvalidator holds them: built once, not per message."""
+        from pyhanko_certvalidator.registry import SimpleTrustManager  # on first use only
+
         return SimpleTrustManager.build(trust_roots=list(self.roots))
 
     @cached_property
