@@ -1,7 +1,7 @@
 """Issue #18's corpora: blind7 and blind8 (written and measured before the rules changed, never
-tuned on), tuning7 and tuning8 (tuned on), and the older competence sets, whose type and urgency the same change
-moved. Bars sit just under the figures measured after the change, to catch drift, not only
-collapse (README, Classification)."""
+tuned on), tuning7 and tuning8 (tuned on), and the older competence sets, whose type and urgency
+the same change moved. Bars sit just under the figures measured after the change, to catch
+drift, not only collapse (README, Classification)."""
 
 from __future__ import annotations
 
