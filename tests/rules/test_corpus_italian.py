@@ -1,7 +1,7 @@
-"""Issue #18's corpora: blind7 (written and measured before the rules changed, never tuned on),
-tuning7 (tuned on), and the older competence sets, whose type and urgency the same change
-moved. Bars sit just under the figures measured after the change, to catch drift, not only
-collapse (README, Classification)."""
+"""Issue #18's corpora: blind7 and blind8 (written and measured before the rules changed, never
+tuned on), tuning7 and tuning8 (tuned on), and the older competence sets, whose type and urgency
+the same change moved. Bars sit just under the figures measured after the change, to catch
+drift, not only collapse (README, Classification)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ def test_blind7_forwards_and_replies_lose_no_pole_code(blind7):
 
 
 def test_blind7_type_urgency_crime_and_emergencies(blind7):
-    assert blind7.request_type_accuracy >= 0.75  # 0.77 measured (0.61 before)
+    assert blind7.request_type_accuracy >= 0.78  # 0.80 measured (0.61 before, 0.77 round one)
     assert blind7.urgency_accuracy >= 0.90  # 0.92 (0.85)
     assert blind7.crime_recall == 1.0 and blind7.crime_precision >= 0.85  # 1.00 / 1.00
-    assert blind7.emergency_recall >= 0.92 and blind7.emergency_precision >= 0.75  # 0.93 / 0.81
+    assert blind7.emergency_recall >= 0.92 and blind7.emergency_precision >= 0.85  # 0.93 / 0.87
 
 
 def test_tuning7(ruleset):
@@ -50,6 +50,37 @@ def test_tuning7(ruleset):
     assert report.request_type_accuracy >= 0.95 and report.urgency_accuracy >= 0.95
     assert report.pole_f1 == 1.0 and report.crime_recall == 1.0
     assert report.emergency_recall == 1.0
+
+
+@pytest.fixture(scope="module")
+def blind8(ruleset) -> Report:
+    return measured(ruleset, "blind8.toml")
+
+
+def test_blind8_is_large_labelled_and_mixed():
+    messages = load_corpus(CORPUS / "blind8.toml")
+    assert len(messages) >= 80 and len({m.id for m in messages}) == len(messages)
+    assert all(m.request_type in REQUEST_TYPES for m in messages)
+    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
+    assert all(types[t] >= 10 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
+    assert sum(m.urgency == "emergenza" for m in messages) >= 10  # emergency precision measured
+
+
+def test_blind8_persistence_conduct_panels_and_overcalled_dangers(blind8):
+    """Round two (README, Classification): measured once before and once after tuning on
+    tuning8; the bars sit just under the after figures."""
+    assert blind8.request_type_accuracy >= 0.85  # 0.866 measured (0.805 before)
+    assert blind8.urgency_accuracy >= 0.82  # 0.841 (0.829)
+    assert blind8.pole_f1 == 1.0  # 1.000 (1.000)
+    assert blind8.crime_recall == 1.0 and blind8.crime_precision >= 0.9  # 1.00 / 0.92
+    assert blind8.emergency_recall >= 0.7 and blind8.emergency_precision >= 0.65  # 0.71 / 0.67
+
+
+def test_tuning8(ruleset):
+    report = measured(ruleset, "tuning8.toml")
+    assert report.request_type_accuracy >= 0.98 and report.urgency_accuracy >= 0.98  # 1.00 / 1.00
+    assert report.pole_f1 == 1.0 and report.crime_recall >= 0.9  # 1.00, 0.90
+    assert report.emergency_recall == 1.0 and report.emergency_precision >= 0.95  # 1.00 / 1.00
 
 
 def test_matters_for_another_body_are_reported_with_their_urgency(ruleset):
