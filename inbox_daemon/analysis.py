@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import parsers.mime
 import rules
@@ -28,8 +28,10 @@ from inbox_daemon.routing import Route
 from inbox_daemon.voicemail import NO_VOICEMAIL, Call, VoicemailTools, read_voicemail
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
-from parsers.pec import Pec, TrustStore
 from parsers.quoting import Parts
+
+if TYPE_CHECKING:  # the PEC package loads its crypto: only the certify stage needs it
+    from parsers.pec import Pec, TrustStore
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import parsers.mime
-import parsers.pec
 from inbox_daemon import signed_attachments
 from inbox_daemon.drafts import ReceiptDraft
 from parsers.errors import ParseError
 from parsers.message import ParsedMessage
 
 if TYPE_CHECKING:  # analysis.py imports this module for its table of stages
+    import parsers.pec
     from inbox_daemon.analysis import Analysis, Tools
 
 PEC_HEADERS = ("X-Trasporto", "X-Ricevuta")
@@ -40,6 +40,8 @@ def certify(work: Analysis, tools: Tools) -> Analysis:
     assert parsed is not None
     pec = None
     if looks_like_pec(parsed):
+        import parsers.pec  # its crypto loads with the first PEC, not with every worker
+
         raw = tools.blobs.get("raw", work.pending.sha256)
         pec = parsers.pec.inspect(raw, tools.pec_trust, work.pending.received_at)
     if pec is None:
@@ -70,6 +72,8 @@ def forwarded(
     for part in parsed.attachments:
         if part.content_type != "message/rfc822" or b"X-Trasporto" not in part.payload[:65536]:
             continue
+        import parsers.pec  # as in `certify`: loaded by the first PEC only
+
         pec = parsers.pec.inspect(part.payload, trust, received_at)
         if pec is not None and pec.kind == "envelope":
             who = parsed.from_address or "mittente ignoto"

@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import select
 from tqdm import tqdm
@@ -27,11 +27,13 @@ from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
 from inbox_daemon.store.types import utcnow
-from parsers.pec import TrustStore
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
 CONNECTING = {"run", "sources"}
+if TYPE_CHECKING:
+    from parsers.pec import TrustStore
+
 log = logging.getLogger(__name__)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -19,7 +20,9 @@ from inbox_daemon.register import LoadedRegister
 from inbox_daemon.routing import RouteRule
 from inbox_daemon.spool import BlobStore, Spool
 from inbox_daemon.store.db import open_store
-from parsers.pec import TrustStore, TrustStoreError
+
+if TYPE_CHECKING:
+    from parsers.pec import TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,8 @@ def load_trust(config: Config) -> TrustStore | None:
     path = config.pec.trust_store
     if path is None:
         return None
+    from parsers.pec import TrustStore, TrustStoreError  # its crypto: only with a trust store
+
     try:
         return TrustStore.from_pem(path.read_bytes())
     except (OSError, TrustStoreError) as exc:

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import ocr
 import rules
-from ocr.pages import pixels
 from parsers import pdftext
 from parsers.fax import PROFILES, FaxCall, Profile, generic, read_call
 from parsers.message import Attachment
@@ -147,7 +146,11 @@ def holds_pages(part: Attachment, is_fax: bool) -> bool:
         return typed or name.endswith(FAX_FILE_ENDINGS)
     if part.content_type == "application/pdf" or name.endswith(".pdf"):
         return scanned_pdf(part)
-    return part.content_type.startswith("image/") and pixels(part.payload) >= MIN_PHOTO_PIXELS
+    if not part.content_type.startswith("image/"):
+        return False
+    from ocr.pages import pixels  # Pillow: loaded by the first image, not by every start
+
+    return pixels(part.payload) >= MIN_PHOTO_PIXELS
 
 
 def scanned_pdf(part: Attachment) -> bool:

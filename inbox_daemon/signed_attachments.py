@@ -11,12 +11,14 @@ to the text the rules read. Scanned PDFs give no text here; their pages are the 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from parsers import pdftext
 from parsers.filenames import guess_type
 from parsers.message import Attachment, ParsedMessage
-from parsers.pec import cades
-from parsers.pec.model import SignedDocument
+
+if TYPE_CHECKING:
+    from parsers.pec.model import SignedDocument
 
 MAX_DOCUMENTS = 20  # signed attachments unwrapped per message
 MAX_TEXT = 100_000  # characters of documents' text added to the rules' input
@@ -25,6 +27,11 @@ MAX_TEXT = 100_000  # characters of documents' text added to the rules' input
 def unwrap(parsed: ParsedMessage) -> tuple[ParsedMessage, tuple[SignedDocument, ...]]:
     """The message with its signed attachments' documents and text added, and what each
     signed attachment was."""
+    if not any(_maybe_signed(a) for a in parsed.attachments):
+        return parsed, ()
+    from parsers.pec import cades  # its crypto loads with the first signed file, not at start
+    from parsers.pec.model import SignedDocument
+
     signed = [
         a
         for a in parsed.attachments
@@ -60,6 +67,11 @@ def unwrap(parsed: ParsedMessage) -> tuple[ParsedMessage, tuple[SignedDocument, 
         new_text="\n\n".join(filter(None, (parsed.new_text, extra))),
     )
     return joined, tuple(documents)
+
+
+def _maybe_signed(part: Attachment) -> bool:
+    """A cheap first look (`cades.is_signed_file` decides): a name or a type of PKCS #7."""
+    return part.filename.lower().endswith(".p7m") or "pkcs7" in part.content_type
 
 
 def _text(content: bytes, kind: str) -> tuple[str, str | None]:

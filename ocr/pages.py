@@ -24,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ocr import poppler
 from ocr.errors import OcrError
+from ocr.limits import Limits
 
 pillow_heif.register_heif_opener()  # HEIC/HEIF photos open like any image (EXIF included)
 
@@ -39,15 +40,6 @@ DECODE_ERRORS = (
     EOFError,
     Image.DecompressionBombError,
 )
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much one file may cost: pages read, pixels per page, seconds per page."""
-
-    max_pages: int = 30
-    max_pixels: int = 40_000_000  # an A4 page at 600 dpi is 35 Mpx
-    page_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
