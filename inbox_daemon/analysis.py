@@ -13,6 +13,7 @@ parser and the rules, not SQLAlchemy.
 
 from __future__ import annotations
 
+import errno
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -70,6 +71,7 @@ class Analysis:
     pages: PagesRead | None = None  # what `read_pages` read of faxes and photos
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
+    transient: bool = False  # the machine's fault (descriptors, memory, disk): no attempt counted
     trace: str | None = None  # traceback of an unexpected error, for the log
 
     @property
@@ -90,6 +92,9 @@ class Tools:
     pec_trust: TrustStore | None = None  # `[pec] trust_store`: the providers' CAs
     pages: PageSettings | None = None  # fax gateway profiles and OCR limits (`read_pages`)
 
+
+# Errors of the machine, not of a message: a message failing with one is not quarantined for it.
+MACHINE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.ENOSPC})
 
 T = TypeVar("T")
 Stage = Callable[[Analysis, T], Analysis]
@@ -182,7 +187,10 @@ def non_request_kind(parsed: ParsedMessage) -> str | None:
 
 
 def failure(exc: Exception, work: Analysis, stage: str = "") -> Analysis:
-    """An unexpected error, with its stage and traceback: retried, then quarantined."""
+    """An unexpected error, with its stage and traceback: retried, then quarantined. One the
+    machine causes (no descriptor left in a connection flood, no memory, a full disk) says
+    nothing of the message: it is retried without counting towards the quarantine."""
     where = f"{stage}: " if stage else ""
     error = f"{where}{type(exc).__name__}: {exc}"
-    return replace(work, error=error, trace=traceback.format_exc())
+    transient = isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS
+    return replace(work, error=error, trace=traceback.format_exc(), transient=transient)

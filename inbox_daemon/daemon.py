@@ -45,6 +45,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from inbox_daemon import outbox, pipeline, reload
+from inbox_daemon.analysis import MACHINE_ERRNOS
 from inbox_daemon.context import Context
 from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ConfigError, ExitCode, SourceError
@@ -308,7 +309,10 @@ class Daemon:
     def _report(self, name: str, exc: Exception) -> None:
         if is_outage(exc):
             return  # the store logs a database outage once, whoever meets it (`db.Outage`)
-        expected = isinstance(exc, SourceError)  # its text says what to do; no traceback
+        # its text says what to do, or the machine is short of something: no traceback
+        expected = isinstance(exc, SourceError) or (
+            isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS
+        )
         fault = str(exc) if expected else f"{type(exc).__name__}: {exc}"
         if self._faults.get(name) != fault:
             self._faults[name] = fault

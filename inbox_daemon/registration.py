@@ -212,11 +212,13 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
     """Register one message; isolated, in its own savepoint, where a failure costs only its
     own attempt."""
     if analysis.error:
-        if analysis.trace:
+        if analysis.trace and not analysis.transient:  # the machine's fault: its one line will do
             batch.note(
                 logging.ERROR, f"message {message.id}: processing failed\n{analysis.trace.rstrip()}"
             )
-        return _fail(batch, message.id, analysis.error, final=analysis.final)
+        return _fail(
+            batch, message.id, analysis.error, final=analysis.final, counted=not analysis.transient
+        )
     facts = Received(
         message.id, message.source, message.channel, message.received_at, message.sha256
     )
@@ -326,12 +328,15 @@ def _mark(batch: Batch, message_pk: int, outcome: str, header_id: str | None = N
     batch.defer(MARK_PROCESSED, [done])
 
 
-def _fail(batch: Batch, message_pk: int, error: str, *, final: bool) -> Outcome:
-    """Count a failed attempt; quarantine at once when `final`, else after `max_attempts`."""
+def _fail(
+    batch: Batch, message_pk: int, error: str, *, final: bool, counted: bool = True
+) -> Outcome:
+    """Count a failed attempt; quarantine at once when `final`, else after `max_attempts`.
+    Not `counted`: the machine failed, not the message (it stays waiting, its error shown)."""
     message = batch.session.get_one(Message, message_pk)
-    message.attempts += 1
+    message.attempts += counted
     message.last_error = error[:4000]
-    if final or message.attempts >= batch.ctx.max_attempts:
+    if final or (counted and message.attempts >= batch.ctx.max_attempts):
         message.status = "quarantined"
         message.outcome = "quarantined"
         message.processed_at = utcnow()

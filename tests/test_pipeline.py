@@ -4,6 +4,7 @@ its number."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterator
@@ -253,3 +254,25 @@ def test_a_matter_for_another_body_is_routed_by_competence_and_the_sender_told(
         ("fornitore", "manutenzione"),
     ]
     assert "Vigili del Fuoco" in ack.body and "115" in ack.body
+
+
+def test_a_failure_of_the_machine_is_retried_without_counting_towards_the_quarantine(
+    ctx: Context,
+) -> None:
+    """No descriptor left (a connection flood: EMFILE) says nothing of the message. The
+    fault is raised by a stage here because exhausting the test process's descriptors would
+    break the test itself; tests/smtp/test_smtp_flood.py causes it for real."""
+
+    def out_of_descriptors(work: Analysis, tools: Tools) -> Analysis:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    [pk] = spool(ctx, request(1))
+    flooded = InProcess(Analyser(pipeline.analyser(ctx).tools, (("parse", out_of_descriptors),)))
+    for _ in range(ctx.max_attempts + 2):
+        [outcome] = pipeline.process_pending(ctx, analyse=flooded)
+        assert outcome.outcome == "retry"
+    waiting = message(ctx, pk)
+    assert (waiting.status, waiting.attempts) == ("received", 0)
+    assert "Too many open files" in waiting.last_error
+    [outcome] = pipeline.process_pending(ctx)  # descriptors back: the message is a ticket
+    assert outcome.outcome == "ticket"
