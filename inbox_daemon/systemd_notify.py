@@ -10,23 +10,38 @@ no-op.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
 
+log = logging.getLogger(__name__)
 MIN_GAP_S = 1.0  # pings and status lines at most this often
+_failed = False  # a notification could not be sent: said once
 
 
 def notify(state: str) -> None:
-    """One datagram to systemd's notify socket; a no-op outside systemd."""
+    """One datagram to systemd's notify socket; a no-op outside systemd.
+
+    Never blocks and never raises: the main loop sends these, and a notification that cannot
+    go (a socket nobody reads whose queue is full, a socket gone) must not stop it; a loop
+    that stops for good is what the watchdog is there to see. The first failure is logged.
+    """
     address = os.environ.get("NOTIFY_SOCKET")
     if not address:
         return
     if address.startswith("@"):
         address = "\0" + address[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.connect(address)
-        sock.sendall(state.encode())
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.connect(address)
+            sock.send(state.encode())
+    except OSError as exc:
+        global _failed
+        if not _failed:
+            _failed = True
+            log.warning("systemd notify socket %s: %s (notifications dropped)", address, exc)
 
 
 class Watchdog:

@@ -10,9 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+from inbox_daemon import systemd_notify
 from tests.conftest import BASE_CONFIG, DEMO_MESSAGES
 
 
@@ -61,3 +63,25 @@ def test_ready_watchdog_status_and_stopping_reach_the_notify_socket(tmp_path: Pa
         line.startswith("STATUS=waiting for mail; 1 ticket(s) since start") for line in lines
     )
     assert "STOPPING=1" in lines and lines.index("STOPPING=1") > lines.index("READY=1")
+
+
+def test_a_notify_socket_nobody_reads_or_that_is_gone_never_blocks_the_daemon(
+    tmp_path: Path, monkeypatch
+):
+    """A real AF_UNIX datagram socket that is never read fills its queue after a few
+    notifications; the next ones are dropped, not waited for, and a socket that is gone does
+    not raise: the main loop sends these."""
+    path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(path))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+        sender = threading.Thread(
+            target=lambda: [systemd_notify.notify(f"STATUS={i}") for i in range(500)],
+            daemon=True,
+        )
+        sender.start()
+        sender.join(timeout=20)
+        assert not sender.is_alive(), "notify() blocked on a full socket"
+        assert listener.recv(64) == b"STATUS=0"  # the first ones did arrive
+    path.unlink()
+    systemd_notify.notify("WATCHDOG=1")  # gone: dropped, no exception
