@@ -139,7 +139,8 @@ def read_pages(work: Analysis, tools: Tools) -> Analysis:
 def holds_pages(part: Attachment, is_fax: bool) -> bool:
     """Pages worth reading: every image or PDF of a fax; on e-mail and PEC, photos (not
     logos) and scanned PDFs (a letter scanned, or signed as `nota.pdf.p7m` and unwrapped by
-    `certify`): a PDF with a text layer was read by the rules already."""
+    `certify`): a PDF with a text layer is not OCR'd (a signed one's text reached the rules
+    through `certify`; an unsigned one's does not yet)."""
     name = part.filename.lower()
     typed = part.content_type.startswith(PAGE_TYPES)
     if is_fax:

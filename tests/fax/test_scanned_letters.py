@@ -9,8 +9,7 @@ from email.message import EmailMessage
 from tests.fax.test_fax_tickets import run
 from tests.ocr import faxpages as fp
 from tests.pec import build
-from tests.pec.test_pec_cades import letter_pdf, original_with_attachment
-from tests.pec.test_pec_ingest import config_file, export, ingest
+from tests.pec.test_pec_cades import letter_pdf, signed_letter_ticket
 
 LETTER = [
     "Oggetto: palo pericolante",
@@ -47,16 +46,7 @@ def test_a_pdf_with_a_text_layer_is_not_ocrd(make_context):
 
 
 def test_a_scanned_letter_signed_as_p7m_in_a_pec_drives_the_classification(tmp_path, capsys):
-    pki = build.make_pki()
-    p7m = build.sign(fp.pdf([fp.page(LETTER)]), pki, detached=False)
-    message = original_with_attachment(
-        "Si trasmette in allegato la nota prot. n. 1234.", "nota.pdf.p7m", p7m
-    )
-    (tmp_path / "ca.pem").write_bytes(pki.trust_pem)
-    (tmp_path / "busta.eml").write_bytes(build.envelope(pki, message))
-    config = config_file(tmp_path, "ca.pem")
-    assert ingest(config, tmp_path / "busta.eml", capsys=capsys)[0]["outcome"] == "ticket"
-    [ticket] = export(config, capsys)
+    ticket = signed_letter_ticket(tmp_path, capsys, fp.pdf([fp.page(LETTER)]), build.make_pki())
     assert ticket["pole_codes"] == ["IP-123456"]
     assert ticket["request_type"] == "manutenzione"
     assert ticket["pec"]["certified"] is True

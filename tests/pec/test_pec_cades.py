@@ -105,13 +105,8 @@ def original_with_attachment(body: str, name: str, data: bytes) -> bytes:
     )
 
 
-def test_a_signed_pdf_letter_drives_the_classification(tmp_path, capsys):
-    pki = build.make_pki()
-    letter = letter_pdf(
-        "Oggetto: palo della pubblica illuminazione pericolante\n"
-        "Si segnala che il palo IP-123456 in via Verdi 3 e' inclinato e sta per cadere\n"
-        "sul marciapiede: si chiede un intervento urgente di messa in sicurezza."
-    )
+def signed_letter_ticket(tmp_path, capsys, letter: bytes, pki: build.Pki) -> dict:
+    """The exported ticket of a PEC whose only request is `letter`, signed as nota.pdf.p7m."""
     p7m = build.sign(letter, pki, detached=False)
     message = original_with_attachment(
         "Si trasmette in allegato la nota prot. n. 1234.", "nota.pdf.p7m", p7m
@@ -121,6 +116,17 @@ def test_a_signed_pdf_letter_drives_the_classification(tmp_path, capsys):
     config = config_file(tmp_path, "ca.pem")
     assert ingest(config, tmp_path / "busta.eml", capsys=capsys)[0]["outcome"] == "ticket"
     [ticket] = export(config, capsys)
+    return ticket
+
+
+def test_a_signed_pdf_letter_drives_the_classification(tmp_path, capsys):
+    pki = build.make_pki()
+    letter = letter_pdf(
+        "Oggetto: palo della pubblica illuminazione pericolante\n"
+        "Si segnala che il palo IP-123456 in via Verdi 3 e' inclinato e sta per cadere\n"
+        "sul marciapiede: si chiede un intervento urgente di messa in sicurezza."
+    )
+    ticket = signed_letter_ticket(tmp_path, capsys, letter, pki)
     assert ticket["pole_codes"] == ["IP-123456"]
     assert ticket["request_type"] == "manutenzione" and ticket["urgency"] == "emergenza"
     assert [a["filename"] for a in ticket["attachments"]] == ["nota.pdf.p7m", "nota.pdf"]

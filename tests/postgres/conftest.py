@@ -3,14 +3,20 @@ fresh database per test, and daemon contexts and configuration files pointing at
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from integration.dovecot import PASSWORD, Dovecot
+from integration.helpers import PASSWORD_ENV, dovecot_or_skip
 
 from inbox_daemon.context import Context
 from postgres.server import Postgres, running_postgres
+
+REPO = Path(__file__).resolve().parents[2]
 
 PG_CONFIG = """
 [database]
@@ -71,3 +77,19 @@ def pg_config_file(tmp_path: Path, pg_url: str) -> Path:
     path = tmp_path / "daemon.toml"
     path.write_text(PG_CONFIG.format(url=pg_url, store=tmp_path / "store"))
     return path
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    with dovecot_or_skip() as server:
+        yield server
+
+
+def daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    """`inbox-daemon run` as a process of its own, its log appended to `log`."""
+    env = {"PATH": "/usr/bin:/bin", PASSWORD_ENV: PASSWORD, "PYTHONPATH": str(REPO)}
+    with open(log, "ab") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "run"],
+            cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
+        )  # fmt: skip

@@ -12,14 +12,13 @@ from __future__ import annotations
 import signal
 import smtplib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.dovecot import PASSWORD, Dovecot, free_port
-from integration.helpers import PASSWORD_ENV, dovecot_or_skip, imap_source_toml
+from integration.dovecot import Dovecot, free_port
+from integration.helpers import imap_source_toml
 from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
@@ -28,7 +27,7 @@ from test_pipeline import request
 from inbox_daemon.leases import RENEW_S, TTL_S
 from inbox_daemon.store.db import is_outage, make_engine, transaction
 from inbox_daemon.store.models import Lease, Message, Ticket
-from postgres.conftest import PG_CONFIG
+from postgres.conftest import PG_CONFIG, daemon
 from postgres.server import Postgres, running_postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.xdist_group("postgres")]
@@ -62,21 +61,6 @@ def own_postgres() -> Iterator[Postgres]:
     """A server of this test's own: it is stopped and started under the daemons."""
     with running_postgres() as server:
         yield server
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    with dovecot_or_skip() as server:
-        yield server
-
-
-def daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {"PATH": "/usr/bin:/bin", PASSWORD_ENV: PASSWORD, "PYTHONPATH": str(REPO)}
-    with open(log, "ab") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "run"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-        )  # fmt: skip
 
 
 def deliver(port: int, raw: bytes) -> int:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import email
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from integration.dovecot import PASSWORD, Dovecot
-from integration.helpers import PASSWORD_ENV, dovecot_or_skip, imap_source_toml
+from integration.dovecot import Dovecot
+from integration.helpers import imap_source_toml
 from integration.mailgen import italian_requests
 from sqlalchemy import func
 from sqlalchemy.exc import ProgrammingError
@@ -28,7 +26,7 @@ from inbox_daemon.context import Context
 from inbox_daemon.leases import RENEW_S, TTL_S, Leases, folder_lease
 from inbox_daemon.store.db import make_engine, transaction
 from inbox_daemon.store.models import Lease, Message, Ticket
-from postgres.conftest import PG_CONFIG
+from postgres.conftest import PG_CONFIG, daemon
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("postgres")]
 REPO = Path(__file__).resolve().parents[2]
@@ -66,21 +64,6 @@ def test_a_lease_is_held_by_one_until_it_expires_or_is_released(pg_ctx: Context)
 # --- two daemons on one folder -------------------------------------------------------------
 
 N = 400
-
-
-@pytest.fixture
-def dovecot() -> Iterator[Dovecot]:
-    with dovecot_or_skip() as server:
-        yield server
-
-
-def daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {"PATH": "/usr/bin:/bin", PASSWORD_ENV: PASSWORD, "PYTHONPATH": str(REPO)}
-    with open(log, "ab") as stderr:
-        return subprocess.Popen(
-            [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "run"],
-            cwd=REPO, stdout=subprocess.DEVNULL, stderr=stderr, env=env,
-        )  # fmt: skip
 
 
 def holder(url: str) -> str | None:
