@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import parsers.mime
 import rules
+from inbox_daemon.attached_documents import DocumentsRead, read_documents
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.certify import certify
 from inbox_daemon.read_pages import PageSettings, PagesRead, read_pages
@@ -68,6 +69,7 @@ class Analysis:
     route: Route | None = None  # the `[[routing]]` rule that matched, if any
     phone: Call | None = None  # a call (a voicemail, an operator's): caller, time, recording
     pec: Pec | None = None  # PEC: what the envelope or receipt is, and whether certified
+    documents: DocumentsRead | None = None  # attached letters' text (`read_documents`)
     pages: PagesRead | None = None  # what `read_pages` read of faxes and photos
     error: str | None = None
     final: bool = False  # the error cannot go away by retrying (bytes that do not parse)
@@ -133,7 +135,9 @@ def classify(work: Analysis, tools: Tools) -> Analysis:
         quoted=parts.quoted,
     )
     verdict = rules.classify(doc, tools.ruleset, tools.pole_formats)
-    return replace(work, verdict=work.pages.weigh(verdict) if work.pages else verdict)
+    for read in (work.documents, work.pages):
+        verdict = read.weigh(verdict) if read else verdict
+    return replace(work, verdict=verdict)
 
 
 # The way of a message through the pure stages, in order; `placing.STAGES` follows them in
@@ -143,6 +147,7 @@ STAGES: tuple[tuple[str, Stage[Tools]], ...] = (
     ("certify", certify),  # PEC: verify the provider's signature, unwrap postacert.eml
     ("screen", screen),
     ("voicemail", read_voicemail),
+    ("read_documents", read_documents),  # attached letters' text layer: text PDFs, .txt
     ("read_pages", read_pages),
     ("classify", classify),
 )

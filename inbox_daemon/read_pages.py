@@ -14,7 +14,7 @@ give no readable text becomes a ticket `da_classificare`, for an operator to rea
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
@@ -125,7 +125,8 @@ def read_pages(work: Analysis, tools: Tools) -> Analysis:
     assert parsed is not None
     settings = tools.pages or PageSettings()
     is_fax = work.pending.channel == "fax"
-    parts = [a for a in parsed.attachments if holds_pages(a, is_fax)]
+    scans = work.documents.is_scan if work.documents else None
+    parts = [a for a in parsed.attachments if holds_pages(a, is_fax, scans)]
     if not parts and not is_fax:
         return work
     # each part kept without its bytes: from a worker, the analysis travels back by pipe
@@ -136,17 +137,20 @@ def read_pages(work: Analysis, tools: Tools) -> Analysis:
     return replace(work, parsed=replace(parsed, new_text=text.strip()), pages=read)
 
 
-def holds_pages(part: Attachment, is_fax: bool) -> bool:
+def holds_pages(
+    part: Attachment, is_fax: bool, is_scan: Callable[[str], bool | None] | None = None
+) -> bool:
     """Pages worth reading: every image or PDF of a fax; on e-mail and PEC, photos (not
     logos) and scanned PDFs (a letter scanned, or signed as `nota.pdf.p7m` and unwrapped by
-    `certify`): a PDF with a text layer is not OCR'd (a signed one's text reached the rules
-    through `certify`; an unsigned one's does not yet)."""
+    `certify`): a PDF with a text layer is not OCR'd, its text reached the rules through
+    `read_documents`, whose `is_scan` says what pdftotext found (not run again here)."""
     name = part.filename.lower()
     typed = part.content_type.startswith(PAGE_TYPES)
     if is_fax:
         return typed or name.endswith(FAX_FILE_ENDINGS)
     if part.content_type == "application/pdf" or name.endswith(".pdf"):
-        return scanned_pdf(part)
+        known = is_scan(part.filename) if is_scan else None
+        return scanned_pdf(part) if known is None else known
     if not part.content_type.startswith("image/"):
         return False
     from ocr.pages import pixels  # Pillow: loaded by the first image, not by every start

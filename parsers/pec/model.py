@@ -24,7 +24,6 @@ class SignedDocument:
     document: str | None  # the document's name once unwrapped, None when it could not be
     signers: tuple[str, ...]  # outermost first
     problem: str | None  # why it could not be unwrapped or does not verify
-    text_chars: int = 0  # how much of its text joined the rules
 
 
 @dataclass(frozen=True)
