@@ -14,6 +14,8 @@ from email.parser import BytesFeedParser, BytesHeaderParser
 from email.policy import compat32
 from typing import BinaryIO
 
+from parsers import large_bodies
+
 MAX_SEGMENTS = 1000
 FEED_CHUNK = 1 << 16
 
@@ -36,20 +38,30 @@ def parse_bytes(data: bytes) -> tuple[Message, str | None]:
 
 def parse_file(handle: BinaryIO) -> tuple[Message, str | None]:
     """`parse_bytes` reading a seekable binary file: the message is never held whole beside
-    its tree (45 MB less at the peak for a 45 MB message)."""
+    its tree (45 MB less at the peak for a 45 MB message), and in a large one the long base64
+    bodies stay in the file until they are decoded (`large_bodies`)."""
+    size = handle.seek(0, 2)
     handle.seek(0)
 
     def whole() -> bytes:
         handle.seek(0)
         return handle.read()
 
-    return parse_chunks(iter(lambda: handle.read(FEED_CHUNK), b""), whole)
+    reads = iter(lambda: handle.read(FEED_CHUNK), b"")
+    if size < large_bodies.MIN_FILE:
+        return parse_chunks(reads, whole)
+    runs = large_bodies.Runs(handle)
+    message, problem = parse_chunks(runs.chunks(reads), whole, large_bodies.StoredMessage)
+    runs.attach(message)
+    return message, problem
 
 
-def parse_chunks(chunks: Iterable[bytes], whole: Callable[[], bytes]) -> tuple[Message, str | None]:
+def parse_chunks(
+    chunks: Iterable[bytes], whole: Callable[[], bytes], factory: type[Message] = Message
+) -> tuple[Message, str | None]:
     """The tree of the message `chunks` make; `whole` gives it again for the fallback."""
     try:
-        parser = BytesFeedParser(policy=compat32)
+        parser = BytesFeedParser(factory, policy=compat32)
         for chunk in chunks:
             parser.feed(chunk)
         return parser.close(), None

@@ -163,8 +163,16 @@ def decoded(part: Message) -> bytes:
     A large base64 body with nothing to complain about is decoded by `binascii` straight
     from the parsed text: the stdlib first copies it to bytes, splits it into lines and joins
     them again, three more copies of an attachment (125 MB at the peak for a 20 MB one).
-    Anything else, defects included, goes the stdlib's way.
+    Anything else, defects included, goes the stdlib's way. A body left in the stored file
+    (`large_bodies`) is decoded from there, or given back to the stdlib when it is not clean.
     """
+    body = getattr(part, "large_body", None)
+    if body is not None:
+        data = body.decoded()
+        if data is not None:
+            return data
+        part.set_payload(body.text())
+        part.large_body = None
     payload = part._payload  # what get_payload reads too; compat32 keeps it as parsed
     cte = str(part.get("content-transfer-encoding", "")).lower()
     if (
