@@ -7,16 +7,19 @@ A report, not a test (issue 19: at least 200 reports/s, p95 to the answer page a
 with a web source (and, with `--smtp`, its SMTP ingress beside it, taking mail at the same
 time from Postfix's `smtp-source` when installed, else from smtplib). `--clients` concurrent
 HTTP clients (aiohttp, keep-alive like a browser) each fetch the form, send it, and follow
-the 303 to the answer page, which waits until the ticket has its number. Three figures:
+the 303 to the answer page, which waits until the ticket has its number. The figures:
   stored     POST sent to its 303 (the report is durable: the spool's sync and commit)
   answered   POST sent to the answer page showing the number (stored + registered)
   rate       reports answered with their number per second, wall clock
+  CPU        user+sys of the daemon's processes (its worker processes included) during the
+             load, per report: on a shared machine the figure to compare, wall times vary
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import signal
 import smtplib
@@ -32,6 +35,9 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from imap_throughput import _descendants  # noqa: E402
+
 from tests.conftest import BASE_CONFIG  # noqa: E402
 from tests.smtp.test_smtp_kill import counts, free_port, start_daemon  # noqa: E402
 
@@ -74,7 +80,21 @@ async def one(session: aiohttp.ClientSession, base: str, i: int) -> tuple[float,
     return stored, time.perf_counter() - started
 
 
-async def load(base: str, n: int, clients: int) -> tuple[list[tuple[float, float]], float]:
+def cpu_s(root: int) -> float:
+    """User+sys seconds used so far by `root` and the processes under it (all threads)."""
+    total = 0
+    for pid in _descendants(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def load(
+    base: str, n: int, clients: int, daemon: int
+) -> tuple[list[tuple[float, float]], float, float]:
     queue = list(range(n))
     results: list[tuple[float, float]] = []
 
@@ -85,9 +105,9 @@ async def load(base: str, n: int, clients: int) -> tuple[list[tuple[float, float
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector) as session:
         await one(session, base, n)  # warm: imports, first query plans
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_s(daemon)
         await asyncio.gather(*(worker(session) for _ in range(clients)))
-        return results, time.perf_counter() - started
+        return results, time.perf_counter() - started, cpu_s(daemon) - cpu
 
 
 def mail_beside(port: int, stop: threading.Event, sent: list[int]) -> None:
@@ -142,7 +162,7 @@ def main() -> None:
             beside = threading.Thread(target=mail_beside, args=(smtp, stop, sent), daemon=True)
             if smtp:
                 beside.start()
-            results, wall = asyncio.run(load(base, args.n, args.clients))
+            results, wall, cpu = asyncio.run(load(base, args.n, args.clients, daemon.pid))
         finally:
             stop.set()
             daemon.send_signal(signal.SIGTERM)
@@ -158,6 +178,8 @@ def main() -> None:
               f"  max {max(values) * 1000:6.1f} ms")  # fmt: skip
     print(f"  rate {len(results) / wall:7.1f} reports/s answered with their number "
           f"(target >= 200/s; p95 target <= 100 ms); {tickets} tickets in the store")  # fmt: skip
+    print(f"  CPU  {cpu * 1000 / len(results):7.2f} ms per report (user+sys, the daemon's "
+          f"processes, {cpu:.1f} s in all)")  # fmt: skip
 
 
 if __name__ == "__main__":
