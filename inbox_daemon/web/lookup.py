@@ -8,7 +8,7 @@ numbers never queue behind the spool's commits or registration, nor hold them up
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -38,11 +38,16 @@ class Step:
     status: str
 
 
+SHOWN = tuple(getattr(Ticket, field.name) for field in fields(Registered))
+
+
 def tickets_of(engine: Engine, message_pks: Collection[int]) -> dict[int, Registered]:
-    """The tickets made of these stored messages, by message id (those that have one)."""
-    query = select(Ticket).where(col(Ticket.message_pk).in_(list(message_pks)))
+    """The tickets made of these stored messages, by message id (those that have one).
+
+    Asked after every commit while answers wait: only the columns shown, no ORM objects."""
+    query = select(Ticket.message_pk, *SHOWN).where(col(Ticket.message_pk).in_(message_pks))
     with reading(engine) as session:
-        return {t.message_pk: _registered(t) for t in session.exec(query)}
+        return {pk: Registered(*shown) for pk, *shown in session.execute(query)}
 
 
 def received(engine: Engine, message_pk: int) -> datetime | None:

@@ -26,16 +26,19 @@ from inbox_daemon.web.lookup import Registered, tickets_of
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
-WROTE = "inbox_daemon_web_wrote"  # on a pooled connection: its transaction was a writer's
 
 
 class Waiters:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, poll_s: float = POLL_S) -> None:
         self.engine = engine
+        self.poll_s = poll_s
         self._waiting: defaultdict[int, list[asyncio.Future[Registered]]] = defaultdict(list)
         self._poller: asyncio.Task[None] | None = None
         self._poked = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # set on a pooled connection whose transaction wrote; one key per listener, so that
+        # each web source hears of every commit (a key shared, the first would take it)
+        self._wrote = f"inbox_daemon_web_wrote_{id(self)}"
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Be told, on `loop`, of each writer's transaction ending (until `unwatch`)."""
@@ -83,16 +86,16 @@ class Waiters:
                         future.set_result(ticket)
             if self._waiting:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poked.wait(), POLL_S)
+                    await asyncio.wait_for(self._poked.wait(), self.poll_s)
 
     def _committing(self, connection: Any) -> None:
         """Any thread, before a COMMIT: mark the connection when its transaction wrote."""
         if not connection.get_execution_options().get(READS_ONLY, False):
-            connection.info[WROTE] = True
+            connection.info[self._wrote] = True
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
         """Any thread, once a connection is back in the pool: its commit is visible now."""
         loop = self._loop
-        if record is not None and record.info.pop(WROTE, False) and self._waiting and loop:
+        if record is not None and record.info.pop(self._wrote, False) and self._waiting and loop:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
                 loop.call_soon_threadsafe(self._poked.set)
