@@ -5,6 +5,7 @@ length or its quotes; a photo comes out byte for byte."""
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, datetime
 from email import policy
 
@@ -19,6 +20,7 @@ CASES = {
     "plain": {"name": "Maria Bianchi", "text": "Da tre sere.", "email": "maria@example.org"},
     "accents": {"name": "Niccolò Çelik-Ñúñez", "text": "Perché è così? «Così»", "email": ""},
     "quotes": {"name": 'Anna "Nina" (Rossi), <x>', "text": "a=b =?utf-8?q?x?= \\", "email": ""},
+    "long name": {"name": ("Niccolò Ñúñez " * 7).strip(), "text": "Sì.", "email": ""},
     "long line": {"name": "Luca Verdi", "text": LONG_LINE + "\nFine.", "email": "l@example.it"},
 }
 
@@ -41,6 +43,8 @@ def test_what_the_citizen_typed_is_read_back_as_typed(case: dict[str, str], phot
     checked = report(case)
     raw = built(checked, photo)
     assert all(len(line) <= 998 for line in raw.split(b"\n"))
+    [subject] = re.findall(rb"\nSubject: (.*(?:\n .*)*)", raw)
+    assert all(len(word) <= 75 for word in subject.split())  # RFC 2047's bound, folded
     strict = email.message_from_bytes(raw, policy=policy.default)
     assert strict.defects == [] and all(not part.defects for part in strict.walk())
     assert str(strict["Subject"]) == "Segnalazione dal sito: palo IP-004512 - Il lampione è spento"
