@@ -13,6 +13,9 @@ the 303 to the answer page, which waits until the ticket has its number. The fig
   rate       reports answered with their number per second, wall clock
   registered a report's ticket committed after its message (the store's own times: the part
              of "answered" that is the main thread's registration, not the web server's)
+  told       from the ticket's commit (`registered_at`) to the page with its number in the
+             client's hands (one machine, one clock): what the web server adds to
+             registration on the way to the number (hearing of it, the answer page)
   CPU        user+sys of the daemon's processes (its worker processes included) during the
              load, per report: on a shared machine the figure to compare, wall times vary
 """
@@ -65,7 +68,10 @@ def config(tmp: Path, web: int, smtp: int | None) -> Path:
     return path
 
 
-async def one(session: aiohttp.ClientSession, base: str, i: int) -> tuple[float, float]:
+Timing = tuple[float, float, str, float]  # stored, answered (s), the number, when (epoch)
+
+
+async def one(session: aiohttp.ClientSession, base: str, i: int) -> Timing:
     async with session.get(f"{base}/") as form:
         token = TOKEN.search(await form.text()).group(1)
     data = aiohttp.FormData()
@@ -81,8 +87,9 @@ async def one(session: aiohttp.ClientSession, base: str, i: int) -> tuple[float,
         where = posted.headers["Location"]
     async with session.get(f"{base}{where}") as page:
         text = await page.text()
-        assert page.status == 200 and NUMBER.search(text), text[:500]
-    return stored, time.perf_counter() - started
+        number = NUMBER.search(text)
+        assert page.status == 200 and number, text[:500]
+    return stored, time.perf_counter() - started, number.group(1), time.time()
 
 
 def cpu_s(root: int) -> float:
@@ -101,7 +108,7 @@ async def load(
     base: str, n: int, clients: int, daemon: int
 ) -> tuple[list[tuple[float, float]], float, float]:
     queue = list(range(n))
-    results: list[tuple[float, float]] = []
+    results: list[Timing] = []
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while queue:
@@ -145,15 +152,18 @@ def wait_up(base: str, deadline_s: float = 60) -> None:
     raise SystemExit("the daemon's web form never answered")
 
 
-def registration_delays(db_url: str) -> list[float]:
-    """Per ticket but the warm-up's (the first): its registration's time less its message's
-    storing time, in seconds."""
-    query = select(Ticket.registered_at, Message.spooled_at).join(
+def registration_times(db_url: str) -> dict[str, tuple[float, float]]:
+    """Per ticket number: when it was registered (epoch seconds), and how long after its
+    message was stored."""
+    query = select(Ticket.number, Ticket.registered_at, Message.spooled_at).join(
         Message, Message.id == Ticket.message_pk
     )
     with transaction(open_store(db_url)) as session:
-        rows = list(session.exec(query.order_by(Message.id)))[1:]
-    return [(registered - stored).total_seconds() for registered, stored in rows]
+        rows = list(session.exec(query))
+    return {
+        number: (registered.timestamp(), (registered - stored).total_seconds())
+        for number, registered, stored in rows
+    }
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -184,13 +194,16 @@ def main() -> None:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=120)
         tickets = counts(f"sqlite:///{tmp}/tickets.db")[0]
-        registered = registration_delays(f"sqlite:///{tmp}/tickets.db")
-    stored = [s for s, _ in results]
-    answered = [a for _, a in results]
+        times = registration_times(f"sqlite:///{tmp}/tickets.db")
+    stored = [s for s, _, _, _ in results]
+    answered = [a for _, a, _, _ in results]
+    registered = [times[number][1] for _, _, number, _ in results]  # not the warm-up's
+    told = [shown - times[number][0] for _, _, number, shown in results]
     print(f"{args.n} reports, {args.clients} clients, keep-alive, on loopback"
           + (f"; {len(sent)} SMTP messages beside" if smtp else ""))  # fmt: skip
     for name, values in (("stored (POST to 303)", stored), ("answered (to the number)", answered),
-                         ("registered (after stored)", registered)):  # fmt: skip
+                         ("registered (after stored)", registered),
+                         ("told (after registered)", told)):  # fmt: skip
         print(f"  {name:26} median {statistics.median(values) * 1000:6.1f} ms"
               f"  p95 {percentile(values, 95) * 1000:6.1f} ms"
               f"  max {max(values) * 1000:6.1f} ms")  # fmt: skip
