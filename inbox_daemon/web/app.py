@@ -90,9 +90,12 @@ def environment(templates: Any) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("inbox_daemon.web", "templates")]
     if templates:
         loaders.insert(0, jinja2.FileSystemLoader(str(templates)))
+    # auto_reload off: the pages are read once, not looked up on disk again for every request
+    # (a changed template is taken at the next start or reload, with the rest of the config)
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined
-    )
+        loader=jinja2.ChoiceLoader(loaders), autoescape=True, undefined=jinja2.StrictUndefined,
+        auto_reload=False,
+    )  # fmt: skip
     env.filters["quando"] = lambda at, tz: at.astimezone(tz).strftime("%d/%m/%Y alle %H:%M")
     return env
 

@@ -23,7 +23,10 @@ FAULTS: dict[str, tuple[str, str]] = {
     "altro": ("Altro (lo descriva sotto)", ""),
 }
 MAX_CODE, MAX_NAME, MAX_TEXT, MAX_EMAIL = 32, 100, 4000, 254
-EMAIL = re.compile(r"[^@\s<>()\[\],;:\"]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# The local part in ASCII (RFC 5322 atoms and dots): the acknowledgement is sent without
+# SMTPUTF8, and a name like «jòsé@…» could not be written into the message's From.
+EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}"
+                   r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")  # fmt: skip
 PHONE = re.compile(r"\+?[0-9][0-9 .\-/]{4,22}")
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 \-–/._]*")

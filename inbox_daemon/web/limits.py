@@ -3,6 +3,7 @@ which address a request comes from behind the operator's reverse proxy."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import OrderedDict, deque
 
@@ -39,7 +40,7 @@ class RateLimit:
 def client_address(peer: str | None, forwarded_for: str | None, trusted: list[str]) -> str:
     """The client's address: the peer's, or, when the peer is a trusted proxy, the nearest
     address in `X-Forwarded-For` that is not one (the ones before it, the client may forge)."""
-    networks = [ipaddress.ip_network(n, strict=False) for n in trusted]
+    networks = _networks(tuple(trusted))
     address = peer or ""
     if not forwarded_for or not _among(address, networks):
         return address
@@ -48,6 +49,12 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted: list[st
         if not _among(hop, networks):
             break
     return address
+
+
+@functools.cache
+def _networks(trusted: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The configured proxies' networks, parsed once rather than for every request."""
+    return [ipaddress.ip_network(n, strict=False) for n in trusted]
 
 
 def _among(address: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:

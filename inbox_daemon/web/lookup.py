@@ -1,19 +1,20 @@
 """What the answer and status pages read of the store: a few columns, nothing about anyone.
 
 Called from the web server's threads (never on its event loop), each in a short read-only
-transaction.
+transaction (`reading`: on SQLite it takes no lock, so the answer pages waiting for their
+numbers never queue behind the spool's commits or registration, nor hold them up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from inbox_daemon.store.db import transaction
+from inbox_daemon.store.db import reading
 from inbox_daemon.store.models import Message, Ticket, TicketEvent
 
 
@@ -37,23 +38,28 @@ class Step:
     status: str
 
 
+SHOWN = tuple(getattr(Ticket, field.name) for field in fields(Registered))
+
+
 def tickets_of(engine: Engine, message_pks: Collection[int]) -> dict[int, Registered]:
-    """The tickets made of these stored messages, by message id (those that have one)."""
-    query = select(Ticket).where(col(Ticket.message_pk).in_(list(message_pks)))
-    with transaction(engine) as session:
-        return {t.message_pk: _registered(t) for t in session.exec(query)}
+    """The tickets made of these stored messages, by message id (those that have one).
+
+    Asked after every commit while answers wait: only the columns shown, no ORM objects."""
+    query = select(Ticket.message_pk, *SHOWN).where(col(Ticket.message_pk).in_(message_pks))
+    with reading(engine) as session:
+        return {pk: Registered(*shown) for pk, *shown in session.execute(query)}
 
 
 def received(engine: Engine, message_pk: int) -> datetime | None:
     """When a stored message arrived; None when there is no such message."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         message = session.get(Message, message_pk)
         return message.received_at if message is not None else None
 
 
 def history(engine: Engine, number: str) -> tuple[Registered, list[Step]] | None:
     """A ticket and its changes of status (dates and statuses only: no notes, no names)."""
-    with transaction(engine) as session:
+    with reading(engine) as session:
         ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
         if ticket is None:
             return None

@@ -100,6 +100,7 @@ class WebIngress:
             self.guards.factory(runner.server), host or None, port, backlog=BACKLOG
         )
         self._sweeper = asyncio.create_task(self.guards.sweep())
+        self.site.waiters.watch(self._loop)
         return server
 
     async def _stop(self) -> None:
@@ -120,6 +121,7 @@ class WebIngress:
         await asyncio.gather(*left, return_exceptions=True)
 
     def _halt(self) -> None:
+        self.site.waiters.unwatch()
         self._runs.halt()
         self.commit.close()
 

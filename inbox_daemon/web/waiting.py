@@ -1,19 +1,27 @@
 """Waiting for a stored report's ticket, for the answer page.
 
 The main thread registers tickets (`pipeline.py`); the web server only reads. Rather than
-each waiting page querying on its own, one task asks the database every `POLL_S` for all the
-messages being waited for at once: a hundred citizens waiting cost one query, not a hundred.
+each waiting page querying on its own, one task asks the database for all the messages being
+waited for at once: a hundred citizens waiting cost one query, not a hundred. It asks as soon
+as a transaction that wrote to the store has ended in this process (the registration of a
+batch, most often: SQLAlchemy's public `commit` and `checkin` events, on this engine only),
+and at least every `POLL_S` besides, for a ticket registered where no event is seen (another
+instance on a shared PostgreSQL). Polling alone, every 50 ms, made each answer wait 25 ms
+more on average than its registration.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
+from inbox_daemon.store.db import READS_ONLY
 from inbox_daemon.web.lookup import Registered, tickets_of
 
 log = logging.getLogger(__name__)
@@ -21,10 +29,29 @@ POLL_S = 0.05
 
 
 class Waiters:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, poll_s: float = POLL_S) -> None:
         self.engine = engine
+        self.poll_s = poll_s
         self._waiting: defaultdict[int, list[asyncio.Future[Registered]]] = defaultdict(list)
         self._poller: asyncio.Task[None] | None = None
+        self._poked = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # set on a pooled connection whose transaction wrote; one key per listener, so that
+        # each web source hears of every commit (a key shared, the first would take it)
+        self._wrote = f"inbox_daemon_web_wrote_{id(self)}"
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Be told, on `loop`, of each writer's transaction ending (until `unwatch`)."""
+        self._loop = loop
+        event.listen(self.engine, "commit", self._committing)
+        event.listen(self.engine, "checkin", self._checked_in)
+
+    def unwatch(self) -> None:
+        if self._loop is None:
+            return
+        event.remove(self.engine, "commit", self._committing)
+        event.remove(self.engine, "checkin", self._checked_in)
+        self._loop = None
 
     async def ticket(self, message_pk: int, timeout: float) -> Registered | None:
         """The ticket made of `message_pk`, once it is registered; None after `timeout`."""
@@ -45,18 +72,30 @@ class Waiters:
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
-        first = True
         while self._waiting:
-            if not first:
-                await asyncio.sleep(POLL_S)
-            first = False
+            self._poked.clear()  # before the query: a commit during it asks again after it
             try:
                 pks = list(self._waiting)
                 found = await loop.run_in_executor(None, tickets_of, self.engine, pks)
             except SQLAlchemyError as exc:  # the pages waiting fall back to "received"
                 log.warning("web: cannot read the tickets being waited for: %s", exc)
-                continue
+                found = {}
             for pk, ticket in found.items():
                 for future in self._waiting.pop(pk, []):
                     if not future.done():
                         future.set_result(ticket)
+            if self._waiting:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), self.poll_s)
+
+    def _committing(self, connection: Any) -> None:
+        """Any thread, before a COMMIT: mark the connection when its transaction wrote."""
+        if not connection.get_execution_options().get(READS_ONLY, False):
+            connection.info[self._wrote] = True
+
+    def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
+        """Any thread, once a connection is back in the pool: its commit is visible now."""
+        loop = self._loop
+        if record is not None and record.info.pop(self._wrote, False) and self._waiting and loop:
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(self._poked.set)

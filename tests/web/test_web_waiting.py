@@ -1,0 +1,37 @@
+"""The answer page hears of its ticket when registration commits, not at the next poll."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from inbox_daemon.sources.loop_thread import LoopThread
+from inbox_daemon.web.waiting import Waiters
+from tests.web.conftest import REPORT
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_waiting_answer_is_told_of_its_ticket_by_the_registrations_commit(start_site):
+    site = start_site()
+    site.registrar.paused.set()
+    token = site.client.get("/").token
+    assert site.client.post({"token": token, **REPORT}).status == 303
+    [stored] = site.messages()
+    waiters = Waiters(site.ctx.engine, poll_s=3600)  # a poll would come after the test's end
+    runs = LoopThread("test-waiters")
+    runs.start()
+    try:
+        waiters.watch(runs.loop)
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+        time.sleep(0.5)  # its first look, at once, found no ticket
+        assert not answer.done()
+        site.registrar.paused.clear()
+        site.registrar.wake.set()
+        ticket = answer.result(timeout=90)
+        assert ticket is not None and ticket.number == site.tickets()[0].number
+    finally:
+        waiters.unwatch()
+        runs.halt()
