@@ -149,9 +149,9 @@ def transaction(engine: Engine, urgent: bool = False) -> Iterator[Session]:
 
     On SQLite a writing transaction first takes its turn among the process's writers
     (`writer_turns`); `urgent` ones (a source waiting to acknowledge) go first."""
-    with _turn(engine, urgent), Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    turn = _turn(engine, urgent)
+    with turn, Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 _turns: dict[str, WriterTurns] = {}
