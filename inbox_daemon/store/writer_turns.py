@@ -33,6 +33,7 @@ class WriterTurns:
         self._holder: int | None = None
         self._depth = 0
         self._urgent_waiting = 0
+        self._overdue = 0  # ordinary writers waiting past their patience: they go next
 
     @contextmanager
     def turn(self, urgent: bool = False) -> Iterator[None]:
@@ -48,17 +49,33 @@ class WriterTurns:
             if self._holder == me:
                 self._depth += 1
                 return
-            deadline = time.monotonic() + self.patience_s
-            self._urgent_waiting += urgent
-            try:
-                while self._holder is not None or (not urgent and self._yields(deadline)):
-                    self._changed.wait(None if urgent else self.patience_s)
-            finally:
-                self._urgent_waiting -= urgent
+            if urgent:
+                self._wait_urgent()
+            else:
+                self._wait_ordinary()
             self._holder, self._depth = me, 1
 
-    def _yields(self, deadline: float) -> bool:
-        return self._urgent_waiting > 0 and time.monotonic() < deadline
+    def _wait_urgent(self) -> None:
+        self._urgent_waiting += 1
+        try:  # behind the holder, and behind ordinary writers whose patience is over
+            while self._holder is not None or self._overdue:
+                self._changed.wait()
+        finally:
+            self._urgent_waiting -= 1
+
+    def _wait_ordinary(self) -> None:
+        deadline = time.monotonic() + self.patience_s
+        while self._holder is not None or self._urgent_waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            self._changed.wait(left)
+        self._overdue += 1  # from now on the urgent writers let this one pass
+        try:
+            while self._holder is not None:
+                self._changed.wait()
+        finally:
+            self._overdue -= 1
 
     def _release(self) -> None:
         with self._changed:
