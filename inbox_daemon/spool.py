@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlmodel import Session, select
 
 from inbox_daemon.blobs import BlobStore
 from inbox_daemon.folder_states import FolderStates
@@ -77,7 +76,17 @@ class Spool:
         """
         if not incomings:
             return []
-        shas = self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
+        return self.record(incomings, self.write_files(incomings), wait_s)
+
+    def write_files(self, incomings: Sequence[Incoming]) -> list[str]:
+        """The first half of `store_many`: the raw bytes, durable; their sha256s, in order."""
+        return self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
+
+    def record(
+        self, incomings: Sequence[Incoming], shas: Sequence[str], wait_s: float = RETRY_S
+    ) -> list[Spooled]:
+        """The second half of `store_many`: the rows of messages whose files `write_files`
+        has made durable (never before: a row must not outlive a crash without its file)."""
         try:
             return retrying(self.engine, lambda: self._record(incomings, shas), wait_s)
         except DBAPIError as exc:
@@ -111,8 +120,10 @@ class Spool:
         or came earlier in the batch.
         """
         keys = [_keys(sha, incoming.origin) for incoming, sha in zip(incomings, shas, strict=True)]
-        with transaction(self.engine) as session:
-            found = self._look_up(session, incomings, shas)
+        # urgent: a source waits on this to acknowledge; registration lets it go first
+        with transaction(self.engine, urgent=True) as session:
+            connection = session.connection()
+            found = self._look_up(connection, incomings, shas)
             taken = set(found)
             makers = []  # positions of the messages that make a row
             for position, its_keys in enumerate(keys):
@@ -120,7 +131,7 @@ class Spool:
                     makers.append(position)
                     taken.update(its_keys)
             rows = [_message_row(incomings[position], shas[position]) for position in makers]
-            ids = session.connection().execute(INSERT_MESSAGES, rows).scalars() if rows else []
+            ids = connection.execute(INSERT_MESSAGES, rows).scalars() if rows else []
             for position, pk in zip(makers, ids, strict=True):
                 found.update(dict.fromkeys(keys[position], pk))
         made = set(makers)
@@ -130,11 +141,11 @@ class Spool:
         ]
 
     def _look_up(
-        self, session: Session, incomings: Sequence[Incoming], shas: Sequence[str]
+        self, connection: Connection, incomings: Sequence[Incoming], shas: Sequence[str]
     ) -> dict[Key, int]:
         """Ids of messages already stored with these bytes, or from these source UIDs."""
         query = select(Message.id, Message.sha256).where(Message.sha256.in_(set(shas)))
-        found: dict[Key, int] = {("sha", sha): pk for pk, sha in session.exec(query)}
+        found: dict[Key, int] = {("sha", sha): pk for pk, sha in connection.execute(query)}
         for (source, folder, uidvalidity), uids in _uids_by_folder(incomings).items():
             query = select(Message.id, Message.uid).where(
                 Message.source == source,
@@ -142,7 +153,7 @@ class Spool:
                 Message.uidvalidity == uidvalidity,
                 Message.uid.in_(uids),
             )
-            for pk, uid in session.exec(query):
+            for pk, uid in connection.execute(query):
                 found[("uid", source, folder, uidvalidity, uid)] = pk
         return found
 

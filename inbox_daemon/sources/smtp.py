@@ -1,10 +1,11 @@
 """SMTP ingress: a fax gateway or an MTA delivers straight to the daemon (aiosmtpd).
 
-The sender is told `250` only after the `Spool.store_many` holding its message has returned
-(sessions ending together share one, `smtp_commit.py`), so the bytes and their `message`
-row are durable before it forgets the message; if storing fails it gets `451 4.3.0` and
-retries later. Sessions are bounded (`smtp_gate.py`): `max_connections`, per client address,
-idle and data timeouts, `421` beyond them and while the daemon stops.
+The sender is told `250` only after its message's file is synced and its `message` row
+committed (sessions ending together share the sync and the commit, `smtp_commit.py`), so
+the bytes and their row are durable before it forgets the message; if storing fails it
+gets `451 4.3.0` and retries later. Sessions are bounded (`smtp_gate.py`):
+`max_connections`, per client address, idle and data timeouts, `421` beyond them and while
+the daemon stops.
 
 Acceptance is narrow on purpose: only the configured recipients (never an open relay: `550
 5.7.1` at RCPT), only from `client_networks` (`554` at connect, `550` for HELO/EHLO/MAIL
@@ -251,9 +252,10 @@ class IngressHandler:
                 return DB_AWAY
             log.exception("smtp %s: cannot store a message from %r", self.config.name, session.peer)
             return "451 4.3.0 Temporary storage failure, please retry later"
-        log.info("smtp %s: stored message %s (%s) from <%s> for %s", self.config.name,
-                 spooled.message_pk, incoming.channel, _one_line(envelope.mail_from or ""),
-                 ", ".join(_one_line(r) for r in envelope.rcpt_tos))  # fmt: skip
+        if log.isEnabledFor(logging.INFO):  # not even its arguments built per message at -q
+            log.info("smtp %s: stored message %s (%s) from <%s> for %s", self.config.name,
+                     spooled.message_pk, incoming.channel, _one_line(envelope.mail_from or ""),
+                     ", ".join(_one_line(r) for r in envelope.rcpt_tos))  # fmt: skip
         if spooled.new:
             self.on_new()
         return f"250 2.0.0 OK: stored as message {spooled.message_pk}"

@@ -1,13 +1,21 @@
-"""Group commit: SMTP sessions that reach end-of-DATA together share one `Spool.store_many`.
+"""Group commit: SMTP sessions that reach end-of-DATA together share their syncs and commit.
 
-Storing one message costs a sync of the store and a database commit, a few milliseconds
-that hardly grow with the batch; paid once per message, they capped the ingress at about
-200 messages/s. Here a message that ends while `WRITERS` batches are already being written
-waits and joins the next batch with every other message that ended meanwhile; each session
-is answered only when the `store_many` holding its message has returned, so each 250 still
-follows the bytes being durable. Several batches are written at once (one syncing its files
-while another commits its rows: the waits overlap), in threads of their own, off the event
-loop, so the other sessions keep talking meanwhile.
+Storing a message costs two waits on the disk, in this order: a sync of its file, then the
+commit of its row (SQLite syncs its log at each commit). Both hardly grow with the number
+of messages they cover, so messages are stored in two stages, each shared:
+
+- files: what has ended is written and synced in batches, up to `FILE_WRITERS` at once (a
+  batch that ends while the others sync need not wait for them);
+- rows: one committer at a time takes every message whose file is durable, however many
+  batches they came in, and commits their rows in one transaction (and in front of
+  registration's transactions: `writer_turns.py`). While it commits, the next messages'
+  files are synced, and they join the next commit.
+
+Paid per batch of sessions rather than per message, each wait on the disk is shared by all
+the messages that ended meanwhile (measured in bench/smtp_ingress.py). Each session is
+answered only once its row is committed, after its file was synced, so each 250 still
+follows the bytes being durable. The work runs in threads of its own, off the event loop:
+the other sessions keep talking meanwhile.
 """
 
 from __future__ import annotations
@@ -15,70 +23,104 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from inbox_daemon.spool import Incoming, Spool, Spooled
 from inbox_daemon.store.db import is_outage
 
 log = logging.getLogger(__name__)
-WRITERS = 3  # batches written at once: one syncs its files while another commits its rows
+FILE_WRITERS = 3  # batches of files synced at once
 MAX_BATCH = 100
+Waiting = tuple[Incoming, "asyncio.Future[Spooled]"]
 
 
 class GroupCommit:
     """`await store(incoming)` returns once `incoming` is durable; raises if it could not be."""
 
-    def __init__(self, spool: Spool, writers: int = WRITERS) -> None:
+    def __init__(self, spool: Spool, writers: int = FILE_WRITERS) -> None:
         self.spool = spool
         self.writers = writers
-        self._pending: list[tuple[Incoming, asyncio.Future[Spooled]]] = []
-        self._writing: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
-        self._threads = ThreadPoolExecutor(writers, thread_name_prefix="smtp-store")
+        self._pending: list[Waiting] = []  # ended, file not written yet
+        self._filed: list[tuple[Waiting, str]] = []  # file durable, row not committed yet
+        self._filing: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
+        self._committing: asyncio.Task[None] | None = None
+        self._files = ThreadPoolExecutor(writers, thread_name_prefix="smtp-files")
+        self._rows = ThreadPoolExecutor(1, thread_name_prefix="smtp-rows")
 
     async def store(self, incoming: Incoming) -> Spooled:
         future: asyncio.Future[Spooled] = asyncio.get_running_loop().create_future()
         self._pending.append((incoming, future))
-        if len(self._writing) < self.writers:
-            task = asyncio.create_task(self._write_batches())
-            self._writing.add(task)
-            task.add_done_callback(self._writing.discard)
+        if len(self._filing) < self.writers:
+            self._start(self._filing, self._write_files())
         # shield: a client that hangs up does not cancel the write its message is part of
         return await asyncio.shield(future)
 
     @property
     def idle(self) -> bool:
-        return not self._writing
+        return not self._filing and self._committing is None
 
     def close(self) -> None:
-        self._threads.shutdown(wait=True)
+        self._files.shutdown(wait=True)
+        self._rows.shutdown(wait=True)
 
-    async def _write_batches(self) -> None:
-        """Write what is pending, batch after batch, until nothing is."""
+    def _start(self, tasks: set[asyncio.Task[None]], work: Any) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+
+    async def _write_files(self) -> None:
+        """Write and sync what is pending, batch after batch, until nothing is."""
         loop = asyncio.get_running_loop()
         await asyncio.sleep(0)  # the sessions ending in this turn of the loop come along
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             incomings = [incoming for incoming, _ in batch]
-            results = await loop.run_in_executor(self._threads, self._store, incomings)
-            for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+            try:
+                shas = await loop.run_in_executor(self._files, self.spool.write_files, incomings)
+            except Exception as exc:  # a full disk, a sync failing: 451 for these messages
+                for _, future in batch:
+                    _settle(future, exc)
+                continue
+            self._filed.extend(zip(batch, shas, strict=True))
+            if self._committing is None:
+                self._committing = asyncio.create_task(self._commit_rows())
 
-    def _store(self, incomings: list[Incoming]) -> list[Spooled | Exception]:
-        """Store the batch; if that fails, each message alone, so only a failing one is refused."""
+    async def _commit_rows(self) -> None:
+        """Commit the rows of every message whose file is durable, until none is left."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._filed:
+                filed, self._filed = self._filed[:MAX_BATCH], self._filed[MAX_BATCH:]
+                incomings = [incoming for (incoming, _), _ in filed]
+                shas = [sha for _, sha in filed]
+                results = await loop.run_in_executor(self._rows, self._record, incomings, shas)
+                for ((_, future), _), result in zip(filed, results, strict=True):
+                    _settle(future, result)
+        finally:
+            self._committing = None
+
+    def _record(self, incomings: list[Incoming], shas: list[str]) -> list[Spooled | Exception]:
+        """Commit the batch's rows; if that fails, each alone, so only a failing one is refused."""
         try:  # no waiting for a database that is away: 451 at once, the sender retries
-            return list(self.spool.store_many(incomings, wait_s=0))
+            return list(self.spool.record(incomings, shas, wait_s=0))
         except Exception as exc:  # every failure becomes a 451 for the messages it concerns
             if len(incomings) == 1 or is_outage(exc):
                 return [exc] * len(incomings)
             log.warning("smtp: storing a batch of %d failed (%s); one by one", len(incomings), exc)
         results: list[Spooled | Exception] = []
-        for incoming in incomings:
+        for incoming, sha in zip(incomings, shas, strict=True):
             try:
-                results.append(self.spool.store(incoming))
+                results.append(self.spool.record([incoming], [sha], wait_s=0)[0])
             except Exception as exc:  # this message only: its session answers 451
                 results.append(exc)
         return results
+
+
+def _settle(future: asyncio.Future[Spooled], result: Spooled | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

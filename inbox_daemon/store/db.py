@@ -1,8 +1,9 @@
 """Engine set-up, schema migrations, and riding out a database that goes away.
 
 SQLite runs in WAL mode with foreign keys on, and every transaction starts with
-BEGIN IMMEDIATE: the daemon's writers (SMTP ingress, pollers, the pipeline) then queue on the
-busy timeout instead of failing when a read transaction tries to become a write. Transactions
+BEGIN IMMEDIATE: the daemon's writers (SMTP ingress, pollers, the pipeline) then queue
+instead of failing when a read transaction tries to become a write; in one process they
+queue on a lock of ours (`writer_turns.py`), between processes on the busy timeout. Transactions
 that only read (`reading`) start deferred and never wait for the writers.
 
 PostgreSQL may be restarted or fail over under a running daemon. Pooled connections are
@@ -21,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,6 +33,7 @@ from sqlmodel import Session
 
 from inbox_daemon.backoff import delay_s
 from inbox_daemon.errors import StoreError
+from inbox_daemon.store.writer_turns import WriterTurns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -142,10 +144,26 @@ def table_names(engine: Engine) -> list[str]:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
-    """A session inside one transaction: committed on success, rolled back on error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+def transaction(engine: Engine, urgent: bool = False) -> Iterator[Session]:
+    """A session inside one transaction: committed on success, rolled back on error.
+
+    On SQLite a writing transaction first takes its turn among the process's writers
+    (`writer_turns`); `urgent` ones (a source waiting to acknowledge) go first."""
+    turn = _turn(engine, urgent)
+    with turn, Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+_turns: dict[str, WriterTurns] = {}
+_turns_lock = threading.Lock()
+
+
+def _turn(engine: Engine, urgent: bool) -> AbstractContextManager[None]:
+    if engine.dialect.name != "sqlite" or engine.get_execution_options().get(READS_ONLY):
+        return nullcontext()
+    with _turns_lock:
+        turns = _turns.setdefault(str(engine.url), WriterTurns())
+    return turns.turn(urgent)
 
 
 @contextmanager
