@@ -22,25 +22,39 @@ both ways (`--workers`):
   share   the instances share the machine: x1 runs 1 worker; x2 and x3 analyse in the
           daemon process itself (`workers = 0`), one busy process per instance
 
-It prints each set-up's wall time and messages per second, the ratio of two and three
-instances together to one on PostgreSQL (target >= 0.9x: on this 2-core machine the
-instances share the CPU, so the figure says what coordination costs, not what a second
-machine gains), the CPU seconds of the daemons (their workers included) and of the
-PostgreSQL server, and the database traffic per message: round trips counted in each daemon
-(SQLAlchemy events: every statement or batch of statements sent, every BEGIN, COMMIT,
-ROLLBACK and pre-ping), statements as the server counts them (pg_stat_statements, loaded
-into the throwaway server; a batch sent at once counts each of its statements), transactions
-(pg_stat_database) and the seconds sessions spent waiting for a lock another held (sampled
-every 20 ms). `--statements` lists the statements of each PostgreSQL set-up, most called
-first. `--against DIR` runs another checkout's code (say main's, `git archive main | tar -x
--C DIR`) in turn with this one, set-up by set-up, alternating which goes first, and reports
-both. A report, not a test: nothing asserts.
+It prints, for each set-up, the wall time from the start of the instances to the end of the
+last and messages per second; the rate over the middle 80 % of the registrations (by the
+messages' `processed_at`), which leaves out each instance's start-up (imports, the worker
+pool, the first fetch) and the tail where one instance finishes alone, and when the first
+message was registered; the CPU seconds of the daemons (workers and forkservers included:
+the bench reaps their orphans, PR_SET_CHILD_SUBREAPER) and of the PostgreSQL server. Then
+the ratio of two and three instances together to one on PostgreSQL, both ways (target >=
+0.9x: on this 2-core machine the instances share the CPU, so the figure says what
+coordination costs, not what a second machine gains).
+
+And the database traffic per message, with which the gain of a second machine can be
+estimated: round trips counted in each daemon (SQLAlchemy events: each statement or
+executemany sent, each BEGIN, COMMIT, ROLLBACK, savepoint and pre-ping), statements as the
+server counts them (pg_stat_statements, loaded into the throwaway server: an executemany
+counts each of its rows), transactions (pg_stat_database); how long the daemons held the
+year's ticket counter locked (from the statement that takes the first number of a
+registration to the end of its transaction), and waited for it, per message: registrations
+on several machines queue on that lock, so one message per that many milliseconds is the
+ceiling of any number of machines; and the seconds sessions waited for a lock, sampled every
+50 ms (`--statements` lists the statements most called and what waited).
+
+The daemons run with their bytecode cached, as an installed daemon has it (compiled first
+into the bench's folder, PYTHONPYCACHEPREFIX), even where the shell sets
+PYTHONDONTWRITEBYTECODE. `--against DIR` runs another checkout's code (say main's: `git
+archive main | tar -x -C DIR`) in turn with this one, set-up by set-up, alternating which
+goes first, and compares the medians. A report, not a test: nothing asserts.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import ctypes
 import json
 import os
@@ -52,8 +66,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -79,19 +95,24 @@ batch_size = {batch_size}
 """
 SETUPS = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
 TARGET = 0.9
-LOCK_SAMPLE_S = 0.02
+LOCK_SAMPLE_S = 0.05
 COUNTED = "--counted-daemon"  # how the bench runs a daemon whose round trips it counts
+COUNTER_LOCK = "UPDATE ticket_counter SET last_seq = last_seq + 1"  # tickets.COUNT
 
 
 @dataclass
 class Result:
-    seconds: float
+    seconds: float  # from the start of the instances to the end of the last one
+    first_s: float  # from the start to the first message registered (start-up)
+    middle_rate: float  # messages per second over the middle 80 % of the registrations
     daemon_cpu: float  # user + sys of the daemons, their workers and forkservers included
-    server_cpu: float  # user + sys of the PostgreSQL server's processes (0 on SQLite)
+    server_cpu: float = 0.0  # user + sys of the PostgreSQL server's processes
     trips: float = 0.0  # per message, counted by the daemons
     statements: float = 0.0  # per message, counted by the server
     transactions: float = 0.0  # per message, committed or rolled back
-    lock_wait_s: float = 0.0  # summed over sessions
+    lock_wait_s: float = 0.0  # summed over sessions, sampled by the server's view
+    counter_held_ms: float = 0.0  # per message: the year's counter row locked by a daemon
+    counter_wait_ms: float = 0.0  # per message: a daemon waiting to lock it
     top: list[tuple[int, str]] = field(default_factory=list)  # (calls, query)
     waits: list[tuple[str, float]] = field(default_factory=list)  # (statement, seconds)
 
@@ -100,25 +121,43 @@ class Result:
 
 
 def counted_daemon(out: str, argv: list[str]) -> None:
-    """Run the daemon's command line with every round trip to the database counted, the
-    counts written to `out` at exit. The workers never touch the database."""
+    """Run the daemon's command line with every round trip to the database counted, and the
+    time it held (and waited for) the year's ticket counter, written to `out` at exit. The
+    workers never touch the database."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
-    counts: Counter[str] = Counter()
+    counts: dict[str, float] = Counter()
+    locked: dict[int, float] = {}  # DBAPI connection -> when it took the counter's row lock
 
-    def count(name: str):  # noqa: ANN202 - an event listener
+    def count(name: str) -> Callable[..., None]:
         def listener(*_args: object, **_kwargs: object) -> None:
             counts[name] += 1
 
         return listener
 
-    event.listen(Engine, "before_cursor_execute", count("statements"))
+    def before(conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
+        counts["statements"] += 1
+        conn.info["bench_sent"] = time.monotonic()
+
+    def after(conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
+        if COUNTER_LOCK in statement:  # the first ticket number of a transaction: locked
+            now = time.monotonic()
+            counts["counter_wait_s"] += now - conn.info.pop("bench_sent", now)
+            locked.setdefault(id(conn.connection.dbapi_connection), now)
+
+    def checkin(dbapi_connection: Any, _record: Any) -> None:  # committed or rolled back
+        since = locked.pop(id(dbapi_connection), None)
+        if since is not None:
+            counts["counter_held_s"] += time.monotonic() - since
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
     for name in ("begin", "commit", "rollback", "savepoint", "release_savepoint"):
         event.listen(Engine, name, count(name))
     event.listen(Pool, "checkout", count("checkouts"))  # pre-pinged: one round trip each
-    event.listen(Pool, "connect", count("connects"))
+    event.listen(Pool, "checkin", checkin)
     atexit.register(lambda: Path(out).write_text(json.dumps(counts)))
     from inbox_daemon.cli import main
 
@@ -188,10 +227,8 @@ def reap_orphans(keep: set[int], timeout: float = 10.0) -> None:
         if not mine:
             return
         for pid in mine:
-            try:
+            with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
         time.sleep(0.02)
 
 
@@ -205,7 +242,7 @@ def children_cpu() -> float:
 # --- the database's side ------------------------------------------------------------------
 
 
-def counters(server, database: str) -> tuple[int, int]:  # noqa: ANN001
+def counters(server, database: str) -> tuple[int, int]:
     """(transactions, statements) of `database` so far."""
     import psycopg
 
@@ -222,7 +259,7 @@ def counters(server, database: str) -> tuple[int, int]:  # noqa: ANN001
     return int(xacts), int(calls)
 
 
-def top_statements(server, database: str) -> list[tuple[int, str]]:  # noqa: ANN001
+def top_statements(server, database: str) -> list[tuple[int, str]]:
     import psycopg
 
     with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
@@ -237,7 +274,7 @@ def top_statements(server, database: str) -> list[tuple[int, str]]:  # noqa: ANN
 class LockSampler:
     """Seconds that the sessions of one database spent waiting for a lock, sampled."""
 
-    def __init__(self, server, database: str) -> None:  # noqa: ANN001
+    def __init__(self, server, database: str) -> None:
         self.server, self.database = server, database
         self.waited = 0.0
         self.by_query: Counter[str] = Counter()  # seconds waited, by the waiting statement
@@ -275,11 +312,18 @@ def workers_for(mode: str, count: int) -> int:
 
 
 def run_setup(
-    kind: str, count: int, mode: str, code: Path, n: int, args: argparse.Namespace, imap,
-    pg, work: Path, tag: str,
-) -> Result:  # fmt: skip
+    kind: str,
+    count: int,
+    mode: str,
+    code: Path,
+    n: int,
+    args: argparse.Namespace,
+    imap: Any,
+    pg: Any,
+    work: Path,
+    tag: str,
+) -> Result:
     """`count` instances of the code at `code` taking n messages."""
-    from integration.dovecot import PASSWORD
     from integration.mailgen import italian_requests
 
     database = pg.create_database() if kind == "postgres" else ""
@@ -290,16 +334,28 @@ def run_setup(
         imap.append(user, italian_requests(n // count, seed=index + 1, start=index * n + 1))
         imap.flags(user)  # a warm index for every set-up
         config = work / f"{index}.toml"
-        config.write_text(CONFIG.format(
-            url=url, store=work / "store", index=index, port=imap.port, user=user,
-            batch_size=args.batch_size, workers=workers_for(mode, count),
-        ))  # fmt: skip
+        config.write_text(
+            CONFIG.format(
+                url=url,
+                store=work / "store",
+                index=index,
+                port=imap.port,
+                user=user,
+                batch_size=args.batch_size,
+                workers=workers_for(mode, count),
+            )
+        )
         configs.append(config)
-    env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD, "PYTHONPATH": str(code)}
+    env = daemon_env(code, work.parent)
     cli = [sys.executable, "-m", "inbox_daemon.cli", "-q", "--config"]
     if database:  # the schema made first, so that no run pays for it
-        subprocess.run([*cli, str(configs[0]), "check-config"], env=env, check=True,
-                       capture_output=True, cwd=code)  # fmt: skip
+        subprocess.run(
+            [*cli, str(configs[0]), "check-config"],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=code,
+        )
     keep = {pg.process.pid, imap.process.pid}
     reap_orphans(keep)
     before = counters(pg, database) if database else (0, 0)
@@ -309,11 +365,11 @@ def run_setup(
     outs = [work / f"{index}.trips" for index in range(count)]
     counted = [sys.executable, str(Path(__file__).resolve()), COUNTED]
     with LockSampler(pg, database) if database else _Nothing() as sampler:
-        start = time.monotonic()
+        start, started_at = time.monotonic(), time.time()
         runs = [
             subprocess.Popen(
                 [*counted, str(out), "-q", "--config", str(c), "run", "--once"], env=env, cwd=code
-            )  # fmt: skip
+            )
             for c, out in zip(configs, outs, strict=True)
         ]
         codes = [run.wait() for run in runs]
@@ -323,17 +379,71 @@ def run_setup(
     reap_orphans(keep)
     daemon_cpu = children_cpu() - cpu_before
     done = (n // count) * count
+    times = registered_at(pg, database, work / "tickets.db")
+    if len(times) != done:
+        sys.exit(f"{kind} x{count}: {len(times)} messages registered of {done}")
+    low, high = times[done // 10], times[done - 1 - done // 10]
+    middle = (done - 1 - 2 * (done // 10)) / max(high - low, 1e-9)
+    result = Result(seconds, times[0] - started_at, middle, daemon_cpu)
     if not database:
-        return Result(seconds, daemon_cpu, 0.0)
-    server_cpu = tree_cpu(pg.process.pid) - server_before
+        return result
     after = counters(pg, database)
-    trips = sum(round_trips(json.loads(out.read_text())) for out in outs)
-    top = top_statements(pg, database) if args.statements else []
+    daemons: Counter[str] = Counter()
+    for out in outs:
+        daemons.update(json.loads(out.read_text()))
+    result.server_cpu = tree_cpu(pg.process.pid) - server_before
+    result.trips = round_trips(daemons) / done
+    result.statements = (after[1] - before[1]) / done
+    result.transactions = (after[0] - before[0]) / done
+    result.lock_wait_s, result.waits = sampler.waited, sampler.by_query.most_common(4)
+    result.counter_held_ms = 1000 * daemons["counter_held_s"] / done
+    result.counter_wait_ms = 1000 * daemons["counter_wait_s"] / done
+    result.top = top_statements(pg, database) if args.statements else []
     pg.drop_database(database)
-    return Result(
-        seconds, daemon_cpu, server_cpu, trips / done, (after[1] - before[1]) / done,
-        (after[0] - before[0]) / done, sampler.waited, top, sampler.by_query.most_common(5),
-    )  # fmt: skip
+    return result
+
+
+def daemon_env(code: Path, root: Path) -> dict[str, str]:
+    """The daemons' environment: `code` first on the path, and bytecode cached (in the
+    bench's folder, compiled beforehand by `compile_code`) as an installed daemon has it,
+    even where the shell says not to write any (PYTHONDONTWRITEBYTECODE)."""
+    from integration.dovecot import PASSWORD
+
+    env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD, "PYTHONPATH": str(code)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(root / f"pycache-{abs(hash(str(code)))}")
+    return env
+
+
+def compile_code(code: Path, root: Path) -> None:
+    packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j0", *packages],
+        env=daemon_env(code, root),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def registered_at(pg: Any, database: str, sqlite: Path) -> list[float]:
+    """When each message was registered (its `processed_at`), as Unix times, in order."""
+    from datetime import UTC, datetime
+
+    if database:
+        import psycopg
+
+        with psycopg.connect(pg.dsn(database)) as conn:
+            rows = conn.execute("SELECT processed_at FROM message").fetchall()
+        return sorted(row[0].timestamp() for row in rows if row[0] is not None)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(sqlite)) as conn:
+        rows = conn.execute("SELECT processed_at FROM message").fetchall()
+    return sorted(
+        datetime.fromisoformat(str(row[0])).replace(tzinfo=UTC).timestamp()
+        for row in rows
+        if row[0] is not None
+    )
 
 
 class _Nothing:
@@ -391,6 +501,8 @@ def main() -> None:
     with (pg.data / "postgresql.conf").open("a") as conf:
         conf.write("shared_preload_libraries = 'pg_stat_statements'\n")
     pg.start()
+    for code in codes.values():
+        compile_code(code, root)
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     loads = []
     try:
@@ -423,45 +535,88 @@ def main() -> None:
     print(f"{started}, {os.cpu_count()} cores, {load}")
     for name, code in codes.items():
         report(args, name, code, results)
+    if args.against:
+        compare(args, results)
+
+
+FIELDS = (
+    "seconds",
+    "first_s",
+    "middle_rate",
+    "daemon_cpu",
+    "server_cpu",
+    "trips",
+    "statements",
+    "transactions",
+    "lock_wait_s",
+    "counter_held_ms",
+    "counter_wait_ms",
+)
+
+
+def medians(runs: list[Result]) -> dict[str, float]:
+    return {key: statistics.median(getattr(r, key) for r in runs) for key in FIELDS}
 
 
 def report(args: argparse.Namespace, name: str, code: Path, results: dict) -> None:
-    print(f"{name} code ({code}): {args.n} messages per set-up, one mailbox per instance, "
-          f"batch_size {args.batch_size}, median of {args.runs} run(s)")  # fmt: skip
-    rates = {}
+    print(
+        f"{name} code ({code}): {args.n} messages per set-up, one mailbox per instance, "
+        f"batch_size {args.batch_size}, median of {args.runs} run(s)"
+    )
+    rates, middles = {}, {}
     for (who, kind, count, mode), runs in results.items():
         if who != name:
             continue
-        med = {key: statistics.median(getattr(r, key) for r in runs)
-               for key in ("seconds", "daemon_cpu", "server_cpu", "trips", "statements",
-                           "transactions", "lock_wait_s")}  # fmt: skip
+        med = medians(runs)
         rate = rates[(kind, count, mode)] = args.n / med["seconds"]
+        middles[(kind, count, mode)] = med["middle_rate"]
         spread = f"{min(r.seconds for r in runs):.2f}-{max(r.seconds for r in runs):.2f}"
         workers = workers_for(mode, count)
-        line = (f"  {kind:8} x{count} {workers} worker{'s' * (workers != 1)} each "
-                f"{med['seconds']:6.2f} s ({spread}) {rate:6.1f} msg/s  cpu "
-                f"{med['daemon_cpu']:5.1f} s")  # fmt: skip
+        cpu = f"cpu {med['daemon_cpu']:5.1f} s"
         if kind == "postgres":
-            line += (f" + server {med['server_cpu']:4.1f} s; per message {med['trips']:5.2f}"
-                     f" round trips, {med['statements']:5.2f} statements, "
-                     f"{med['transactions']:5.3f} transactions; lock waits "
-                     f"{med['lock_wait_s']:4.2f} s")  # fmt: skip
-        print(line)
+            cpu += f" + server {med['server_cpu']:4.1f} s"
+        print(
+            f"  {kind:8} x{count}, {workers} worker{'s' * (workers != 1)} each: "
+            f"{med['seconds']:6.2f} s ({spread}) {rate:6.1f} msg/s; middle 80 % "
+            f"{med['middle_rate']:6.1f} msg/s; first after {med['first_s']:4.2f} s; {cpu}"
+        )
+        if kind == "postgres":
+            print(
+                f"      per message: {med['trips']:4.2f} round trips, {med['statements']:4.2f}"
+                f" statements, {med['transactions']:5.3f} transactions; counter held "
+                f"{med['counter_held_ms']:4.2f} ms, waited for {med['counter_wait_ms']:4.2f}"
+                f" ms; lock waits {med['lock_wait_s']:4.2f} s in all"
+            )
         if args.statements and runs[-1].top:
             for calls, query in runs[-1].top[:25]:
                 print(f"      {calls / args.n:6.3f}/msg  {query[:110]}")
             for query, waited in runs[-1].waits:
                 print(f"      waited {waited:5.2f} s  {query}")
-    one = rates.get(("postgres", 1, "each"))
-    if one is None:
-        return
-    for kind, count, mode in rates:
-        if kind == "postgres" and count > 1:
-            ratio = rates[(kind, count, mode)] / one
-            print(f"  postgres x{count} ({mode}) / x1 rate ratio: {ratio:.2f}x "
-                  f"(target >= {TARGET}x)")  # fmt: skip
-    if ("sqlite", 1, "each") in rates:
-        print(f"  postgres x1 / sqlite x1 rate ratio: {one / rates[('sqlite', 1, 'each')]:.2f}x")
+    one = ("postgres", 1, "each")
+    for key in rates:
+        if key[0] == "postgres" and key[1] > 1 and one in rates:
+            print(
+                f"  postgres x{key[1]} ({key[2]}) / x1: {rates[key] / rates[one]:.2f}x, "
+                f"middle 80 % {middles[key] / middles[one]:.2f}x (target >= {TARGET}x)"
+            )
+    if one in rates and ("sqlite", 1, "each") in rates:
+        print(f"  postgres x1 / sqlite x1: {rates[one] / rates[('sqlite', 1, 'each')]:.2f}x")
+
+
+def compare(args: argparse.Namespace, results: dict) -> None:
+    """This code against the other, set-up by set-up: medians of both."""
+    print("this / other, set-up by set-up (medians): rate, middle-80 % rate, CPU, round trips")
+    for (who, kind, count, mode), runs in results.items():
+        other = results.get(("other", kind, count, mode))
+        if who != "this" or not other:
+            continue
+        a, b = medians(runs), medians(other)
+        trips = f", {a['trips']:.2f} / {b['trips']:.2f}" if kind == "postgres" else ""
+        print(
+            f"  {kind:8} x{count} ({mode}): {b['seconds'] / a['seconds']:.2f}x, "
+            f"{a['middle_rate'] / b['middle_rate']:.2f}x, cpu {a['daemon_cpu']:.1f} / "
+            f"{b['daemon_cpu']:.1f} s{trips}"
+        )
 
 
 if __name__ == "__main__":
