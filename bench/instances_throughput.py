@@ -59,6 +59,7 @@ import ctypes
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -372,7 +373,12 @@ def run_setup(
             )
             for c, out in zip(configs, outs, strict=True)
         ]
-        codes = [run.wait() for run in runs]
+        try:
+            codes = [run.wait() for run in runs]
+        finally:  # the bench stopped (Ctrl-C, SIGTERM): the daemons with it
+            for run in runs:
+                if run.poll() is None:
+                    run.terminate()
         seconds = time.monotonic() - start
     if any(codes):
         sys.exit(f"{kind} x{count}: an instance exited {codes}")
@@ -490,6 +496,7 @@ def main() -> None:
         help="only these set-ups (e.g. postgres:3:each)",
     )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # the servers stopped too
     codes = {"this": REPO} | ({"other": args.against.resolve()} if args.against else {})
     adopt_orphans()
     root = Path(tempfile.mkdtemp(prefix="inbox-bench-instances-"))
