@@ -348,10 +348,10 @@ def run_setup(
         )
         configs.append(config)
     env = daemon_env(code, work.parent)
-    cli = [sys.executable, "-m", "inbox_daemon.cli", "-q", "--config"]
-    if database:  # the schema made first, so that no run pays for it
+    if database:  # the schema made first (check-config does not), so that no run pays for it
+        migrate = f"from inbox_daemon.store.db import open_store; open_store({url!r})"
         subprocess.run(
-            [*cli, str(configs[0]), "check-config"],
+            [sys.executable, "-c", migrate],
             env=env,
             check=True,
             capture_output=True,
