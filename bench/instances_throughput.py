@@ -1,6 +1,7 @@
 """IMAP throughput with several daemon instances on one PostgreSQL, beside one on SQLite.
 
-    .venv/bin/python bench/instances_throughput.py [--n 2000] [--runs 1] [--batch-size 50]
+    .venv/bin/python bench/instances_throughput.py [--n 2000] [--runs 3] [--batch-size 50]
+        [--workers both|each|share] [--against DIR] [--statements]
 
 Starts a throwaway Dovecot and a throwaway PostgreSQL on loopback (the test servers), then,
 for each set-up, APPENDs N generated requests split evenly over one mailbox per instance
@@ -12,32 +13,67 @@ times `inbox-daemon run --once` of every instance started together, until the la
   postgres x2   two instances, N/2 messages each, on one database
   postgres x3   three instances, N/3 each
 
-It prints each set-up's wall time and messages per second, the ratio of two and three
-instances together to one on PostgreSQL (target >= 0.9x: on this 2-core machine the
-instances share the CPU, so the figure says what coordination costs, not what a second
-machine gains), and the database round trips per message: transactions (pg_stat_database)
-and statements (pg_stat_statements, loaded into the throwaway server) over the run, with
-which the gain of a second machine can be estimated. A report, not a test: nothing asserts.
+How many worker processes each instance runs is the operator's choice (`[processing]
+workers`); on one machine it decides how many processes share its cores, so the bench shows
+both ways (`--workers`):
+
+  each    every instance runs 1 worker process, as one instance alone would: x3 is three
+          daemons and three workers (and three forkservers) on this machine's cores
+  share   the instances share the machine: x1 runs 1 worker; x2 and x3 analyse in the
+          daemon process itself (`workers = 0`), one busy process per instance
+
+It prints, for each set-up, the wall time from the start of the instances to the end of the
+last and messages per second; the rate over the middle 80 % of the registrations (by the
+messages' `processed_at`), which leaves out each instance's start-up (imports, the worker
+pool, the first fetch) and the tail where one instance finishes alone, and when the first
+message was registered; the CPU seconds of the daemons (workers and forkservers included:
+the bench reaps their orphans, PR_SET_CHILD_SUBREAPER) and of the PostgreSQL server. Then
+the ratio of two and three instances together to one on PostgreSQL, both ways (target >=
+0.9x: on this 2-core machine the instances share the CPU, so the figure says what
+coordination costs, not what a second machine gains).
+
+And the database traffic per message, with which the gain of a second machine can be
+estimated: round trips counted in each daemon (SQLAlchemy events: each statement or
+executemany sent, each BEGIN, COMMIT, ROLLBACK, savepoint and pre-ping), statements as the
+server counts them (pg_stat_statements, loaded into the throwaway server: an executemany
+counts each of its rows), transactions (pg_stat_database); how long the daemons held the
+year's ticket counter locked (from the statement that takes the first number of a
+registration to the end of its transaction), and waited for it, per message: registrations
+on several machines queue on that lock, so one message per that many milliseconds is the
+ceiling of any number of machines; and the seconds sessions waited for a lock, sampled every
+50 ms (`--statements` lists the statements most called and what waited).
+
+The daemons run with their bytecode cached, as an installed daemon has it (compiled first
+into the bench's folder, PYTHONPYCACHEPREFIX), even where the shell sets
+PYTHONDONTWRITEBYTECODE. `--against DIR` runs another checkout's code (say main's: `git
+archive main | tar -x -C DIR`) in turn with this one, set-up by set-up, alternating which
+goes first, and compares the medians. A report, not a test: nothing asserts.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import ctypes
+import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-
-from integration.dovecot import PASSWORD, Dovecot, running_dovecot  # noqa: E402
-from integration.mailgen import italian_requests  # noqa: E402
-from postgres.server import Postgres  # noqa: E402
 
 CONFIG = """\
 [database]
@@ -45,7 +81,7 @@ url = "{url}"
 [storage]
 dir = "{store}"
 [processing]
-workers = 1
+workers = {workers}
 [[sources]]
 name = "posta-{index}"
 kind = "imap"
@@ -60,9 +96,154 @@ batch_size = {batch_size}
 """
 SETUPS = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
 TARGET = 0.9
+LOCK_SAMPLE_S = 0.05
+COUNTED = "--counted-daemon"  # how the bench runs a daemon whose round trips it counts
+COUNTER_LOCK = "UPDATE ticket_counter SET last_seq = last_seq + 1"  # tickets.COUNT
 
 
-def counters(server: Postgres, database: str) -> tuple[int, int]:
+@dataclass
+class Result:
+    seconds: float  # from the start of the instances to the end of the last one
+    first_s: float  # from the start to the first message registered (start-up)
+    middle_rate: float  # messages per second over the middle 80 % of the registrations
+    daemon_cpu: float  # user + sys of the daemons, their workers and forkservers included
+    server_cpu: float = 0.0  # user + sys of the PostgreSQL server's processes
+    trips: float = 0.0  # per message, counted by the daemons
+    statements: float = 0.0  # per message, counted by the server
+    transactions: float = 0.0  # per message, committed or rolled back
+    lock_wait_s: float = 0.0  # summed over sessions, sampled by the server's view
+    counter_held_ms: float = 0.0  # per message: the year's counter row locked by a daemon
+    counter_wait_ms: float = 0.0  # per message: a daemon waiting to lock it
+    top: list[tuple[int, str]] = field(default_factory=list)  # (calls, query)
+    waits: list[tuple[str, float]] = field(default_factory=list)  # (statement, seconds)
+
+
+# --- the daemon, counted ------------------------------------------------------------------
+
+
+def counted_daemon(out: str, argv: list[str]) -> None:
+    """Run the daemon's command line with every round trip to the database counted, and the
+    time it held (and waited for) the year's ticket counter, written to `out` at exit. The
+    workers never touch the database."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.pool import Pool
+
+    counts: dict[str, float] = Counter()
+    locked: dict[int, float] = {}  # DBAPI connection -> when it took the counter's row lock
+
+    def count(name: str) -> Callable[..., None]:
+        def listener(*_args: object, **_kwargs: object) -> None:
+            counts[name] += 1
+
+        return listener
+
+    def before(conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
+        counts["statements"] += 1
+        conn.info["bench_sent"] = time.monotonic()
+
+    def after(conn: Any, _cursor: Any, statement: str, *_args: object) -> None:
+        if COUNTER_LOCK in statement:  # the first ticket number of a transaction: locked
+            now = time.monotonic()
+            counts["counter_wait_s"] += now - conn.info.pop("bench_sent", now)
+            locked.setdefault(id(conn.connection.dbapi_connection), now)
+
+    def checkin(dbapi_connection: Any, _record: Any) -> None:  # committed or rolled back
+        since = locked.pop(id(dbapi_connection), None)
+        if since is not None:
+            counts["counter_held_s"] += time.monotonic() - since
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    for name in ("begin", "commit", "rollback", "savepoint", "release_savepoint"):
+        event.listen(Engine, name, count(name))
+    event.listen(Pool, "checkout", count("checkouts"))  # pre-pinged: one round trip each
+    event.listen(Pool, "checkin", checkin)
+    atexit.register(lambda: Path(out).write_text(json.dumps(counts)))
+    from inbox_daemon.cli import main
+
+    sys.exit(main(argv))
+
+
+def round_trips(counts: dict[str, int]) -> int:
+    """Round trips of one daemon: statements (an executemany is one), BEGIN (psycopg sends
+    it before the transaction's first statement), COMMIT, ROLLBACK, savepoints and pings."""
+    keys = ("statements", "begin", "commit", "rollback", "savepoint", "release_savepoint")
+    return sum(counts.get(key, 0) for key in keys) + counts.get("checkouts", 0)
+
+
+# --- CPU of process trees -----------------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float, float]:
+    """(parent, own CPU, reaped children's CPU) of a process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # after the name: state ppid ... utime(12) stime(13) cutime(14) cstime(15)
+    own = (int(fields[11]) + int(fields[12])) / TICK
+    return int(fields[1]), own, (int(fields[13]) + int(fields[14])) / TICK
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of `root`, its living descendants and every child they have reaped."""
+    parents, cpu = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent, own, reaped = _stat(int(entry))
+            except OSError:  # ended meanwhile
+                continue
+            parents[int(entry)], cpu[int(entry)] = parent, own + reaped
+    inside, grown = {root}, True
+    while grown:  # the descendants, generation by generation
+        more = {pid for pid, parent in parents.items() if parent in inside} - inside
+        inside |= more
+        grown = bool(more)
+    total = sum(cpu.get(pid, 0.0) for pid in inside)
+    return total
+
+
+def adopt_orphans() -> None:
+    """Become the reaper of our descendants whose parent ends first (the worker pool's
+    forkserver and resource tracker outlive the daemon by a moment): their CPU time then
+    reaches RUSAGE_CHILDREN when `reap_orphans` waits for them."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def reap_orphans(keep: set[int], timeout: float = 10.0) -> None:
+    """Wait for our children other than `keep` (the servers) to end."""
+    me, deadline = os.getpid(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        mine = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in keep:
+                try:
+                    if _stat(int(entry))[0] == me:
+                        mine.append(int(entry))
+                except OSError:
+                    continue
+        if not mine:
+            return
+        for pid in mine:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.02)
+
+
+def children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- the database's side ------------------------------------------------------------------
+
+
+def counters(server, database: str) -> tuple[int, int]:
     """(transactions, statements) of `database` so far."""
     import psycopg
 
@@ -79,12 +260,73 @@ def counters(server: Postgres, database: str) -> tuple[int, int]:
     return int(xacts), int(calls)
 
 
+def top_statements(server, database: str) -> list[tuple[int, str]]:
+    import psycopg
+
+    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements s"
+            " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s ORDER BY calls DESC",
+            (database,),
+        ).fetchall()
+    return [(int(calls), query) for calls, query in rows]
+
+
+class LockSampler:
+    """Seconds that the sessions of one database spent waiting for a lock, sampled."""
+
+    def __init__(self, server, database: str) -> None:
+        self.server, self.database = server, database
+        self.waited = 0.0
+        self.by_query: Counter[str] = Counter()  # seconds waited, by the waiting statement
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> LockSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.server.dsn("postgres"), autocommit=True) as conn:
+            while not self._stop.wait(LOCK_SAMPLE_S):
+                waiting = conn.execute(
+                    "SELECT wait_event || ': ' || left(regexp_replace(query, '\\s+', ' ', 'g'),"
+                    " 70) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+                    (self.database,),
+                ).fetchall()
+                for (query,) in waiting:
+                    self.waited += LOCK_SAMPLE_S
+                    self.by_query[query] += LOCK_SAMPLE_S
+
+
+# --- one set-up ---------------------------------------------------------------------------
+
+
+def workers_for(mode: str, count: int) -> int:
+    return 1 if mode == "each" or count == 1 else 0
+
+
 def run_setup(
-    kind: str, count: int, n: int, args: argparse.Namespace, imap: Dovecot, pg: Postgres,
-    work: Path, tag: str,
-) -> tuple[float, float, float]:  # fmt: skip
-    """Seconds for `count` instances to take n messages, and transactions and statements
-    per message (0 on SQLite)."""
+    kind: str,
+    count: int,
+    mode: str,
+    code: Path,
+    n: int,
+    args: argparse.Namespace,
+    imap: Any,
+    pg: Any,
+    work: Path,
+    tag: str,
+) -> Result:
+    """`count` instances of the code at `code` taking n messages."""
+    from integration.mailgen import italian_requests
+
     database = pg.create_database() if kind == "postgres" else ""
     url = pg.url(database) if database else f"sqlite:///{work / 'tickets.db'}"
     configs = []
@@ -93,77 +335,295 @@ def run_setup(
         imap.append(user, italian_requests(n // count, seed=index + 1, start=index * n + 1))
         imap.flags(user)  # a warm index for every set-up
         config = work / f"{index}.toml"
-        config.write_text(CONFIG.format(
-            url=url, store=work / "store", index=index, port=imap.port, user=user,
-            batch_size=args.batch_size,
-        ))  # fmt: skip
+        config.write_text(
+            CONFIG.format(
+                url=url,
+                store=work / "store",
+                index=index,
+                port=imap.port,
+                user=user,
+                batch_size=args.batch_size,
+                workers=workers_for(mode, count),
+            )
+        )
         configs.append(config)
-    env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD}
-    cli = [sys.executable, "-m", "inbox_daemon.cli", "-q", "--config"]
-    if database:  # the schema made first, so that no run pays for it
-        subprocess.run([*cli, str(configs[0]), "check-config"], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+    env = daemon_env(code, work.parent)
+    if database:  # the schema made first (check-config does not), so that no run pays for it
+        migrate = f"from inbox_daemon.store.db import open_store; open_store({url!r})"
+        subprocess.run(
+            [sys.executable, "-c", migrate],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=code,
+        )
+    keep = {pg.process.pid, imap.process.pid}
+    reap_orphans(keep)
     before = counters(pg, database) if database else (0, 0)
+    server_before = tree_cpu(pg.process.pid) if database else 0.0
+    cpu_before = children_cpu()
     os.sync()
-    start = time.monotonic()
-    runs = [subprocess.Popen([*cli, str(c), "run", "--once"], env=env) for c in configs]
-    codes = [run.wait() for run in runs]
-    seconds = time.monotonic() - start
+    outs = [work / f"{index}.trips" for index in range(count)]
+    counted = [sys.executable, str(Path(__file__).resolve()), COUNTED]
+    with LockSampler(pg, database) if database else _Nothing() as sampler:
+        start, started_at = time.monotonic(), time.time()
+        runs = [
+            subprocess.Popen(
+                [*counted, str(out), "-q", "--config", str(c), "run", "--once"], env=env, cwd=code
+            )
+            for c, out in zip(configs, outs, strict=True)
+        ]
+        try:
+            codes = [run.wait() for run in runs]
+        finally:  # the bench stopped (Ctrl-C, SIGTERM): the daemons with it
+            for run in runs:
+                if run.poll() is None:
+                    run.terminate()
+        seconds = time.monotonic() - start
     if any(codes):
         sys.exit(f"{kind} x{count}: an instance exited {codes}")
-    after = counters(pg, database) if database else (0, 0)
+    reap_orphans(keep)
+    daemon_cpu = children_cpu() - cpu_before
     done = (n // count) * count
-    return seconds, (after[0] - before[0]) / done, (after[1] - before[1]) / done
+    times = registered_at(pg, database, work / "tickets.db")
+    if len(times) != done:
+        sys.exit(f"{kind} x{count}: {len(times)} messages registered of {done}")
+    low, high = times[done // 10], times[done - 1 - done // 10]
+    middle = (done - 1 - 2 * (done // 10)) / max(high - low, 1e-9)
+    result = Result(seconds, times[0] - started_at, middle, daemon_cpu)
+    if not database:
+        return result
+    after = counters(pg, database)
+    daemons: Counter[str] = Counter()
+    for out in outs:
+        daemons.update(json.loads(out.read_text()))
+    result.server_cpu = tree_cpu(pg.process.pid) - server_before
+    result.trips = round_trips(daemons) / done
+    result.statements = (after[1] - before[1]) / done
+    result.transactions = (after[0] - before[0]) / done
+    result.lock_wait_s, result.waits = sampler.waited, sampler.by_query.most_common(4)
+    result.counter_held_ms = 1000 * daemons["counter_held_s"] / done
+    result.counter_wait_ms = 1000 * daemons["counter_wait_s"] / done
+    result.top = top_statements(pg, database) if args.statements else []
+    pg.drop_database(database)
+    return result
+
+
+def daemon_env(code: Path, root: Path) -> dict[str, str]:
+    """The daemons' environment: `code` first on the path, and bytecode cached (in the
+    bench's folder, compiled beforehand by `compile_code`) as an installed daemon has it,
+    even where the shell says not to write any (PYTHONDONTWRITEBYTECODE)."""
+    from integration.dovecot import PASSWORD
+
+    env = {**os.environ, "BENCH_IMAP_PASSWORD": PASSWORD, "PYTHONPATH": str(code)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(root / f"pycache-{abs(hash(str(code)))}")
+    return env
+
+
+def compile_code(code: Path, root: Path) -> None:
+    packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-j0", *packages],
+        env=daemon_env(code, root),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def registered_at(pg: Any, database: str, sqlite: Path) -> list[float]:
+    """When each message was registered (its `processed_at`), as Unix times, in order."""
+    from datetime import UTC, datetime
+
+    if database:
+        import psycopg
+
+        with psycopg.connect(pg.dsn(database)) as conn:
+            rows = conn.execute("SELECT processed_at FROM message").fetchall()
+        return sorted(row[0].timestamp() for row in rows if row[0] is not None)
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(sqlite)) as conn:
+        rows = conn.execute("SELECT processed_at FROM message").fetchall()
+    return sorted(
+        datetime.fromisoformat(str(row[0])).replace(tzinfo=UTC).timestamp()
+        for row in rows
+        if row[0] is not None
+    )
+
+
+class _Nothing:
+    waited = 0.0
+
+    def __enter__(self) -> _Nothing:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+
+# --- the run and its report ---------------------------------------------------------------
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, int, str]]:
+    """(kind, count, workers mode) of each set-up, in the order they run."""
+    modes = ["each", "share"] if args.workers == "both" else [args.workers]
+    setups = [(kind, count, modes[0]) for kind, count in SETUPS]
+    for mode in modes[1:]:
+        setups += [("postgres", count, mode) for count in (2, 3)]
+    return setups
 
 
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == COUNTED:
+        counted_daemon(sys.argv[2], sys.argv[3:])
+        return
+    from integration.dovecot import running_dovecot
+    from postgres.server import Postgres
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="messages per set-up")
-    parser.add_argument("--runs", type=int, default=1, help="runs of each set-up (median)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each set-up (median)")
     parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--workers", choices=["both", "each", "share"], default="both")
+    parser.add_argument("--against", type=Path, help="another checkout, run in turn with this")
+    parser.add_argument("--statements", action="store_true", help="list the statements")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=[],
+        metavar="KIND:COUNT:MODE",
+        help="only these set-ups (e.g. postgres:3:each)",
+    )
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped"))  # the servers stopped too
+    codes = {"this": REPO} | ({"other": args.against.resolve()} if args.against else {})
+    adopt_orphans()
     root = Path(tempfile.mkdtemp(prefix="inbox-bench-instances-"))
     os.chmod(root, 0o755)  # traversable by the server's user, when run as root
-    results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    results: dict[tuple[str, str, int, str], list[Result]] = {}
     pg = Postgres(root / "pg")
     (root / "pg").mkdir()
     pg.init()
     with (pg.data / "postgresql.conf").open("a") as conf:
         conf.write("shared_preload_libraries = 'pg_stat_statements'\n")
     pg.start()
+    for code in codes.values():
+        compile_code(code, root)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    loads = []
     try:
         pg._admin("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         with running_dovecot() as imap:
+            step = 0
             for run in range(args.runs):
-                for kind, count in SETUPS:
-                    work = root / f"{kind}-{count}-{run}"
-                    work.mkdir()
-                    tag = f"{kind}{count}r{run}"
-                    print(f"run {run + 1}: {kind} x{count}…", file=sys.stderr)
-                    result = run_setup(kind, count, args.n, args, imap, pg, work, tag)
-                    results.setdefault((kind, count), []).append(result)
+                for kind, count, mode in plan(args):
+                    if args.only and f"{kind}:{count}:{mode}" not in args.only:
+                        continue
+                    order = list(codes.items())
+                    if step % 2:
+                        order.reverse()  # alternating which code goes first
+                    step += 1
+                    for name, code in order:
+                        work = root / f"{name}-{kind}-{count}-{mode}-{run}"
+                        work.mkdir()
+                        tag = f"{name}{kind}{count}{mode}r{run}"
+                        print(f"run {run + 1}: {name} {kind} x{count} ({mode})…", file=sys.stderr)
+                        loads.append(os.getloadavg()[0])
+                        result = run_setup(
+                            kind, count, mode, code, args.n, args, imap, pg, work, tag
+                        )
+                        results.setdefault((name, kind, count, mode), []).append(result)
+                        shutil.rmtree(work, ignore_errors=True)
     finally:
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
-    report(args, results)
+    load = f"load average {min(loads):.1f}-{max(loads):.1f} at the starts"
+    print(f"{started}, {os.cpu_count()} cores, {load}")
+    for name, code in codes.items():
+        report(args, name, code, results)
+    if args.against:
+        compare(args, results)
 
 
-def report(args: argparse.Namespace, results: dict[tuple[str, int], list]) -> None:
-    print(f"{args.n} messages per set-up, one mailbox per instance, batch_size "
-          f"{args.batch_size}, median of {args.runs} run(s)")  # fmt: skip
-    rates = {}
-    for (kind, count), runs in results.items():
-        seconds = statistics.median(r[0] for r in runs)
-        xacts = statistics.median(r[1] for r in runs)
-        calls = statistics.median(r[2] for r in runs)
-        rates[(kind, count)] = args.n / seconds
-        trips = f"  {xacts:5.2f} transactions, {calls:5.1f} statements per message" if xacts else ""
-        print(f"  {kind:8} x{count}  {seconds:7.2f} s  {args.n / seconds:7.1f} msg/s{trips}")
-    one = rates[("postgres", 1)]
-    for count in (2, 3):
-        ratio = rates[("postgres", count)] / one
-        print(f"  postgres x{count} / x1 rate ratio: {ratio:.2f}x (target >= {TARGET}x)")
-    print(f"  postgres x1 / sqlite x1 rate ratio: {one / rates[('sqlite', 1)]:.2f}x")
+FIELDS = (
+    "seconds",
+    "first_s",
+    "middle_rate",
+    "daemon_cpu",
+    "server_cpu",
+    "trips",
+    "statements",
+    "transactions",
+    "lock_wait_s",
+    "counter_held_ms",
+    "counter_wait_ms",
+)
+
+
+def medians(runs: list[Result]) -> dict[str, float]:
+    return {key: statistics.median(getattr(r, key) for r in runs) for key in FIELDS}
+
+
+def report(args: argparse.Namespace, name: str, code: Path, results: dict) -> None:
+    print(
+        f"{name} code ({code}): {args.n} messages per set-up, one mailbox per instance, "
+        f"batch_size {args.batch_size}, median of {args.runs} run(s)"
+    )
+    rates, middles = {}, {}
+    for (who, kind, count, mode), runs in results.items():
+        if who != name:
+            continue
+        med = medians(runs)
+        rate = rates[(kind, count, mode)] = args.n / med["seconds"]
+        middles[(kind, count, mode)] = med["middle_rate"]
+        spread = f"{min(r.seconds for r in runs):.2f}-{max(r.seconds for r in runs):.2f}"
+        workers = workers_for(mode, count)
+        cpu = f"cpu {med['daemon_cpu']:5.1f} s"
+        if kind == "postgres":
+            cpu += f" + server {med['server_cpu']:4.1f} s"
+        print(
+            f"  {kind:8} x{count}, {workers} worker{'s' * (workers != 1)} each: "
+            f"{med['seconds']:6.2f} s ({spread}) {rate:6.1f} msg/s; middle 80 % "
+            f"{med['middle_rate']:6.1f} msg/s; first after {med['first_s']:4.2f} s; {cpu}"
+        )
+        if kind == "postgres":
+            print(
+                f"      per message: {med['trips']:4.2f} round trips, {med['statements']:4.2f}"
+                f" statements, {med['transactions']:5.3f} transactions; counter held "
+                f"{med['counter_held_ms']:4.2f} ms, waited for {med['counter_wait_ms']:4.2f}"
+                f" ms; lock waits {med['lock_wait_s']:4.2f} s in all"
+            )
+        if args.statements and runs[-1].top:
+            for calls, query in runs[-1].top[:25]:
+                print(f"      {calls / args.n:6.3f}/msg  {query[:110]}")
+            for query, waited in runs[-1].waits:
+                print(f"      waited {waited:5.2f} s  {query}")
+    one = ("postgres", 1, "each")
+    for key in rates:
+        if key[0] == "postgres" and key[1] > 1 and one in rates:
+            print(
+                f"  postgres x{key[1]} ({key[2]}) / x1: {rates[key] / rates[one]:.2f}x, "
+                f"middle 80 % {middles[key] / middles[one]:.2f}x (target >= {TARGET}x)"
+            )
+    if one in rates and ("sqlite", 1, "each") in rates:
+        print(f"  postgres x1 / sqlite x1: {rates[one] / rates[('sqlite', 1, 'each')]:.2f}x")
+
+
+def compare(args: argparse.Namespace, results: dict) -> None:
+    """This code against the other, set-up by set-up: medians of both."""
+    print("this / other, set-up by set-up (medians): rate, middle-80 % rate, CPU, round trips")
+    for (who, kind, count, mode), runs in results.items():
+        other = results.get(("other", kind, count, mode))
+        if who != "this" or not other:
+            continue
+        a, b = medians(runs), medians(other)
+        trips = f", {a['trips']:.2f} / {b['trips']:.2f}" if kind == "postgres" else ""
+        print(
+            f"  {kind:8} x{count} ({mode}): {b['seconds'] / a['seconds']:.2f}x, "
+            f"{a['middle_rate'] / b['middle_rate']:.2f}x, cpu {a['daemon_cpu']:.1f} / "
+            f"{b['daemon_cpu']:.1f} s{trips}"
+        )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,10 @@ def claim_messages(
     session: Session, holder: str, after: int, limit: int, seconds: float = CLAIM_S
 ) -> list[Message]:
     """Up to `limit` waiting messages with an id above `after`, claimed for `holder` for
-    `seconds`: the unclaimed, the expired and its own, oldest first."""
+    `seconds`: the unclaimed, the expired and its own, oldest first.
+
+    One statement, one round trip: the rows are picked (`SKIP LOCKED`), marked and read back
+    by an UPDATE whose FROM is the picking query."""
     free = or_(
         Message.claimed_until.is_(None),  # type: ignore[union-attr]
         Message.claimed_until < func.now(),
@@ -39,14 +42,13 @@ def claim_messages(
         .order_by(Message.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("picked")
     )
-    ids = list(session.exec(picked))
-    if not ids:
-        return []
-    session.exec(
+    claim = (
         update(Message)
-        .where(Message.id.in_(ids))  # type: ignore[union-attr]
+        .where(Message.id == picked.c.id)  # type: ignore[arg-type]
         .values(claimed_by=holder, claimed_until=func.now() + timedelta(seconds=seconds))
+        .returning(Message)
     )
-    claimed = select(Message).where(Message.id.in_(ids))  # type: ignore[union-attr]
-    return list(session.exec(claimed.order_by(Message.id)))
+    claimed = session.scalars(claim, execution_options={"synchronize_session": False})
+    return sorted(claimed, key=lambda message: message.id)

@@ -76,11 +76,9 @@ class Heartbeat:
             log.warning("instance %s: could not release its leases at stop: %s", self.id, exc)
 
     def beat(self) -> None:
-        with transaction(self.engine) as session:
-            session.execute(
-                update(Instance).where(Instance.id == self.id).values(last_beat_at=utcnow())
-            )
-        for source in self.leases.renew():
+        """The instance's row and its leases renewed together, in one transaction."""
+        alive = update(Instance).where(Instance.id == self.id).values(last_beat_at=utcnow())
+        for source in self.leases.renew(also=alive):
             if self.on_taken is not None:
                 self.on_taken(source)
 

@@ -9,7 +9,9 @@ own lease by its monotonic clock from the moment it asked for it, minus a margin
 acting on a folder (no fetch, no move) before the database could give the folder to another
 instance, even when it cannot reach the database to learn that it lost it.
 
-Bounds: a holder renews every `RENEW_S` (`instances.Heartbeat`); an instance that dies or is
+Bounds: a holder renews every `RENEW_S` (`instances.Heartbeat`: the instance's beat and all
+its renewals in one transaction, so a beat costs the same few round trips however many
+folders it holds); an instance that dies or is
 cut off stops renewing, its lease expires `TTL_S` later, and a standing-by instance, which
 asks for it at every beat, takes it over within TTL_S + RENEW_S. A stopping instance releases
 its leases at once.
@@ -26,7 +28,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy import Engine, case, delete, func, select, update
+from sqlalchemy import Engine, Executable, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -87,7 +89,10 @@ class Leases:
 
     def take(self, name: str, source: str) -> str | None:
         asked = time.monotonic()
-        holder = self._take(name)
+        return self._noted(name, source, self._take(name), asked)
+
+    def _noted(self, name: str, source: str, holder: str, asked: float) -> str | None:
+        """What `take` found, kept: held until our judgement ends, or wanted from `holder`."""
         with self._lock:
             if holder == self.holder:
                 if name not in self._valid_until:
@@ -107,12 +112,21 @@ class Leases:
         with self._lock:
             return sorted(self._valid_until)
 
-    def renew(self) -> set[str]:
-        """Renew what is held; ask again for what another holds. The sources of the leases
-        newly taken over: they should poll now."""
-        for name in self.held():
-            self._renew(name)
-        with self._lock:
+    def renew(self, also: Executable | None = None) -> set[str]:
+        """Renew what is held, in one transaction with one statement (and `also`, the
+        heartbeat's own row); then ask again, one by one, for what another holds. The
+        sources of the leases newly taken over: they should poll now."""
+        asked, held = time.monotonic(), self.held()
+        with transaction(self.engine) as session:
+            if also is not None:
+                session.execute(also)
+            renewed = set(session.scalars(self._renewal(held))) if held else set()
+        with self._lock:  # committed: our judgement runs from when we asked
+            for name in held:
+                if name in renewed:
+                    self._valid_until[name] = asked + self.ttl.total_seconds() - self.margin
+                elif self._valid_until.pop(name, None) is not None:
+                    log.warning("lease %s: lost (expired and taken by another instance)", name)
             wanted = dict(self._wanted)
         return {source for name, source in wanted.items() if self.take(name, source) is None}
 
@@ -153,16 +167,12 @@ class Leases:
             held = session.execute(select(Lease.holder).where(Lease.name == name)).first()
         return held[0] if held else me
 
-    def _renew(self, name: str) -> None:
-        asked = time.monotonic()
-        with transaction(self.engine) as session:
-            renewed = session.execute(
-                update(Lease)
-                .where(Lease.name == name, Lease.holder == self.holder)
-                .values(expires_at=func.now() + self.ttl)
-            ).rowcount
-        with self._lock:
-            if renewed:
-                self._valid_until[name] = asked + self.ttl.total_seconds() - self.margin
-            elif self._valid_until.pop(name, None) is not None:
-                log.warning("lease %s: lost (expired and taken by another instance)", name)
+    def _renewal(self, names: list[str]) -> Executable:
+        """The leases among `names` still ours, renewed; their names returned. Each row is
+        ours alone (one holder), so renewing them together waits for nobody's beat."""
+        return (
+            update(Lease)
+            .where(Lease.name.in_(names), Lease.holder == self.holder)
+            .values(expires_at=func.now() + self.ttl)
+            .returning(Lease.name)
+        )
