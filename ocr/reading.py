@@ -179,22 +179,26 @@ def _upright(image: Image.Image, timeout_s: float, engine: Engine) -> tuple[Read
     run across and level before the first reading, OSD asked when they ran down or when that
     reading is poor, a second reading only of a page that OSD says to turn."""
     lie = layout(image)
-    turn = 0
+    turn, sure = 0, 0.0
     if lie.sideways:
         angle, sure = engine.orientation(image, timeout_s)
         turn = angle if angle in (90, 270) and sure >= SURE_ORIENTATION else 90
     first = engine.read(deskew(_turned(image, turn), lie.skew)[0], timeout_s)
     if not _poor(first):
         return first, turn
-    if lie.sideways:  # OSD was asked already: the one way left is the other sideways way
+    if lie.sideways:  # OSD was asked: when it was unsure, the one way left is the other
+        if sure >= SURE_ORIENTATION:
+            return first, turn
         again = (turn + 180) % 360
     else:
         angle, sure = engine.orientation(image, timeout_s)
         if angle not in (90, 180, 270) or sure < SURE_ORIENTATION:
             return first, 0
         again = angle
-    # its skew measured again: for the way OSD says, when the projection was misled
-    turned = engine.read(deskew(_turned(image, again))[0], timeout_s)
+    # turned by 180° the lines stay as level; turned sideways (the projection was misled),
+    # their skew is measured again
+    skew = lie.skew if (again - turn) % 180 == 0 else None
+    turned = engine.read(deskew(_turned(image, again), skew)[0], timeout_s)
     better = turned.words * turned.confidence > first.words * first.confidence
     return (turned, again) if better else (first, turn)
 
