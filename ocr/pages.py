@@ -9,7 +9,8 @@ stretched to square pixels first.
 
 The work is bounded before it is done: the pixel count of a page is read from its header and a
 page above `Limits.max_pixels` is refused before it is decoded (a decompression bomb costs
-nothing); at most `Limits.max_pages` pages are read.
+nothing); at most `Limits.max_pages` pages are read, and `open_pages` decodes each one only
+when it is taken, so that a long fax is not held in memory whole.
 """
 
 from __future__ import annotations
