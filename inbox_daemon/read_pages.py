@@ -5,7 +5,8 @@ A fax exists only as pixels: the gateway's mail says who called and when (`parse
 the request itself is in the attached TIFF or PDF. Each such attachment is OCR'd (`ocr/`), its
 text joins the message's text, so that classifying, locating and the ticket's text all see it,
 and the codes of QR labels found on its pages are kept apart: a decoded code is certain, and
-`PagesRead.weigh` puts it before any code read by the rules.
+`PagesRead.weigh` puts it before any code read by the rules. A fax's pages are read in
+parallel within the worker that analyses it, one tesseract per core (`ocr.reading`).
 
 What cannot be read is kept and said: a broken or hostile file fails that attachment alone
 (a rule hit gives the reason; the file stays stored with the ticket), and a fax whose pages

@@ -9,7 +9,8 @@ stretched to square pixels first.
 
 The work is bounded before it is done: the pixel count of a page is read from its header and a
 page above `Limits.max_pixels` is refused before it is decoded (a decompression bomb costs
-nothing); at most `Limits.max_pages` pages are read.
+nothing); at most `Limits.max_pages` pages are read, and `open_pages` decodes each one only
+when it is taken, so that a long fax is not held in memory whole.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -60,9 +61,25 @@ class Split:
     skipped: int = 0
 
 
+@dataclass(frozen=True)
+class Opened:
+    """A file's pages, decoded one at a time as they are taken from `pages` (so that a fax
+    read page by page holds only the pages in work), and how many are past the limit."""
+
+    pages: Iterator[Page] = field(default_factory=lambda: iter(()))
+    skipped: int = 0
+
+
 def split(data: bytes, mime_type: str = "", limits: Limits | None = None) -> Split:
     """The pages of a TIFF, PDF or image file, by their content (gateways often send
     application/octet-stream). Raises OcrError with the reason for a file it cannot read."""
+    opened = open_pages(data, mime_type, limits)
+    return Split(tuple(opened.pages), opened.skipped)
+
+
+def open_pages(data: bytes, mime_type: str = "", limits: Limits | None = None) -> Opened:
+    """As `split`, each page decoded when it is taken; OcrError for a file that cannot be
+    opened now, and for a page that cannot be decoded when it is taken."""
     limits = limits or Limits()
     if not data:
         raise OcrError("file vuoto")
@@ -80,7 +97,7 @@ def pixels(data: bytes) -> int:
         return 0
 
 
-def _image_pages(data: bytes, limits: Limits) -> Split:
+def _image_pages(data: bytes, limits: Limits) -> Opened:
     try:
         image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -88,8 +105,7 @@ def _image_pages(data: bytes, limits: Limits) -> Split:
     except DECODE_ERRORS as exc:
         raise OcrError(f"immagine illeggibile: {exc}") from None
     frames = getattr(image, "n_frames", 1)
-    pages = tuple(_frames(image, limits))
-    return Split(pages, skipped=max(frames - limits.max_pages, 0))
+    return Opened(_frames(image, limits), skipped=max(frames - limits.max_pages, 0))
 
 
 def _frames(image: Image.Image, limits: Limits) -> Iterator[Page]:
@@ -133,11 +149,14 @@ def _dpi(image: Image.Image) -> tuple[int, int]:
         return 0, 0
 
 
-def _pdf_pages(data: bytes, limits: Limits) -> Split:
+def _pdf_pages(data: bytes, limits: Limits) -> Opened:
     """Each page rendered at OCR resolution, lowered for a page whose size would pass the
     pixel limit (a hostile PDF may declare a page kilometres wide)."""
     sizes = poppler.page_sizes(data, timeout_s=limits.page_timeout_s)
-    pages = []
+    return Opened(_rendered(data, sizes, limits), skipped=max(len(sizes) - limits.max_pages, 0))
+
+
+def _rendered(data: bytes, sizes: list[tuple[float, float]], limits: Limits) -> Iterator[Page]:
     for number, (width_pt, height_pt) in enumerate(sizes[: limits.max_pages], start=1):
         dpi = OCR_DPI
         area = width_pt * height_pt / 72 / 72  # square inches
@@ -146,8 +165,7 @@ def _pdf_pages(data: bytes, limits: Limits) -> Split:
         if dpi < 50:
             raise OcrError(f"pagina {number}: {width_pt:.0f}×{height_pt:.0f} punti, troppo grande")
         image = poppler.render(data, number, dpi, timeout_s=limits.page_timeout_s)
-        pages.append(Page(number, image.convert("L"), dpi))
-    return Split(tuple(pages), skipped=max(len(sizes) - limits.max_pages, 0))
+        yield Page(number, image.convert("L"), dpi)
 
 
 def _unknown_format(data: bytes) -> str:

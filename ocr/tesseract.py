@@ -1,11 +1,22 @@
 """The one wrapper around the `tesseract` program (through pytesseract): text with its
 confidence, and the page's orientation (OSD). Each call is bounded in time; tesseract's
-failures and timeouts become OcrError, never a hung worker."""
+failures and timeouts become OcrError, never a hung worker.
+
+Pages are read in parallel, one tesseract each (`reading.py`), so each tesseract runs one
+thread: its OpenMP threads on a busy core only wait for each other, which costs CPU time and
+gains nothing (`OMP_THREAD_LIMIT=1`, unless the environment sets it). The page is handed over
+as an uncompressed PGM file: pytesseract would write a PNG, and compressing it costs a
+twentieth of a second per call, for tesseract to decompress it again.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +35,17 @@ def _pytesseract() -> Any:
     several MB), which a daemon that never meets a fax should not pay at every start."""
     import pytesseract
 
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # pytesseract runs tesseract in os.environ
     return pytesseract
+
+
+@contextmanager
+def _as_file(image: Image.Image) -> Iterator[str]:
+    """The image in a temporary PGM (PBM for a bilevel one) file, for tesseract to read."""
+    with tempfile.NamedTemporaryFile(prefix="ocr-page-", suffix=".pnm") as file:
+        image.save(file, "PPM")
+        file.flush()
+        yield file.name
 
 
 @dataclass(frozen=True)
@@ -55,13 +76,14 @@ def languages() -> list[str]:
 def read(image: Image.Image, timeout_s: float, lang: str = LANG) -> Reading:
     """The text of `image`, line by line as tesseract laid it out, and its confidence."""
     try:
-        data = _pytesseract().image_to_data(
-            image,
-            lang=lang,
-            config=PAGE_MODE,
-            timeout=timeout_s,
-            output_type=_pytesseract().Output.DICT,
-        )
+        with _as_file(image) as path:
+            data = _pytesseract().image_to_data(
+                path,
+                lang=lang,
+                config=PAGE_MODE,
+                timeout=timeout_s,
+                output_type=_pytesseract().Output.DICT,
+            )
     except (_pytesseract().TesseractError, _pytesseract().TesseractNotFoundError, OSError) as exc:
         raise OcrError(f"tesseract: {str(exc).strip()[:200]}") from None
     except RuntimeError as exc:  # pytesseract's timeout (TesseractError is one too: first)
@@ -96,7 +118,8 @@ def orientation(image: Image.Image, timeout_s: float) -> tuple[int, float]:
     """Degrees to turn the page counter-clockwise to make it upright (0, 90, 180, 270), and
     tesseract's confidence in that; (0, 0) when the page has too little text to tell."""
     try:
-        osd = _pytesseract().image_to_osd(image, config="--psm 0", timeout=timeout_s)
+        with _as_file(image) as path:
+            osd = _pytesseract().image_to_osd(path, config="--psm 0", timeout=timeout_s)
     except (_pytesseract().TesseractError, subprocess.SubprocessError):
         return 0, 0.0  # "Too few characters": nothing to turn
     except RuntimeError as exc:  # the timeout (after TesseractError, which is one too)
