@@ -39,7 +39,7 @@ from typing import Any
 from rules.prefilter import Prefilter, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
-from rules.screen import lower_screen, lower_twin, screened_out
+from rules.screen import Screens, lower_twin
 from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
@@ -90,6 +90,11 @@ class Rule:
             families[family] = twins
         return replace(self, **families)
 
+    @cached_property
+    def screens(self) -> Screens:
+        """The screens of its patterns (`rules.screen`), built once."""
+        return Screens.of(self.patterns)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -132,7 +137,7 @@ class RuleSet:
         return build_prefilter((rule.name, (rule.patterns, rule.near)) for rule in self.rules)
 
     def decision(self, field: str) -> Decision:
-        return self.decisions.get(field, Decision())
+        return self.decisions.get(field, NO_DECISION)
 
     def compile_all(self) -> RuleSet:
         """Build now what the rules otherwise build on the first message: the prefilter, the
@@ -142,8 +147,11 @@ class RuleSet:
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
-                    lower_screen(variant.patterns)  # and the case-insensitive screen under it
+                    _ = variant.screens
         return self
+
+
+NO_DECISION = Decision()  # the decision of a field no file decides: the defaults
 
 
 @dataclass(frozen=True)
@@ -311,18 +319,24 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
 
 def silenced(rules: Iterable[Rule], document: Document, fired: Sequence[Fired]) -> list[Hit]:
     """Hits for the rules that a scope held back and that did not fire elsewhere."""
+    if not document.shared.get("silenced"):
+        return []  # most messages: no scope held anything back, no rule to walk
     done = {item.rule.name for item in fired}
     found = (document.silenced(rule) for rule in rules if rule.name not in done)
     return [hit for hit in found if hit is not None]
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
-    if screened_out(rule.patterns, document.folded, document.lowered):
+    """The span of the first match of the first pattern that fires, guards considered."""
+    begin = earliest_match(rule, document)
+    if begin is None:
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
     for pattern in rule.patterns:
-        for match in pattern.finditer(document.folded):
+        # no pattern matches before `begin`, and a search from there sees the text before it
+        # (`\b`, lookbehinds): the same matches as from the start, one scan shorter
+        for match in pattern.finditer(document.folded, begin):
             # every sentence the match touches: a match may run from the subject into the body
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
@@ -338,6 +352,11 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
 
 _CLAUSE_BREAK = re.compile(r"[,:;.!?()]|\n[ \t]*\n|\s(ma|pero|mentre|invece)\s")
 NEGATION_REACH = 50  # how far before a state its clause is searched for a negation
+
+
+def earliest_match(rule: Rule, document: Document) -> int | None:
+    """Where a match of one of `rule`'s patterns can start at the earliest, None if nowhere."""
+    return rule.screens.earliest(document.folded, document.lowered)
 
 
 def compose_match(rule: Rule, document: Document) -> Fired | None:

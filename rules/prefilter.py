@@ -44,7 +44,9 @@ class Prefilter:
 
     scanner: re.Pattern[str] | None
     prefixes: dict[str, frozenset[str]]  # a literal -> it and every literal that begins it
-    admits: dict[str, frozenset[str]]  # a literal -> rules whose (first) family needs it
+    # a literal the scanner reports -> the rules its presence admits: those whose (first)
+    # family needs it or a shorter literal that begins it (present too, where it is)
+    admits: dict[str, frozenset[str]]
     always: frozenset[str]  # rules that need no literal
     also_needs: dict[str, tuple[frozenset[str], ...]]  # rule -> one of each of these too
 
@@ -52,11 +54,11 @@ class Prefilter:
         """Names of the rules that may match `folded_text` (as `fold_case` returns it)."""
         if self.scanner is None:
             return self.always
-        # The scanner reports the longest literal at each place: any shorter one that starts
-        # there begins it, and is present too.
         found = set(self.scanner.findall(folded_text))
+        admitted = self.always.union(*(self.admits[literal] for literal in found))
+        if admitted.isdisjoint(self.also_needs):
+            return admitted  # the common case: no rule with a second family to check
         present = set().union(*(self.prefixes[literal] for literal in found))
-        admitted = self.always.union(*(self.admits.get(literal, ()) for literal in present))
         return frozenset(
             name
             for name in admitted
@@ -88,7 +90,12 @@ def build_prefilter(
         for literal in literals
     }
     scanner = re.compile(f"(?=({_trie_regex(literals)}))")
-    frozen = {literal: frozenset(names) for literal, names in admits.items()}
+    # The scanner reports the longest literal at each place: the rules of the shorter ones
+    # that begin it are joined here once, not per message.
+    frozen = {
+        literal: frozenset().union(*(admits.get(prefix, ()) for prefix in starts))
+        for literal, starts in prefixes.items()
+    }
     return Prefilter(scanner, prefixes, frozen, frozenset(always), also_needs)
 
 
