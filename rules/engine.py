@@ -95,6 +95,11 @@ class Rule:
         """The screens of its patterns (`rules.screen`), built once."""
         return Screens.of(self.patterns)
 
+    @cached_property
+    def near_screens(self) -> Screens:
+        """The screens of its `near` patterns (a compositional rule's states), built once."""
+        return Screens.of(self.near)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -147,7 +152,7 @@ class RuleSet:
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
-                    _ = variant.screens
+                    _ = variant.screens, variant.near_screens
         return self
 
 
@@ -371,10 +376,13 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
     if not objects:
         return None
+    begin = rule.near_screens.earliest(text, document.lowered)
+    if begin is None:
+        return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
     for pattern in rule.near:
-        for state in pattern.finditer(text):
+        for state in pattern.finditer(text, begin):  # none starts before (`first_match`)
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):
