@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from rules.prefilter import Prefilter, build_prefilter, fold_case
+from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
 from rules.screen import Screens, lower_twin
@@ -141,6 +141,19 @@ class RuleSet:
         """Which rules can match a text at all, in one scan (`rules.prefilter`)."""
         return build_prefilter((rule.name, (rule.patterns, rule.near)) for rule in self.rules)
 
+    @cached_property
+    def anchors(self) -> Anchors:
+        """Where each rule's matches may begin, in one scan (`rules.prefilter.Anchors`): read
+        on the lower-case twins, the states of a compositional rule under `near_key`."""
+        families = []
+        for rule in self.rules:
+            twin = rule.lower_case
+            if twin is not None:
+                families.append((rule.name, twin.patterns))
+                if twin.near:
+                    families.append((near_key(rule), twin.near))
+        return build_anchors(families)
+
     def decision(self, field: str) -> Decision:
         return self.decisions.get(field, NO_DECISION)
 
@@ -148,12 +161,17 @@ class RuleSet:
         """Build now what the rules otherwise build on the first message: the prefilter, the
         lower-case twins and the screens. Done once in the process that forks the workers,
         every worker starts with them (each built them again, half a second, when spawned)."""
-        _ = self.prefilter, self._by_field
+        _ = self.prefilter, self._by_field, self.anchors
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
                     _ = variant.screens, variant.near_screens
         return self
+
+
+def near_key(rule: Rule) -> str:
+    """The name its `near` family goes by in `RuleSet.anchors`."""
+    return f"{rule.name} near"
 
 
 NO_DECISION = Decision()  # the decision of a field no file decides: the defaults
@@ -219,6 +237,7 @@ class Document:
     sentence_ends: tuple[int, ...]
     lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
+    anchors: Anchors | None = None  # where rules may match (`rules.prefilter`); None: anywhere
     forwarded_at: int | None = None
     # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
     shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -276,9 +295,37 @@ class Document:
         return replace(self, folded=self.lowered) if self.lowered is not None else None
 
     def for_rules(self, ruleset: RuleSet) -> Document:
-        """This document with the rules of `ruleset` that cannot match it ruled out."""
+        """This document with the rules of `ruleset` that cannot match it ruled out, and
+        the places where the others may match known."""
         text = self.lowered if self.lowered is not None else fold_case(self.folded)
-        return replace(self, candidates=ruleset.prefilter.candidates(text))
+        candidates = ruleset.prefilter.candidates(text)
+        return replace(self, candidates=candidates, anchors=ruleset.anchors)
+
+    def earliest(self, family: str, screens: Screens) -> int | None:
+        """Where a match of the patterns of `screens` (the family named `family` in
+        `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
+        tried at its anchors' places when this text is lower-cased ASCII and they are known,
+        else by a scan."""
+        lowered, places = self.lowered, self._places
+        if lowered is not None and places is not None and self._anchored(family, screens):
+            return screens.earliest_at(lowered, places.get(family, ()))
+        return screens.earliest(self.folded, lowered)
+
+    def _anchored(self, family: str, screens: Screens) -> bool:
+        return (
+            screens.anchored is not None
+            and self.anchors is not None
+            and family in self.anchors.anchored
+        )
+
+    @property
+    def _places(self) -> dict[str, list[int]] | None:
+        """`Anchors.places` of the lower-cased text, found once for this document's variants."""
+        if self.anchors is None or self.lowered is None:
+            return None
+        if "places" not in self.shared:
+            self.shared["places"] = self.anchors.places(self.lowered)
+        return self.shared["places"]
 
     def sentence(self, pos: int) -> tuple[int, int]:
         """The span of the sentence holding `pos`: the scope of a rule's `unless`."""
@@ -361,7 +408,7 @@ NEGATION_REACH = 50  # how far before a state its clause is searched for a negat
 
 def earliest_match(rule: Rule, document: Document) -> int | None:
     """Where a match of one of `rule`'s patterns can start at the earliest, None if nowhere."""
-    return rule.screens.earliest(document.folded, document.lowered)
+    return document.earliest(rule.name, rule.screens)
 
 
 def compose_match(rule: Rule, document: Document) -> Fired | None:
@@ -376,7 +423,7 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
     if not objects:
         return None
-    begin = rule.near_screens.earliest(text, document.lowered)
+    begin = document.earliest(near_key(rule), rule.near_screens)
     if begin is None:
         return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]

@@ -246,3 +246,90 @@ def _trie_regex(literals: Iterable[str]) -> str:
         return "(?:" + "|".join(alternatives) + ")"
 
     return emit(trie)
+
+
+# ── anchors: where a match can begin ──────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The strings each rule's matches begin with, in one lookahead trie: one scan of a text
+    tells every place where each rule can match (see `pattern_starts`)."""
+
+    scanner: re.Pattern[str] | None
+    rules_at: dict[str, tuple[str, ...]]  # a literal reported -> rules one of whose starts begins it
+    anchored: frozenset[str]  # the rules whose every pattern has starts
+
+    def places(self, lowered: str) -> dict[str, list[int]]:
+        """Rule name -> where in `lowered` (lower-cased ASCII text) one of its matches may
+        begin, in order; a rule of `anchored` missing here matches nowhere."""
+        found: dict[str, list[int]] = {}
+        if self.scanner is None:
+            return found
+        # The scanner reports the longest literal at each place: every start found there is
+        # one of its beginnings, so `rules_at` lists the rules of each of them.
+        for match in self.scanner.finditer(lowered):
+            for name in self.rules_at[match.group(1)]:
+                found.setdefault(name, []).append(match.start())
+        return found
+
+
+def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anchors:
+    """Anchors for rules given as (name, patterns for lower-cased text, case-sensitive)."""
+    starts: dict[str, set[str]] = {}
+    for name, patterns in rules:
+        found = [pattern_starts(p.pattern, p.flags) for p in patterns]
+        if patterns and all(f is not None for f in found):
+            starts[name] = set().union(*found)
+    literals = set().union(*starts.values())
+    if not literals:
+        return Anchors(None, {}, frozenset(starts))
+    rules_at = {
+        literal: tuple(
+            name
+            for name, mine in starts.items()
+            if any(literal[:end] in mine for end in range(1, len(literal) + 1))
+        )
+        for literal in literals
+    }
+    scanner = re.compile(f"(?=({_trie_regex(literals)}))")
+    return Anchors(scanner, rules_at, frozenset(starts))
+
+
+def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
+    """Strings one of which begins every match of `pattern` (a case-sensitive pattern for
+    lower-cased text), or None when they are unknown or too short to tell places apart."""
+    if flags & re.IGNORECASE:
+        return None  # its letters would match capitals too: read the lower-case twin
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    starts = _starts(list(tree))
+    return starts if min(map(len, starts)) >= MIN_LITERAL else None
+
+
+def _starts(items: list[Any]) -> set[str]:
+    """Strings one of which begins every match of a sequence: the exact items that open it,
+    joined, then the starts of the first inexact one ({""} when nothing is known)."""
+    run = {""}
+    for op, arg in items:
+        exact = _exact(op, arg)
+        if exact is not None and len(run) * len(exact) <= MAX_STRINGS:
+            run = {a + b for a in run for b in exact}
+            continue
+        inner = _starts_item(op, arg)
+        if len(run) * len(inner) > MAX_STRINGS:
+            return run
+        return {a + b for a in run for b in inner}
+    return run
+
+
+def _starts_item(op: Any, arg: Any) -> set[str]:
+    if op in _GROUPS:
+        return _starts(_group_body(op, arg))
+    if op is sre.BRANCH:
+        return set().union(*(_starts(list(alternative)) for alternative in arg[1]))
+    if op in _REPEATS and arg[0] >= 1:
+        return _starts(list(arg[2]))  # its first round begins the match
+    return {""}

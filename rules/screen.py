@@ -10,6 +10,7 @@ none, and the rule is tried as before.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -44,10 +45,14 @@ class Screens:
 
     lower: re.Pattern[str] | None  # for lower-cased ASCII text (`lower_screen`)
     any_case: re.Pattern[str] | None  # for any text (`case_insensitive_screen`)
+    # `lower`, or the one pattern's twin: tried at the places where a match may begin
+    anchored: re.Pattern[str] | None = None
 
     @classmethod
     def of(cls, patterns: Patterns) -> Screens:
-        return cls(lower_screen(patterns), case_insensitive_screen(patterns))
+        lower = lower_screen(patterns)
+        anchored = lower_twin(patterns[0]) if len(patterns) == 1 else lower
+        return cls(lower, case_insensitive_screen(patterns), anchored)
 
     def earliest(self, folded: str, lowered: str | None) -> int | None:
         """Where the first match of any of the patterns starts in `folded` (`lowered`: the
@@ -64,6 +69,15 @@ class Screens:
         else:
             return 0
         return None if found is None else found.start()
+
+    def earliest_at(self, lowered: str, places: Iterable[int]) -> int | None:
+        """`earliest`, where every match of the patterns begins at one of `places` (in
+        order; `rules.prefilter.Anchors`): the screen is tried there only, not everywhere.
+        A match tried at a place sees the whole text (`\\b`, lookbehinds), as a scan does."""
+        if self.anchored is None:
+            return self.earliest(lowered, lowered)
+        match = self.anchored.match
+        return next((place for place in places if match(lowered, place)), None)
 
 
 _NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")
