@@ -257,7 +257,7 @@ class Anchors:
     tells every place where each rule can match (see `pattern_starts`)."""
 
     scanner: re.Pattern[str] | None
-    rules_at: dict[str, tuple[str, ...]]  # a literal reported -> rules one of whose starts begins it
+    rules_at: dict[str, tuple[str, ...]]  # a literal reported -> rules with a start it begins with
     anchored: frozenset[str]  # the rules whose every pattern has starts
 
     def places(self, lowered: str) -> dict[str, list[int]]:
