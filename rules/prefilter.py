@@ -266,21 +266,28 @@ class Anchors:
         found: dict[str, list[int]] = {}
         if self.scanner is None:
             return found
-        # The scanner reports the longest literal at each place: every start found there is
-        # one of its beginnings, so `rules_at` lists the rules of each of them.
+        # The scanner reports the longest literal at each place (at a word's start, of all
+        # the starts; elsewhere, of those not bound to one): every start found there is one
+        # of its beginnings, so `rules_at` lists the rules of each of them.
+        rules_at = self.rules_at
         for match in self.scanner.finditer(lowered):
-            for name in self.rules_at[match.group(1)]:
-                found.setdefault(name, []).append(match.start())
+            place = match.start()
+            for name in rules_at[match.group(match.lastindex or 0)]:
+                found.setdefault(name, []).append(place)
         return found
 
 
 def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anchors:
     """Anchors for rules given as (name, patterns for lower-cased text, case-sensitive)."""
     starts: dict[str, set[str]] = {}
+    anywhere: set[str] = set()  # the starts of patterns whose matches may begin inside a word
     for name, patterns in rules:
         found = [pattern_starts(p.pattern, p.flags) for p in patterns]
         if patterns and all(f is not None for f in found):
             starts[name] = set().union(*found)
+            for pattern, mine in zip(patterns, found, strict=True):
+                if not at_word_boundary(pattern.pattern, pattern.flags):
+                    anywhere |= mine or set()
     literals = set().union(*starts.values())
     if not literals:
         return Anchors(None, {}, frozenset(starts))
@@ -292,8 +299,27 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
         )
         for literal in literals
     }
-    scanner = re.compile(f"(?=({_trie_regex(literals)}))")
-    return Anchors(scanner, rules_at, frozenset(starts))
+    # Most patterns begin with `\\b`: their starts are looked for where a word begins only
+    # ("al" begins «al buio», not every «normale»), the others' everywhere.
+    scanner = rf"\b(?=({_trie_regex(literals)}))"
+    if anywhere:
+        scanner += f"|(?=({_trie_regex(anywhere)}))"
+    return Anchors(re.compile(scanner), rules_at, frozenset(starts))
+
+
+def at_word_boundary(pattern: str, flags: int = 0) -> bool:
+    """True when every match of `pattern` begins with `\\b` (each alternative, if several)."""
+    try:
+        items = list(sre_parse.parse(pattern, flags))
+    except re.error:
+        return False
+    if len(items) == 1 and items[0][0] is sre.BRANCH:
+        return all(_opens_with_boundary(list(branch)) for branch in items[0][1][1])
+    return _opens_with_boundary(items)
+
+
+def _opens_with_boundary(items: list[Any]) -> bool:
+    return bool(items) and items[0] == (sre.AT, sre.AT_BOUNDARY)
 
 
 def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
