@@ -335,27 +335,35 @@ def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
     return starts if min(map(len, starts)) >= MIN_LITERAL else None
 
 
-def _starts(items: list[Any]) -> set[str]:
-    """Strings one of which begins every match of a sequence: the exact items that open it,
-    joined, then the starts of the first inexact one ({""} when nothing is known)."""
-    run = {""}
-    for op, arg in items:
-        exact = _exact(op, arg)
-        if exact is not None and len(run) * len(exact) <= MAX_STRINGS:
-            run = {a + b for a in run for b in exact}
-            continue
-        inner = _starts_item(op, arg)
-        if len(run) * len(inner) > MAX_STRINGS:
-            return run
-        return {a + b for a in run for b in inner}
-    return run
-
-
-def _starts_item(op: Any, arg: Any) -> set[str]:
+def _starts(items: list[Any], depth: int = 0) -> set[str]:
+    """Strings one of which begins every match of a sequence ({""} when nothing is known):
+    the exact items that open it, joined; a group or an alternation opening it read with what
+    follows it; an optional item either taken or skipped."""
+    if not items or depth > MAX_DEPTH:
+        return {""}
+    (op, arg), rest = items[0], items[1:]
+    exact = ASCII_SPACES if (op, arg) == _SPACE else _exact(op, arg)
+    if exact is not None:
+        after = _starts(rest, depth + 1)
+        if len(exact) * len(after) > MAX_STARTS:
+            return exact  # shorter strings, as true
+        return {a + b for a in exact for b in after}
     if op in _GROUPS:
-        return _starts(_group_body(op, arg))
+        return _starts(_group_body(op, arg) + rest, depth + 1)
     if op is sre.BRANCH:
-        return set().union(*(_starts(list(alternative)) for alternative in arg[1]))
+        return set().union(*(_starts(list(alt) + rest, depth + 1) for alt in arg[1]))
+    if op in _REPEATS and arg[1] == 1:  # x? : x then the rest, or the rest
+        taken = _starts(list(arg[2]) + rest, depth + 1)
+        return taken if arg[0] else taken | _starts(rest, depth + 1)
     if op in _REPEATS and arg[0] >= 1:
-        return _starts(list(arg[2]))  # its first round begins the match
+        return _starts(list(arg[2]), depth + 1)  # its first round begins the match
     return {""}
+
+
+MAX_DEPTH = 12  # items read into a pattern for its starts: enough for the words that open it
+MAX_STARTS = 4 * MAX_STRINGS  # starts of one sequence: a trie holds them cheaply
+
+# `\\s` is known only on ASCII text, the only text anchors are read on: "a" is too short to
+# tell places apart, "a " with its space is not (`\\ba\\s+distanza`).
+_SPACE = (sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])
+ASCII_SPACES = {chr(code) for code in range(128) if chr(code).isspace()}
