@@ -306,17 +306,12 @@ class Document:
         `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
-        lowered, places = self.lowered, self._places
-        if lowered is not None and places is not None and self._anchored(family, screens):
-            return screens.earliest_at(lowered, places.get(family, ()))
-        return screens.earliest(self.folded, lowered)
-
-    def _anchored(self, family: str, screens: Screens) -> bool:
-        return (
-            screens.anchored is not None
-            and self.anchors is not None
-            and family in self.anchors.anchored
-        )
+        lowered, places, anchors = self.lowered, self._places, self.anchors
+        if lowered is None or places is None or anchors is None:
+            return screens.earliest(self.folded, lowered)
+        if screens.anchored is None or family not in anchors.literals_of:
+            return screens.earliest(self.folded, lowered)
+        return screens.earliest_at(lowered, anchors.where(places, family))
 
     @property
     def _places(self) -> dict[str, list[int]] | None:

@@ -17,6 +17,7 @@ ASCII letter (the Kelvin sign and "K", the long s and "s"…) into that letter.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -257,24 +258,32 @@ class Anchors:
     tells every place where each rule can match (see `pattern_starts`)."""
 
     scanner: re.Pattern[str] | None
-    rules_at: dict[str, tuple[str, ...]]  # a literal reported -> rules with a start it begins with
-    anchored: frozenset[str]  # the rules whose every pattern has starts
+    # a rule -> the literals whose report says that one of its starts is there: its own
+    # starts and the longer literals they begin
+    literals_of: dict[str, frozenset[str]]
+
+    @property
+    def anchored(self) -> frozenset[str]:
+        """The rules whose every pattern has starts: `where` knows all their places."""
+        return frozenset(self.literals_of)
 
     def places(self, lowered: str) -> dict[str, list[int]]:
-        """Rule name -> where in `lowered` (lower-cased ASCII text) one of its matches may
-        begin, in order; a rule of `anchored` missing here matches nowhere."""
+        """Literal -> where the scanner reports it in `lowered` (lower-cased ASCII text), in
+        order: the longest literal at each place (at a word's start, of all the starts;
+        elsewhere, of those not bound to one). Read per rule with `where`."""
         found: dict[str, list[int]] = {}
-        if self.scanner is None:
-            return found
-        # The scanner reports the longest literal at each place (at a word's start, of all
-        # the starts; elsewhere, of those not bound to one): every start found there is one
-        # of its beginnings, so `rules_at` lists the rules of each of them.
-        rules_at = self.rules_at
-        for match in self.scanner.finditer(lowered):
-            place = match.start()
-            for name in rules_at[match.group(match.lastindex or 0)]:
-                found.setdefault(name, []).append(place)
+        if self.scanner is not None:
+            for match in self.scanner.finditer(lowered):
+                found.setdefault(match.group(match.lastindex or 0), []).append(match.start())
         return found
+
+    def where(self, places: dict[str, list[int]], rule: str) -> list[int]:
+        """Where one of `rule`'s matches may begin, in order, from `places`; nowhere else."""
+        mine = self.literals_of[rule]
+        found = [at for literal, at in places.items() if literal in mine]
+        if len(found) == 1:
+            return found[0]
+        return sorted(itertools.chain.from_iterable(found))  # one literal per place: no repeats
 
 
 def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anchors:
@@ -290,21 +299,21 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
                     anywhere |= mine or set()
     literals = set().union(*starts.values())
     if not literals:
-        return Anchors(None, {}, frozenset(starts))
-    rules_at = {
-        literal: tuple(
-            name
-            for name, mine in starts.items()
+        return Anchors(None, {name: frozenset() for name in starts})
+    literals_of = {
+        name: frozenset(
+            literal
+            for literal in literals
             if any(literal[:end] in mine for end in range(1, len(literal) + 1))
         )
-        for literal in literals
+        for name, mine in starts.items()
     }
     # Most patterns begin with `\\b`: their starts are looked for where a word begins only
     # ("al" begins «al buio», not every «normale»), the others' everywhere.
     scanner = rf"\b(?=({_trie_regex(literals)}))"
     if anywhere:
         scanner += f"|(?=({_trie_regex(anywhere)}))"
-    return Anchors(re.compile(scanner), rules_at, frozenset(starts))
+    return Anchors(re.compile(scanner), literals_of)
 
 
 def at_word_boundary(pattern: str, flags: int = 0) -> bool:
