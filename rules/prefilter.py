@@ -57,13 +57,14 @@ class Prefilter:
             return self.always
         found = set(self.scanner.findall(folded_text))
         admitted = self.always.union(*(self.admits[literal] for literal in found))
-        if admitted.isdisjoint(self.also_needs):
+        second = admitted.intersection(self.also_needs)
+        if not second:
             return admitted  # the common case: no rule with a second family to check
         present = set().union(*(self.prefixes[literal] for literal in found))
-        return frozenset(
+        return admitted.difference(
             name
-            for name in admitted
-            if all(not group.isdisjoint(present) for group in self.also_needs.get(name, ()))
+            for name in second
+            if any(group.isdisjoint(present) for group in self.also_needs[name])
         )
 
 

@@ -77,7 +77,10 @@ class Screens:
         if self.anchored is None:
             return self.earliest(lowered, lowered)
         match = self.anchored.match
-        return next((place for place in places if match(lowered, place)), None)
+        for place in places:
+            if match(lowered, place):
+                return place
+        return None
 
 
 _NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")
