@@ -341,6 +341,8 @@ def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
         tree = sre_parse.parse(pattern, flags)
     except re.error:
         return None
+    if tree.state.flags & re.IGNORECASE:
+        return None  # an inline (?i)
     starts = _starts(list(tree))
     return starts if min(map(len, starts)) >= MIN_LITERAL else None
 
