@@ -159,8 +159,9 @@ class RuleSet:
 
     def compile_all(self) -> RuleSet:
         """Build now what the rules otherwise build on the first message: the prefilter, the
-        lower-case twins and the screens. Done once in the process that forks the workers,
-        every worker starts with them (each built them again, half a second, when spawned)."""
+        anchors, the lower-case twins and the screens. Done once in the process that forks the
+        workers, every worker starts with them (each built them again, half a second, when
+        spawned)."""
         _ = self.prefilter, self._by_field, self.anchors
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
