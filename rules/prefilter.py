@@ -314,7 +314,7 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
         )
         for name, mine in starts.items()
     }
-    # Most patterns begin with `\\b`: their starts are looked for where a word begins only
+    # Most patterns begin with `\b`: their starts are looked for where a word begins only
     # ("al" begins «al buio», not every «normale»), the others' everywhere.
     scanner = rf"\b(?=({_trie_regex(literals)}))"
     if anywhere:
@@ -380,7 +380,7 @@ def _starts(items: list[Any], depth: int = 0) -> set[str]:
 MAX_DEPTH = 12  # items read into a pattern for its starts: enough for the words that open it
 MAX_STARTS = 4 * MAX_STRINGS  # starts of one sequence: a trie holds them cheaply
 
-# `\\s` is known only on ASCII text, the only text anchors are read on: "a" is too short to
-# tell places apart, "a " with its space is not (`\\ba\\s+distanza`).
+# `\s` is known only on ASCII text, the only text anchors are read on: "a" is too short to
+# tell places apart, "a " with its space is not (`\ba\s+distanza`).
 _SPACE = (sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])
 ASCII_SPACES = {chr(code) for code in range(128) if chr(code).isspace()}
