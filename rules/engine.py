@@ -36,10 +36,10 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from rules.prefilter import Prefilter, build_prefilter, fold_case
+from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
-from rules.screen import lower_screen, lower_twin, screened_out
+from rules.screen import Screens, lower_twin
 from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
 
@@ -90,6 +90,16 @@ class Rule:
             families[family] = twins
         return replace(self, **families)
 
+    @cached_property
+    def screens(self) -> Screens:
+        """The screens of its patterns (`rules.screen`), built once."""
+        return Screens.of(self.patterns)
+
+    @cached_property
+    def near_screens(self) -> Screens:
+        """The screens of its `near` patterns (a compositional rule's states), built once."""
+        return Screens.of(self.near)
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -131,19 +141,41 @@ class RuleSet:
         """Which rules can match a text at all, in one scan (`rules.prefilter`)."""
         return build_prefilter((rule.name, (rule.patterns, rule.near)) for rule in self.rules)
 
+    @cached_property
+    def anchors(self) -> Anchors:
+        """Where each rule's matches may begin, in one scan (`rules.prefilter.Anchors`): read
+        on the lower-case twins, the states of a compositional rule under `near_key`."""
+        families = []
+        for rule in self.rules:
+            twin = rule.lower_case
+            if twin is not None:
+                families.append((rule.name, twin.patterns))
+                if twin.near:
+                    families.append((near_key(rule), twin.near))
+        return build_anchors(families)
+
     def decision(self, field: str) -> Decision:
-        return self.decisions.get(field, Decision())
+        return self.decisions.get(field, NO_DECISION)
 
     def compile_all(self) -> RuleSet:
         """Build now what the rules otherwise build on the first message: the prefilter, the
-        lower-case twins and the screens. Done once in the process that forks the workers,
-        every worker starts with them (each built them again, half a second, when spawned)."""
-        _ = self.prefilter, self._by_field
+        anchors, the lower-case twins and the screens. Done once in the process that forks the
+        workers, every worker starts with them (each built them again, half a second, when
+        spawned)."""
+        _ = self.prefilter, self._by_field, self.anchors
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
-                    lower_screen(variant.patterns)  # and the case-insensitive screen under it
+                    _ = variant.screens, variant.near_screens
         return self
+
+
+def near_key(rule: Rule) -> str:
+    """The name its `near` family goes by in `RuleSet.anchors`."""
+    return f"{rule.name} near"
+
+
+NO_DECISION = Decision()  # the decision of a field no file decides: the defaults
 
 
 @dataclass(frozen=True)
@@ -206,6 +238,7 @@ class Document:
     sentence_ends: tuple[int, ...]
     lowered: str | None = None  # `folded` lower-cased, when it is ASCII (see `rules.screen`)
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
+    anchors: Anchors | None = None  # where rules may match (`rules.prefilter`); None: anywhere
     forwarded_at: int | None = None
     # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
     shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -263,9 +296,32 @@ class Document:
         return replace(self, folded=self.lowered) if self.lowered is not None else None
 
     def for_rules(self, ruleset: RuleSet) -> Document:
-        """This document with the rules of `ruleset` that cannot match it ruled out."""
+        """This document with the rules of `ruleset` that cannot match it ruled out, and
+        the places where the others may match known."""
         text = self.lowered if self.lowered is not None else fold_case(self.folded)
-        return replace(self, candidates=ruleset.prefilter.candidates(text))
+        candidates = ruleset.prefilter.candidates(text)
+        return replace(self, candidates=candidates, anchors=ruleset.anchors)
+
+    def earliest(self, family: str, screens: Screens) -> int | None:
+        """Where a match of the patterns of `screens` (the family named `family` in
+        `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
+        tried at its anchors' places when this text is lower-cased ASCII and they are known,
+        else by a scan."""
+        lowered, places, anchors = self.lowered, self._places, self.anchors
+        if lowered is None or places is None or anchors is None:
+            return screens.earliest(self.folded, lowered)
+        if screens.anchored is None or family not in anchors.literals_of:
+            return screens.earliest(self.folded, lowered)
+        return screens.earliest_at(lowered, anchors.where(places, family))
+
+    @property
+    def _places(self) -> dict[str, list[int]] | None:
+        """`Anchors.places` of the lower-cased text, found once for this document's variants."""
+        if self.anchors is None or self.lowered is None:
+            return None
+        if "places" not in self.shared:
+            self.shared["places"] = self.anchors.places(self.lowered)
+        return self.shared["places"]
 
     def sentence(self, pos: int) -> tuple[int, int]:
         """The span of the sentence holding `pos`: the scope of a rule's `unless`."""
@@ -311,18 +367,24 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
 
 def silenced(rules: Iterable[Rule], document: Document, fired: Sequence[Fired]) -> list[Hit]:
     """Hits for the rules that a scope held back and that did not fire elsewhere."""
+    if not document.shared.get("silenced"):
+        return []  # most messages: no scope held anything back, no rule to walk
     done = {item.rule.name for item in fired}
     found = (document.silenced(rule) for rule in rules if rule.name not in done)
     return [hit for hit in found if hit is not None]
 
 
 def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
-    if screened_out(rule.patterns, document.folded, document.lowered):
+    """The span of the first match of the first pattern that fires, guards considered."""
+    begin = earliest_match(rule, document)
+    if begin is None:
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
     for pattern in rule.patterns:
-        for match in pattern.finditer(document.folded):
+        # no pattern matches before `begin`, and a search from there sees the text before it
+        # (`\b`, lookbehinds): the same matches as from the start, one scan shorter
+        for match in pattern.finditer(document.folded, begin):
             # every sentence the match touches: a match may run from the subject into the body
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
@@ -340,6 +402,11 @@ _CLAUSE_BREAK = re.compile(r"[,:;.!?()]|\n[ \t]*\n|\s(ma|pero|mentre|invece)\s")
 NEGATION_REACH = 50  # how far before a state its clause is searched for a negation
 
 
+def earliest_match(rule: Rule, document: Document) -> int | None:
+    """Where a match of one of `rule`'s patterns can start at the earliest, None if nowhere."""
+    return document.earliest(rule.name, rule.screens)
+
+
 def compose_match(rule: Rule, document: Document) -> Fired | None:
     """The first object/state pair of a compositional rule that no guard silences, boosted.
 
@@ -352,10 +419,13 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
     if not objects:
         return None
+    begin = document.earliest(near_key(rule), rule.near_screens)
+    if begin is None:
+        return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
     for pattern in rule.near:
-        for state in pattern.finditer(text):
+        for state in pattern.finditer(text, begin):  # none starts before (`first_match`)
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):

@@ -13,10 +13,16 @@ cannot match without, and a rule with a pattern that needs no literal (`\\d{6}`,
 character class) is always tried. The text is matched lower-cased after `fold_case`, which
 turns the few non-ASCII characters that Python's case-insensitive matching equates with an
 ASCII letter (the Kelvin sign and "K", the long s and "s"…) into that letter.
+
+The same regex trees also say where a match can begin (`Anchors`): `\\bguast[oiae]\\b` only
+where "guasto", "guasti", "guasta" or "guaste" begins. One more trie scan of a lower-cased
+ASCII text gives every such place, and a rule's screen (`rules.screen`) is tried at those few
+places instead of being searched along the whole text, which was most of a message's cost.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,7 +50,9 @@ class Prefilter:
 
     scanner: re.Pattern[str] | None
     prefixes: dict[str, frozenset[str]]  # a literal -> it and every literal that begins it
-    admits: dict[str, frozenset[str]]  # a literal -> rules whose (first) family needs it
+    # a literal the scanner reports -> the rules its presence admits: those whose (first)
+    # family needs it or a shorter literal that begins it (present too, where it is)
+    admits: dict[str, frozenset[str]]
     always: frozenset[str]  # rules that need no literal
     also_needs: dict[str, tuple[frozenset[str], ...]]  # rule -> one of each of these too
 
@@ -52,15 +60,16 @@ class Prefilter:
         """Names of the rules that may match `folded_text` (as `fold_case` returns it)."""
         if self.scanner is None:
             return self.always
-        # The scanner reports the longest literal at each place: any shorter one that starts
-        # there begins it, and is present too.
         found = set(self.scanner.findall(folded_text))
+        admitted = self.always.union(*(self.admits[literal] for literal in found))
+        second = admitted.intersection(self.also_needs)
+        if not second:
+            return admitted  # the common case: no rule with a second family to check
         present = set().union(*(self.prefixes[literal] for literal in found))
-        admitted = self.always.union(*(self.admits.get(literal, ()) for literal in present))
-        return frozenset(
+        return admitted.difference(
             name
-            for name in admitted
-            if all(not group.isdisjoint(present) for group in self.also_needs.get(name, ()))
+            for name in second
+            if any(group.isdisjoint(present) for group in self.also_needs[name])
         )
 
 
@@ -88,7 +97,12 @@ def build_prefilter(
         for literal in literals
     }
     scanner = re.compile(f"(?=({_trie_regex(literals)}))")
-    frozen = {literal: frozenset(names) for literal, names in admits.items()}
+    # The scanner reports the longest literal at each place: the rules of the shorter ones
+    # that begin it are joined here once, not per message.
+    frozen = {
+        literal: frozenset().union(*(admits.get(prefix, ()) for prefix in starts))
+        for literal, starts in prefixes.items()
+    }
     return Prefilter(scanner, prefixes, frozen, frozenset(always), also_needs)
 
 
@@ -239,3 +253,134 @@ def _trie_regex(literals: Iterable[str]) -> str:
         return "(?:" + "|".join(alternatives) + ")"
 
     return emit(trie)
+
+
+# ── anchors: where a match can begin ──────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class Anchors:
+    """The strings each rule's matches begin with, in one lookahead trie: one scan of a text
+    tells every place where each rule can match (see `pattern_starts`)."""
+
+    scanner: re.Pattern[str] | None
+    # a rule -> the literals whose report says that one of its starts is there: its own
+    # starts and the longer literals they begin
+    literals_of: dict[str, frozenset[str]]
+
+    @property
+    def anchored(self) -> frozenset[str]:
+        """The rules whose every pattern has starts: `where` knows all their places."""
+        return frozenset(self.literals_of)
+
+    def places(self, lowered: str) -> dict[str, list[int]]:
+        """Literal -> where the scanner reports it in `lowered` (lower-cased ASCII text), in
+        order: the longest literal at each place (at a word's start, of all the starts;
+        elsewhere, of those not bound to one). Read per rule with `where`."""
+        found: dict[str, list[int]] = {}
+        if self.scanner is not None:
+            for match in self.scanner.finditer(lowered):
+                found.setdefault(match.group(match.lastindex or 0), []).append(match.start())
+        return found
+
+    def where(self, places: dict[str, list[int]], rule: str) -> list[int]:
+        """Where one of `rule`'s matches may begin, in order, from `places`; nowhere else."""
+        mine = self.literals_of[rule]
+        found = [at for literal, at in places.items() if literal in mine]
+        if len(found) == 1:
+            return found[0]
+        return sorted(itertools.chain.from_iterable(found))  # one literal per place: no repeats
+
+
+def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anchors:
+    """Anchors for rules given as (name, patterns for lower-cased text, case-sensitive)."""
+    starts: dict[str, set[str]] = {}
+    anywhere: set[str] = set()  # the starts of patterns whose matches may begin inside a word
+    for name, patterns in rules:
+        found = [pattern_starts(p.pattern, p.flags) for p in patterns]
+        if patterns and all(f is not None for f in found):
+            starts[name] = set().union(*found)
+            for pattern, mine in zip(patterns, found, strict=True):
+                if not at_word_boundary(pattern.pattern, pattern.flags):
+                    anywhere |= mine or set()
+    literals = set().union(*starts.values())
+    if not literals:
+        return Anchors(None, {name: frozenset() for name in starts})
+    literals_of = {
+        name: frozenset(
+            literal
+            for literal in literals
+            if any(literal[:end] in mine for end in range(1, len(literal) + 1))
+        )
+        for name, mine in starts.items()
+    }
+    # Most patterns begin with `\b`: their starts are looked for where a word begins only
+    # ("al" begins «al buio», not every «normale»), the others' everywhere.
+    scanner = rf"\b(?=({_trie_regex(literals)}))"
+    if anywhere:
+        scanner += f"|(?=({_trie_regex(anywhere)}))"
+    return Anchors(re.compile(scanner), literals_of)
+
+
+def at_word_boundary(pattern: str, flags: int = 0) -> bool:
+    """True when every match of `pattern` begins with `\\b` (each alternative, if several)."""
+    try:
+        items = list(sre_parse.parse(pattern, flags))
+    except re.error:
+        return False
+    if len(items) == 1 and items[0][0] is sre.BRANCH:
+        return all(_opens_with_boundary(list(branch)) for branch in items[0][1][1])
+    return _opens_with_boundary(items)
+
+
+def _opens_with_boundary(items: list[Any]) -> bool:
+    return bool(items) and items[0] == (sre.AT, sre.AT_BOUNDARY)
+
+
+def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
+    """Strings one of which begins every match of `pattern` (a case-sensitive pattern for
+    lower-cased text), or None when they are unknown or too short to tell places apart."""
+    if flags & re.IGNORECASE:
+        return None  # its letters would match capitals too: read the lower-case twin
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    if tree.state.flags & re.IGNORECASE:
+        return None  # an inline (?i)
+    starts = _starts(list(tree))
+    return starts if min(map(len, starts)) >= MIN_LITERAL else None
+
+
+def _starts(items: list[Any], depth: int = 0) -> set[str]:
+    """Strings one of which begins every match of a sequence ({""} when nothing is known):
+    the exact items that open it, joined; a group or an alternation opening it read with what
+    follows it; an optional item either taken or skipped."""
+    if not items or depth > MAX_DEPTH:
+        return {""}
+    (op, arg), rest = items[0], items[1:]
+    exact = ASCII_SPACES if (op, arg) == _SPACE else _exact(op, arg)
+    if exact is not None:
+        after = _starts(rest, depth + 1)
+        if len(exact) * len(after) > MAX_STARTS:
+            return exact  # shorter strings, as true
+        return {a + b for a in exact for b in after}
+    if op in _GROUPS:
+        return _starts(_group_body(op, arg) + rest, depth + 1)
+    if op is sre.BRANCH:
+        return set().union(*(_starts(list(alt) + rest, depth + 1) for alt in arg[1]))
+    if op in _REPEATS and arg[1] == 1:  # x? : x then the rest, or the rest
+        taken = _starts(list(arg[2]) + rest, depth + 1)
+        return taken if arg[0] else taken | _starts(rest, depth + 1)
+    if op in _REPEATS and arg[0] >= 1:
+        return _starts(list(arg[2]), depth + 1)  # its first round begins the match
+    return {""}
+
+
+MAX_DEPTH = 12  # items read into a pattern for its starts: enough for the words that open it
+MAX_STARTS = 4 * MAX_STRINGS  # starts of one sequence: a trie holds them cheaply
+
+# `\s` is known only on ASCII text, the only text anchors are read on: "a" is too short to
+# tell places apart, "a " with its space is not (`\ba\s+distanza`).
+_SPACE = (sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])
+ASCII_SPACES = {chr(code) for code in range(128) if chr(code).isspace()}

@@ -10,6 +10,8 @@ none, and the rule is tried as before.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 
 Patterns = tuple[re.Pattern[str], ...]
@@ -33,14 +35,52 @@ def case_insensitive_screen(patterns: Patterns) -> re.Pattern[str] | None:
         return None
 
 
-def screened_out(patterns: Patterns, folded: str, lowered: str | None) -> bool:
-    """True when none of `patterns` matches anywhere in `folded` (`lowered`: the same text
-    lower-cased, when it is ASCII): one scan instead of one per pattern."""
-    screen = lower_screen(patterns) if lowered is not None else None
-    if screen is not None:
-        return screen.search(lowered) is None
-    screen = case_insensitive_screen(patterns)
-    return screen is not None and screen.search(folded) is None
+@dataclass(frozen=True)
+class Screens:
+    """The two screens of one rule's patterns, built once with the rule (`Rule.screens`).
+
+    Looked up per message through `lru_cache`, they cost a hash of every pattern's compiled
+    code on each call, as much as many a scan; held by the rule, they cost an attribute.
+    """
+
+    lower: re.Pattern[str] | None  # for lower-cased ASCII text (`lower_screen`)
+    any_case: re.Pattern[str] | None  # for any text (`case_insensitive_screen`)
+    # `lower`, or the one pattern's twin: tried at the places where a match may begin
+    anchored: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, patterns: Patterns) -> Screens:
+        lower = lower_screen(patterns)
+        anchored = lower_twin(patterns[0]) if len(patterns) == 1 else lower
+        return cls(lower, case_insensitive_screen(patterns), anchored)
+
+    def earliest(self, folded: str, lowered: str | None) -> int | None:
+        """Where the first match of any of the patterns starts in `folded` (`lowered`: the
+        same text lower-cased, when it is ASCII), or None when none matches anywhere: one
+        scan instead of one per pattern. 0 when there is no screen: anywhere, maybe.
+
+        The screen is an alternation, so its first match starts where the earliest match of
+        any of its patterns does: the patterns need not be searched before it.
+        """
+        if lowered is not None and self.lower is not None:
+            found = self.lower.search(lowered)
+        elif self.any_case is not None:
+            found = self.any_case.search(folded)
+        else:
+            return 0
+        return None if found is None else found.start()
+
+    def earliest_at(self, lowered: str, places: Iterable[int]) -> int | None:
+        """`earliest`, where every match of the patterns begins at one of `places` (in
+        order; `rules.prefilter.Anchors`): the screen is tried there only, not everywhere.
+        A match tried at a place sees the whole text (`\\b`, lookbehinds), as a scan does."""
+        if self.anchored is None:
+            return self.earliest(lowered, lowered)
+        match = self.anchored.match
+        for place in places:
+            if match(lowered, place):
+                return place
+        return None
 
 
 _NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")

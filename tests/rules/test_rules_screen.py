@@ -39,7 +39,7 @@ def test_classification_is_the_same_with_and_without_the_screens(monkeypatch):
         for m in tomllib.loads((CORPUS / f"{name}.toml").read_text("utf-8"))["message"]
     ]
     screened = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
-    monkeypatch.setattr("rules.engine.screened_out", lambda *args: False)
+    monkeypatch.setattr("rules.engine.earliest_match", lambda *args: 0)  # anywhere, maybe
     plain = [rules.classify(d, ruleset, rules.DEFAULT_POLE_FORMATS) for d in docs]
     assert screened == plain
 
