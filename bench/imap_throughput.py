@@ -20,7 +20,8 @@ the median seconds and messages per second of each (and the range over the runs)
 daemon's rate against getmail6's and mbsync's (ratios of the medians) and the daemon's highest
 peak RSS (sampled from /proc: the daemon and its worker processes, summed). Targets: daemon
 >= 5x getmail6 and >= 0.5x mbsync, peak RSS <= 250 MB. `--profile FILE` runs the daemon under
-cProfile (view with `python -m pstats FILE`; it profiles the main process's main thread only).
+cProfile (view with `python -m pstats FILE`; it profiles the main process's main thread only,
+in that thread's CPU time: a wait for the workers or for a busy machine counts as nothing).
 The daemon's CPU time (user + system, its worker processes and forkserver included) is printed
 too: on a shared machine it says more than the wall clock. `--daemon-only` leaves getmail6,
 mbsync and the spool-only run out; `--ab DIR` runs, in turn with this checkout's daemon, the
@@ -283,6 +284,19 @@ def run_mbsync(server: Dovecot, user: str, work: Path) -> float:
     return seconds if got else sys.exit("mbsync retrieved nothing")
 
 
+# cProfile on the main thread's CPU clock; the daemon's arguments follow "-m inbox_daemon.cli"
+PROFILED = """import cProfile, runpy, sys, time
+sys.argv = sys.argv[2:]
+profile = cProfile.Profile(time.thread_time)
+profile.enable()
+try:
+    runpy.run_module("inbox_daemon.cli", run_name="__main__", alter_sys=True)
+finally:
+    profile.disable()
+    profile.dump_stats({out!r})
+"""
+
+
 def run_daemon(config: Path, profile: Path | None, code: Path = REPO) -> tuple[float, int, int]:
     """`run --once` of the daemon in checkout `code` (its packages first on the path)."""
     # Measure the daemon as deployed: an installed package runs from compiled bytecode, so
@@ -292,9 +306,9 @@ def run_daemon(config: Path, profile: Path | None, code: Path = REPO) -> tuple[f
     env["PYTHONPATH"] = str(code)
     packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
-    python = [sys.executable]
-    if profile:
-        python += ["-m", "cProfile", "-o", str(profile)]
+    python = (
+        [sys.executable, "-c", PROFILED.format(out=str(profile))] if profile else [sys.executable]
+    )
     argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
     seconds, rss, _, pss = timed(argv, env, tree=True, cwd=code)
     return seconds, rss, pss
