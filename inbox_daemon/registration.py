@@ -52,9 +52,10 @@ log = logging.getLogger(__name__)
 
 # Hot statements, built once: their parameters come at execution, so SQLAlchemy compiles
 # each statement once and reuses it for every message.
-# the ids come back in the order of the rows given (`sort_by_parameter_order`): one
-# statement for the batch's tickets, SQLAlchemy's "insertmanyvalues" on SQLite and PostgreSQL
-INSERT_TICKETS = insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True)
+# One statement for many tickets (SQLAlchemy's "insertmanyvalues"). Each id comes back with
+# its ticket's message, which is unique: asking for the ids in the order of the rows
+# (`sort_by_parameter_order`) would make SQLAlchemy insert them one by one on SQLite.
+INSERT_TICKETS = insert(Ticket).returning(Ticket.message_pk, Ticket.id)
 INSERT_HITS = insert(RuleHit)
 INSERT_POLES = insert(TicketPole)
 INSERT_ATTACHMENTS = insert(Attachment)
@@ -134,9 +135,10 @@ class Batch:
         waiting, self.tickets = self.tickets, []
         connection = self.session.connection()
         rows = [draft.columns() for _, draft in waiting]
-        ids = connection.execute(INSERT_TICKETS, rows).scalars().all()
+        ids = dict(connection.execute(INSERT_TICKETS, rows).tuples().all())  # message -> ticket
         poles = []
-        for (message_pk, draft), ticket_id in zip(waiting, ids, strict=True):
+        for message_pk, draft in waiting:
+            ticket_id = ids[message_pk]
             self.defer(
                 INSERT_HITS, [{"ticket_id": ticket_id, **_hit_fields(h)} for h in draft.hits]
             )
@@ -174,8 +176,10 @@ class Batch:
         return message_id in self.registered
 
     def related(self, clues: Clues) -> Related | None:
-        """The earlier ticket, which may be one of this batch's: those are inserted first."""
-        self.write_tickets()
+        """The earlier ticket, which may be one of this batch's: those are inserted first,
+        when any of them could be found by these clues."""
+        if any(_could_find(clues, draft) for _, draft in self.tickets):
+            self.write_tickets()
         return find_related(self.session, clues)
 
     def recent_acks(self, recipient: str, since: datetime) -> int:
@@ -191,6 +195,19 @@ class Batch:
             ]
             self.defer(SET_COUNTER, counters)
         self.flush()
+
+
+def _could_find(clues: Clues, draft: TicketDraft) -> bool:
+    """Whether `find_related` could find this ticket by these clues: a superset of its
+    queries' conditions (the window aside), so that a ticket it would find is never left
+    uninserted, and one it cannot find does not cost an INSERT of its own."""
+    if draft.number in clues.ticket_refs:
+        return True
+    if not clues.is_reminder:
+        return False
+    thread = {draft.message_id, draft.thread_root} & set(clues.thread_ids)
+    poles = {code[:64] for code in draft.pole_codes} & set(clues.pole_codes)
+    return bool(thread or poles) or (clues.sender is not None and draft.sender == clues.sender)
 
 
 def acks_queued_since(session: Session, recipient: str, since: datetime) -> int:
