@@ -1,7 +1,7 @@
 """IMAP throughput: the daemon's full pipeline against getmail6 and mbsync, on one mailbox.
 
     .venv/bin/python bench/imap_throughput.py [--n 2000] [--runs 3] [--batch-size 50]
-                                              [--profile FILE]
+                                              [--profile FILE] [--daemon-only] [--ab DIR]
 
 Starts a throwaway Dovecot on loopback (tests/integration/dovecot.py), APPENDs N generated
 Italian requests to one mailbox, then times, as child processes on that same mailbox:
@@ -20,14 +20,22 @@ the median seconds and messages per second of each (and the range over the runs)
 daemon's rate against getmail6's and mbsync's (ratios of the medians) and the daemon's highest
 peak RSS (sampled from /proc: the daemon and its worker processes, summed). Targets: daemon
 >= 5x getmail6 and >= 0.5x mbsync, peak RSS <= 250 MB. `--profile FILE` runs the daemon under
-cProfile (view with `python -m pstats FILE`; it profiles the main process's main thread only).
+cProfile (view with `python -m pstats FILE`; it profiles the main process's main thread only,
+in that thread's CPU time: a wait for the workers or for a busy machine counts as nothing).
+The daemon's CPU time (user + system, its worker processes and forkserver included) is printed
+too: on a shared machine it says more than the wall clock. `--daemon-only` leaves getmail6,
+mbsync and the spool-only run out; `--ab DIR` runs, in turn with this checkout's daemon, the
+daemon of another checkout (say `git worktree add /tmp/old main`) on the same mailbox: an A/B.
 Needs `dovecot-imapd`, `getmail6` and `isync` (scripts/setup.sh test installs them).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
+import resource
 import shutil
 import sqlite3
 import statistics
@@ -112,15 +120,17 @@ TARGETS = {"getmail": 5.0, "mbsync": 0.5}  # the daemon's rate against each, at 
 
 
 def timed(
-    argv: list[str], env: dict[str, str] | None = None, tree: bool = False
+    argv: list[str], env: dict[str, str] | None = None, tree: bool = False, cwd: Path | None = None
 ) -> tuple[float, int, int, int]:
     """Run a child to completion: (seconds, peak RSS in MB; with `tree`, of the child and the
     processes it starts, summed: the daemon's parsing workers count; the largest peak of one
-    of them; and the peak of their PSS, summed). Fails loudly if it fails.
+    of them; and the peak of their PSS, summed). Fails loudly if it fails. The CPU time of
+    the child and of all its descendants is added to `CPU_SECONDS[-1]`.
     """
     with tempfile.TemporaryFile() as err:  # a pipe left unread would block a chatty child
+        before = _children_cpu()
         start = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        child = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=cwd)
         peak = TreeRss(child.pid)
         if tree:
             peak.start()
@@ -128,6 +138,8 @@ def timed(
         seconds = time.perf_counter() - start
         if tree:
             peak.stop()
+        _reap_orphans()
+        CPU_SECONDS.append(_children_cpu() - before)
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             err.seek(0)
@@ -136,6 +148,34 @@ def timed(
     # ru_maxrss counts what the child had between fork and exec: this process's size
     peaks = (max(usage.ru_maxrss, peak.kb), peak.one or usage.ru_maxrss, peak.pss_kb)
     return seconds, *(kb // 1024 for kb in peaks)
+
+
+CPU_SECONDS: list[float] = []  # user + system of each child run by `timed`, descendants included
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _become_subreaper() -> None:
+    """Processes orphaned by a child (the daemon's forkserver, once the daemon exits) are
+    re-parented to this one, so that waiting for them counts their CPU time (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _reap_orphans(within_s: float = 5.0) -> None:
+    """Wait for the descendants left behind (a forkserver exits once its parent has gone)."""
+    until = time.monotonic() + within_s
+    while time.monotonic() < until:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.01)
 
 
 class TreeRss(threading.Thread):
@@ -244,18 +284,33 @@ def run_mbsync(server: Dovecot, user: str, work: Path) -> float:
     return seconds if got else sys.exit("mbsync retrieved nothing")
 
 
-def run_daemon(config: Path, profile: Path | None) -> tuple[float, int, int]:
+# cProfile on the main thread's CPU clock; the daemon's arguments follow "-m inbox_daemon.cli"
+PROFILED = """import cProfile, runpy, sys, time
+sys.argv = sys.argv[2:]
+profile = cProfile.Profile(time.thread_time)
+profile.enable()
+try:
+    runpy.run_module("inbox_daemon.cli", run_name="__main__", alter_sys=True)
+finally:
+    profile.disable()
+    profile.dump_stats({out!r})
+"""
+
+
+def run_daemon(config: Path, profile: Path | None, code: Path = REPO) -> tuple[float, int, int]:
+    """`run --once` of the daemon in checkout `code` (its packages first on the path)."""
     # Measure the daemon as deployed: an installed package runs from compiled bytecode, so
     # compile it once here and let the child use it, whatever this shell's environment says.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["BENCH_IMAP_PASSWORD"] = PASSWORD
-    packages = [str(REPO / name) for name in ("inbox_daemon", "parsers", "rules")]
+    env["PYTHONPATH"] = str(code)
+    packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
-    python = [sys.executable]
-    if profile:
-        python += ["-m", "cProfile", "-o", str(profile)]
+    python = (
+        [sys.executable, "-c", PROFILED.format(out=str(profile))] if profile else [sys.executable]
+    )
     argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
-    seconds, rss, _, pss = timed(argv, env, tree=True)
+    seconds, rss, _, pss = timed(argv, env, tree=True, cwd=code)
     return seconds, rss, pss
 
 
@@ -289,10 +344,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs of each contender (default 3)")
     parser.add_argument("--batch-size", type=int, default=50, help="the source's batch_size")
     parser.add_argument("--profile", type=Path, help="write the daemon's cProfile stats here")
+    parser.add_argument("--daemon-only", action="store_true", help="no getmail6, mbsync, spool")
+    parser.add_argument("--ab", type=Path, help="another checkout's daemon, run in turn with this")
     args = parser.parse_args()
 
+    _become_subreaper()
     work = Path(tempfile.mkdtemp(prefix="inbox-bench-"))
-    seconds: dict[str, list[float]] = {"getmail": [], "mbsync": [], "daemon": [], "spool": []}
+    names = ["daemon"] if args.daemon_only else ["getmail", "mbsync", "daemon", "spool"]
+    if args.ab:
+        names.insert(names.index("daemon"), "other")
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {"daemon": [], "other": []}
     peak_rss = peak_pss = 0
     try:
         with running_dovecot() as server:
@@ -302,26 +364,43 @@ def main() -> None:
             server.flags(user)  # one full pass, so that no contender reads a cold index
             for run in range(args.runs):
                 print(f"run {run + 1} of {args.runs}…", file=sys.stderr)
-                os.sync()
-                getmail = run_getmail(server, user, work / f"getmail-{run}")
-                seconds["getmail"].extend([getmail] if getmail is not None else [])
-                os.sync()
-                seconds["mbsync"].append(run_mbsync(server, user, work / f"mbsync-{run}"))
-                for name in ("daemon", "spool"):
-                    config = daemon_config(server, user, work / f"{name}-{run}", args.batch_size)
+                order = names if run % 2 == 0 else _swapped(names)  # A/B, then B/A
+                for name in order:
+                    folder = work / f"{name}-{run}"
                     os.sync()
+                    if name == "getmail":
+                        getmail = run_getmail(server, user, folder)
+                        seconds["getmail"].extend([getmail] if getmail is not None else [])
+                        continue
+                    if name == "mbsync":
+                        seconds["mbsync"].append(run_mbsync(server, user, folder))
+                        continue
+                    config = daemon_config(server, user, folder, args.batch_size)
                     if name == "spool":
                         seconds[name].append(run_spool_only(config))
                         continue
-                    elapsed, rss, pss = run_daemon(config, args.profile)
+                    code = args.ab.resolve() if name == "other" else REPO
+                    elapsed, rss, pss = run_daemon(config, args.profile, code)
+                    cpu[name].append(CPU_SECONDS[-1])
                     made = tickets(config)
                     if made != args.n:
                         sys.exit(f"the daemon made {made} tickets for {args.n} messages")
                     seconds[name].append(elapsed)
-                    peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
+                    if name == "daemon":
+                        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(args, seconds, peak_rss, peak_pss)
+    report(args, seconds, cpu, peak_rss, peak_pss)
+
+
+def _swapped(names: list[str]) -> list[str]:
+    """The order with the two daemons swapped: neither always runs first."""
+    if "other" not in names:
+        return names
+    a, b = names.index("other"), names.index("daemon")
+    swapped = list(names)
+    swapped[a], swapped[b] = swapped[b], swapped[a]
+    return swapped
 
 
 def daemon_config(server: Dovecot, user: str, folder: Path, batch_size: int) -> Path:
@@ -332,25 +411,39 @@ def daemon_config(server: Dovecot, user: str, folder: Path, batch_size: int) -> 
 
 
 def report(
-    args: argparse.Namespace, seconds: dict[str, list[float]], peak_rss: int, peak_pss: int
+    args: argparse.Namespace,
+    seconds: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    peak_rss: int,
+    peak_pss: int,
 ) -> None:
     n = args.n
-    rows = [
-        ("getmail6 (retrieve only)", seconds["getmail"]),
-        ("mbsync (retrieve only, the ceiling)", seconds["mbsync"]),
-        ("daemon run --once (full pipeline)", seconds["daemon"]),
-        ("daemon IMAP source only (fetch + spool)", seconds["spool"]),
-    ]
+    labels = {
+        "getmail": "getmail6 (retrieve only)",
+        "mbsync": "mbsync (retrieve only, the ceiling)",
+        "other": f"daemon of {args.ab} (--ab)",
+        "daemon": "daemon run --once (full pipeline)",
+        "spool": "daemon IMAP source only (fetch + spool)",
+    }
     print(f"{n} messages, batch_size {args.batch_size}, median of {args.runs} run(s)")
-    for label, runs in rows:
+    for name, runs in seconds.items():
+        label = labels[name]
         if not runs:
             print(f"  {label:<42} failed in every run")
             continue
         middle = statistics.median(runs)
         spread = f"  ({min(runs):.2f}-{max(runs):.2f} s)" if len(runs) > 1 else ""
         print(f"  {label:<42} {middle:7.2f} s  {n / middle:8.1f} msg/s{spread}")
+    for name in ("other", "daemon"):
+        if cpu[name]:
+            runs = cpu[name]
+            spread = f"  ({min(runs):.2f}-{max(runs):.2f} s)"
+            label = f"CPU user+sys of the {name}, workers too"
+            print(f"  {label:<42} {statistics.median(runs):7.2f} s{spread}")
     daemon = statistics.median(seconds["daemon"])
     for name, label in (("getmail", "getmail6"), ("mbsync", "mbsync")):
+        if name not in seconds:
+            continue
         if len(seconds[name]) < args.runs:
             print(f"  ({label}: {args.runs - len(seconds[name])} run(s) failed, left out)")
         if not seconds[name]:

@@ -27,6 +27,7 @@ from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
 from inbox_daemon.store.types import utcnow
+from inbox_daemon.workers import start_forkserver
 
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
@@ -45,6 +46,8 @@ def dispatch(args: argparse.Namespace) -> int:
         log.warning("%s (the key is ignored)", problem)
     if args.command in CONNECTING:
         resolve_secrets(config)
+    if args.command == "run" and config.processing.worker_count:
+        start_forkserver()  # loads the workers' parser and rules while this process starts
     if args.command == "rules":
         return explain(args, config)
     if args.command == "ocr":

@@ -1,8 +1,10 @@
 """Recording a batch of analysed messages: each is decided (`decide.py`), then written.
 
 A batch is written in one transaction, first as a whole: the common case, where nothing fails,
-then costs a handful of statements per ticket, and none for savepoints. The rows that no later
-message of the batch reads (rule hits, outbox jobs, the `processed` marks) wait until the end
+then costs a handful of statements per batch, and none for savepoints. The tickets wait and
+are inserted together, in one multi-row INSERT (with their poles), until a later message of
+the batch looks an earlier ticket up (a reminder: `Batch.related`) or the batch ends; the rows
+that no later message reads (rule hits, outbox jobs, the `processed` marks) wait until the end
 of the batch, and the year's counter is read and locked once and written back once.
 
 If anything fails, that transaction is rolled back and the batch is written again, each message
@@ -50,7 +52,10 @@ log = logging.getLogger(__name__)
 
 # Hot statements, built once: their parameters come at execution, so SQLAlchemy compiles
 # each statement once and reuses it for every message.
-INSERT_TICKET = insert(Ticket).returning(Ticket.id)
+# One statement for many tickets (SQLAlchemy's "insertmanyvalues"). Each id comes back with
+# its ticket's message, which is unique: asking for the ids in the order of the rows
+# (`sort_by_parameter_order`) would make SQLAlchemy insert them one by one on SQLite.
+INSERT_TICKETS = insert(Ticket).returning(Ticket.message_pk, Ticket.id)
 INSERT_HITS = insert(RuleHit)
 INSERT_POLES = insert(TicketPole)
 INSERT_ATTACHMENTS = insert(Attachment)
@@ -107,6 +112,7 @@ class Batch:
     counted: dict[int, int] = field(default_factory=dict)  # year -> the counter as read
     notes: list[tuple[int, str, Any]] = field(default_factory=list)  # logged once committed
     queued: Counter[str] = field(default_factory=Counter)  # acks planned in this batch, by address
+    tickets: list[tuple[int, TicketDraft]] = field(default_factory=list)  # not inserted yet
 
     def note(self, level: int, message: str, exc_info: Any = None) -> None:
         """Log once the batch is written: a batch written twice logs its failures once."""
@@ -117,11 +123,43 @@ class Batch:
         savepoint) or of the batch."""
         self.deferred.setdefault(statement, []).extend(rows)
 
+    def add_ticket(self, message_pk: int, draft: TicketDraft) -> None:
+        """A ticket to insert with the next ones (`write_tickets`)."""
+        self.tickets.append((message_pk, draft))
+
+    def write_tickets(self) -> None:
+        """The tickets waiting, in one INSERT, and their poles at once (a look-up may seek
+        them); their other rows, which need their ids, deferred."""
+        if not self.tickets:
+            return
+        waiting, self.tickets = self.tickets, []
+        connection = self.session.connection()
+        rows = [draft.columns() for _, draft in waiting]
+        ids = dict(connection.execute(INSERT_TICKETS, rows).tuples().all())  # message -> ticket
+        poles = []
+        for message_pk, draft in waiting:
+            ticket_id = ids[message_pk]
+            self.defer(
+                INSERT_HITS, [{"ticket_id": ticket_id, **_hit_fields(h)} for h in draft.hits]
+            )
+            codes = dict.fromkeys(code[:64] for code in draft.pole_codes)
+            poles.extend({"ticket_id": ticket_id, "code": code} for code in codes)
+            self.defer(INSERT_ATTACHMENTS, self.attachments.get(message_pk, []))
+            self.defer(INSERT_JOBS, [_job_row(job.row(ticket_id)) for job in draft.jobs])
+        if poles:
+            connection.execute(INSERT_POLES, poles)
+
     def flush(self) -> None:
+        self.write_tickets()
         connection = self.session.connection()
         for statement, rows in self.deferred.items():
             if rows:
                 connection.execute(statement, rows)
+        self.deferred.clear()
+
+    def discard(self) -> None:
+        """Forget what waits to be written (its savepoint rolled back)."""
+        self.tickets.clear()
         self.deferred.clear()
 
     def next_number(self, year: int) -> int:
@@ -138,6 +176,10 @@ class Batch:
         return message_id in self.registered
 
     def related(self, clues: Clues) -> Related | None:
+        """The earlier ticket, which may be one of this batch's: those are inserted first,
+        when any of them could be found by these clues."""
+        if any(_could_find(clues, draft) for _, draft in self.tickets):
+            self.write_tickets()
         return find_related(self.session, clues)
 
     def recent_acks(self, recipient: str, since: datetime) -> int:
@@ -153,6 +195,19 @@ class Batch:
             ]
             self.defer(SET_COUNTER, counters)
         self.flush()
+
+
+def _could_find(clues: Clues, draft: TicketDraft) -> bool:
+    """Whether `find_related` could find this ticket by these clues: a superset of its
+    queries' conditions (the window aside), so that a ticket it would find is never left
+    uninserted, and one it cannot find does not cost an INSERT of its own."""
+    if draft.number in clues.ticket_refs:
+        return True
+    if not clues.is_reminder:
+        return False
+    thread = {draft.message_id, draft.thread_root} & set(clues.thread_ids)
+    poles = {code[:64] for code in draft.pole_codes} & set(clues.pole_codes)
+    return bool(thread or poles) or (clues.sender is not None and draft.sender == clues.sender)
 
 
 def acks_queued_since(session: Session, recipient: str, since: datetime) -> int:
@@ -232,7 +287,7 @@ def _register_one(batch: Batch, message: Message, analysis: Analysis) -> Outcome
                 outcome = record(batch, message.id, decision)
                 batch.flush()
         except Exception as exc:  # the quarantine boundary: rolls back this message's rows only
-            batch.deferred.clear()
+            batch.discard()
             batch.note(logging.ERROR, f"message {message.id}: processing failed", sys.exc_info())
             return _fail(batch, message.id, f"{type(exc).__name__}: {exc}", final=False)
     if isinstance(decision, TicketDraft):  # written: later messages of the batch see it
@@ -251,14 +306,7 @@ def record(batch: Batch, message_pk: int, decision: Decision) -> Outcome:
             batch.notes.extend([(note[0], note[1], None)] if note else [])
         _mark(batch, message_pk, decision.outcome, decision.message_id)
         return Outcome(message_pk, decision.outcome)
-    connection = batch.session.connection()
-    ticket_id = connection.execute(INSERT_TICKET, decision.columns()).scalar_one()
-    batch.defer(INSERT_HITS, [{"ticket_id": ticket_id, **_hit_fields(h)} for h in decision.hits])
-    codes = dict.fromkeys(code[:64] for code in decision.pole_codes)
-    if codes:  # at once: a reminder later in the batch may look its pole up
-        connection.execute(INSERT_POLES, [{"ticket_id": ticket_id, "code": c} for c in codes])
-    batch.defer(INSERT_ATTACHMENTS, batch.attachments.get(message_pk, []))
-    batch.defer(INSERT_JOBS, [_job_row(job.row(ticket_id)) for job in decision.jobs])
+    batch.add_ticket(message_pk, decision)  # inserted with the next ones
     _mark(batch, message_pk, "ticket", decision.message_id)
     return Outcome(message_pk, "ticket", decision.number)
 

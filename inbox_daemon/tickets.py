@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, text
+from sqlalchemy import bindparam, or_, text
 from sqlmodel import Session, select
 
 from inbox_daemon.drafts import Clues, Related
@@ -73,6 +73,26 @@ def thread_subject(subject: str) -> str:
 
 
 LINK_COLUMNS = (Ticket.id, Ticket.number, Ticket.message_id, Ticket.thread_root, Ticket.status)
+# The look-ups of `find_related`, built once: their values come at execution, so that each is
+# compiled once (a reminder's look-up is then a cached statement, not a query built anew).
+BY_NUMBER = select(*LINK_COLUMNS).where(Ticket.number == bindparam("ref")).limit(1)
+_RECENT = (
+    select(*LINK_COLUMNS).where(Ticket.received_at >= bindparam("since")).order_by(Ticket.id.desc())
+)
+IN_THREAD = _RECENT.where(
+    or_(
+        Ticket.message_id.in_(bindparam("ids", expanding=True)),
+        Ticket.thread_root.in_(bindparam("ids", expanding=True)),
+    )
+).limit(1)
+SAME_POLE = (
+    _RECENT.join(TicketPole, TicketPole.ticket_id == Ticket.id)
+    .where(TicketPole.code == bindparam("code"))
+    .limit(1)
+)
+BY_SENDER = (
+    _RECENT.add_columns(Ticket.subject).where(Ticket.sender == bindparam("sender")).limit(50)
+)
 
 
 def find_related(session: Session, clues: Clues) -> Related | None:
@@ -82,31 +102,27 @@ def find_related(session: Session, clues: Clues) -> Related | None:
     only for a reminder, and only within the window that starts at `since`. Only the columns
     a link needs are read: a ticket's text may be 100 KB.
     """
+    connection = session.connection()  # Core: no ORM machinery for a few columns
     for ref in clues.ticket_refs:
-        row = session.exec(select(*LINK_COLUMNS).where(Ticket.number == ref)).first()
+        row = connection.execute(BY_NUMBER, {"ref": ref}).first()
         if row:
             return Related(*row[:4], how=f"quoted number {ref}", status=row[4])
     if not clues.is_reminder:
         return None
-    recent = (
-        select(*LINK_COLUMNS).where(Ticket.received_at >= clues.since).order_by(Ticket.id.desc())
-    )
+    since = clues.since
     if clues.thread_ids:
-        ids = clues.thread_ids
-        in_thread = or_(Ticket.message_id.in_(ids), Ticket.thread_root.in_(ids))
-        row = session.exec(recent.where(in_thread).limit(1)).first()
+        ids = list(clues.thread_ids)
+        row = connection.execute(IN_THREAD, {"since": since, "ids": ids}).first()
         if row:
             return Related(*row[:4], how="same e-mail thread", status=row[4])
     for code in clues.pole_codes:
-        same_pole = recent.join(TicketPole, TicketPole.ticket_id == Ticket.id)
-        row = session.exec(same_pole.where(TicketPole.code == code).limit(1)).first()
+        row = connection.execute(SAME_POLE, {"since": since, "code": code}).first()
         if row:
             return Related(*row[:4], how=f"same pole {code}", status=row[4])
     wanted = thread_subject(clues.subject)
     if clues.sender and wanted:
-        by_sender = recent.add_columns(Ticket.subject).where(Ticket.sender == clues.sender)
-        by_sender = by_sender.limit(50)
-        for row in session.exec(by_sender):
+        rows = connection.execute(BY_SENDER, {"since": since, "sender": clues.sender})
+        for row in rows:
             if thread_subject(row[5]) == wanted:
                 return Related(*row[:4], how="same sender and subject", status=row[4])
     return None
