@@ -52,6 +52,7 @@ def _reach_last(item: engine.Fired, document: engine.Document) -> engine.Fired:
     for pattern in item.rule.patterns:
         for match in pattern.finditer(text, item.start):
             start, end = document.sentence(match.start())
-            if match.start() > last and not any(u.search(text, start, end) for u in item.rule.unless):
+            guarded = any(u.search(text, start, end) for u in item.rule.unless)
+            if match.start() > last and not guarded:
                 last = match.start()
     return replace(item, reach=document.sentence(last)[1]) if last > item.start else item

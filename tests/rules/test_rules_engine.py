@@ -59,7 +59,7 @@ def test_an_override_replaces_a_rule_by_name(tmp_path):
     ruleset = rules.load_ruleset([site])
     assert [r.name for r in ruleset.rules] == [r.name for r in default.rules]  # same place
     assert classify(default, "Hanno rubato le lampade.").criminal_event
-    assert not classify(ruleset, "Hanno rubato le lampade.").criminal_event  # (cables: crime.furto_cavi)
+    assert not classify(ruleset, "Hanno rubato le lampade.").criminal_event  # cables: furto_cavi
     assert classify(ruleset, "Cavi trafugati stanotte.").criminal_event
 
 
