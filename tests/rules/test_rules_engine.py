@@ -69,6 +69,7 @@ def test_an_override_disables_a_rule_and_tunes_a_decision(tmp_path):
         """
         [decision.request_type]
         min_score = 50
+        lone_min_score = 50
         [[rule]]
         name = "crime.furto"
         enabled = false
