@@ -45,8 +45,9 @@ def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat
     # a reply's quoted history says which pole and ticket it is about, and nothing else
     quoted_poles, qr = _quoted(doc.quoted, pole_formats, poles, refs)
     body, competence_hits = competence.decide(document, ruleset)
-    level, urgency_hits = urgency.decide(document, ruleset, competence_hits)
     criminal, crime_hits = crime.decide(document, ruleset)
+    # what another field found sets the least urgency (gas, a theft of the line's cables)
+    level, urgency_hits = urgency.decide(document, ruleset, [*competence_hits, *crime_hits])
     kind, type_hits = request_type.decide(document, ruleset, refs, level, criminal, body)
     fields, detail_hits = details.extract(kind, f"{doc.subject}\n{doc.text}")
     hits = [

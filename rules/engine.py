@@ -106,6 +106,8 @@ class Decision:
     """How votes for one field become a value: a floor, and an order to break ties."""
 
     min_score: float = 1.0
+    lone_min_score: float = 0.0  # request_type: the floor when one value alone has votes (0: off)
+    lone_ignores: tuple[str, ...] = ()  # rules too vague to decide alone (a «?», a topic word)
     prefer: tuple[str, ...] = ()
     quoted_ticket_weight: float = 0.0  # request_type: a quoted ticket number votes `sollecito`
     danger_weight: float = 0.0  # request_type: an emergency or urgency found votes `manutenzione`
@@ -429,7 +431,10 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):
-                obj = _carried(text, objects, starts, document.sentence(start - 1), start)
+                previous = document.sentence(start - 1)
+                obj = _carried(text, objects, starts, previous, start) or _topic(
+                    text, objects, starts, previous, (start, state.start())
+                )
             if obj is None or _negated(rule, text, state.start(), obj[0]):
                 continue
             if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
@@ -519,6 +524,36 @@ def _carried(
     words = _WORD.findall(sentence[: CARRY_WORDS * 20])
     lead = _WORD.findall(text[previous[0] : objects[i][0]])
     if len(words) > CARRY_WORDS or len(lead) > 3 or _VERB.search(sentence):
+        return None
+    return objects[i]
+
+
+TOPIC_WORDS = 8  # the object a sentence is about is among its first words
+# a subject of its own before the state: an article not after a preposition («la tenda
+# sbatte», not «con il vento ... si muove»)
+_OWN_SUBJECT = re.compile(
+    r"(?<!\bcon )(?<!\bdi )(?<!\bda )(?<!\bin )(?<!\bsu )(?<!\bper )(?<!\btra )(?<!\bfra )"
+    r"(?<!\ba )\b(il|lo|la|i|gli|le|un|uno|una|questo|questa|quel|quella)\s+[^\W\d_]{3,}",
+    re.IGNORECASE,
+)
+
+
+def _topic(
+    text: str,
+    objects: Sequence[tuple[int, int]],
+    starts: Sequence[int],
+    previous: tuple[int, int],
+    lead: tuple[int, int],
+) -> tuple[int, int] | None:
+    """The object the previous sentence is about, when the state's sentence tells of it without
+    naming a subject of its own («Il palo davanti alla chiesa è arrugginito alla base. Con il
+    vento ho notato che si muove.»): among that sentence's first words."""
+    i = bisect.bisect_left(starts, previous[0])
+    if i >= len(objects) or objects[i][1] > previous[1]:
+        return None
+    if len(_WORD.findall(text[previous[0] : objects[i][0]])) >= TOPIC_WORDS:
+        return None
+    if _OWN_SUBJECT.search(text, *lead):
         return None
     return objects[i]
 

@@ -22,6 +22,8 @@ RULE_KEYS = {
 }  # fmt: skip
 DECISION_KEYS = {
     "min_score",
+    "lone_min_score",
+    "lone_ignores",
     "prefer",
     "quoted_ticket_weight",
     "danger_weight",
@@ -110,12 +112,16 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
         "crime_weight",
         "question_weight",
         "competence_weight",
+        "lone_min_score",
     ):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
     prefer = table.get("prefer", [])
     if not isinstance(prefer, list) or any(v not in FIELD_VALUES[field] for v in prefer):
         raise RulesError(f"{where}: prefer must list values of {field}, not {prefer!r}")
+    ignores = table.get("lone_ignores", [])
+    if not isinstance(ignores, list) or not all(isinstance(n, str) for n in ignores):
+        raise RulesError(f"{where}: lone_ignores must list rule names")
     outranks = table.get("outranks", {})
     if not isinstance(outranks, dict) or not all(
         isinstance(v, list) and all(isinstance(n, str) for n in v) for v in outranks.values()
@@ -218,6 +224,8 @@ def _regex_list(
 def _compile_decision(raw: dict[str, Any]) -> Decision:
     return Decision(
         min_score=float(raw.get("min_score", 1.0)),
+        lone_min_score=float(raw.get("lone_min_score", 0.0)),
+        lone_ignores=tuple(raw.get("lone_ignores", ())),
         prefer=tuple(raw.get("prefer", ())),
         quoted_ticket_weight=float(raw.get("quoted_ticket_weight", 0.0)),
         danger_weight=float(raw.get("danger_weight", 0.0)),

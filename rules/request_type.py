@@ -3,7 +3,8 @@
 One word decides nothing in bureaucratic Italian ("si chiede un sollecito intervento" asks for a
 prompt repair, "per vostra informazione" closes a fault report), so every rule votes with a
 weight, traps are written as `unless` guards beside the rule they fool, and the value with the
-most votes wins only when it reaches the decision's `min_score`; otherwise the message is left
+most votes wins only when it reaches the decision's `min_score` (or `lone_min_score` when no
+other value has a vote: a short message says one thing); otherwise the message is left
 `da_classificare` for an operator. A quoted ticket number votes for `sollecito`.
 
 The other fields are evidence too: a danger or a dark street that the urgency rules found, or a
@@ -60,6 +61,9 @@ def decide(
         _at_least(totals, "manutenzione", decision.crime_weight)
         hits.append(Hit("request_type.crime", FIELD, "manutenzione", "criminal event"))
     value, score = _best(totals, decision.prefer)
+    if value is not None and _lone(fired, totals, value, decision):
+        hits.append(Hit("request_type.decision", FIELD, value, f"{_summary(totals)}, alone"))
+        return value, hits
     if value is None or score < decision.min_score:
         summary = f"best {value} {score:g} < {decision.min_score:g}" if value else "no rule fired"
         hits.append(Hit("request_type.not_confident", FIELD, UNDECIDED, summary))
@@ -94,6 +98,22 @@ def _question(document: engine.Document) -> str | None:
         if name == QUESTION:
             return f"[{name}] {document.evidence(start, end)}"
     return None
+
+
+def _lone(
+    fired: Sequence[engine.Fired], totals: dict[str, float], value: str, decision: engine.Decision
+) -> bool:
+    """One value alone has votes, enough for a short message that says one thing: «Che
+    vergogna.» (`lone_min_score`; 0 keeps the usual floor). The rules in `lone_ignores` (a «?»,
+    a topic word, «vorrei segnalare») say too little to decide alone."""
+    if not decision.lone_min_score or any(v > 0 for k, v in totals.items() if k != value):
+        return False
+    said = sum(
+        item.weight
+        for item in fired
+        if item.rule.value == value and item.rule.name not in decision.lone_ignores
+    )
+    return said >= decision.lone_min_score
 
 
 def _at_least(totals: dict[str, float], value: str, score: float) -> None:

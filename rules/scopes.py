@@ -20,8 +20,8 @@ from functools import cache, cached_property
 from pathlib import Path
 
 TABLE = Path(__file__).parent / "tables" / "scopes.toml"
-QUESTION, HYPOTHESIS, PAST = "domanda", "ipotesi", "passato"
-NAMES = (QUESTION, HYPOTHESIS, PAST)
+QUESTION, HYPOTHESIS, PAST, REMOTE = "domanda", "ipotesi", "passato", "remoto"
+NAMES = (QUESTION, HYPOTHESIS, PAST, REMOTE)
 _CLAUSE = re.compile(r"[,;:.!?()]+|\n|\s(?=(?:ma|pero|invece|mentre)\s)")
 _SENTENCE = re.compile(r"[.!?;]+(?=\s|$)|\n[ \t]*\n")
 
@@ -33,6 +33,7 @@ class Markers:
     hypothesis_ends: tuple[re.Pattern[str], ...]
     resolved: tuple[re.Pattern[str], ...]
     past: tuple[re.Pattern[str], ...]
+    remote: tuple[re.Pattern[str], ...] = ()
 
 
 @cache
@@ -49,6 +50,7 @@ def markers(path: Path = TABLE) -> Markers:
         compiled(HYPOTHESIS, "ends"),
         compiled(PAST, "resolved"),
         compiled(PAST, "marks"),
+        compiled(REMOTE, "marks"),
     )
 
 
@@ -93,6 +95,7 @@ def find(text: str) -> Scopes:
         spans += _question(lowered, start, end, inside, m)
         spans += _hypothesis(lowered, end, inside, m)
     spans += _past(lowered, clauses, m)
+    spans += _remote(lowered, clauses, m)
     return Scopes(tuple(sorted(spans)))
 
 
@@ -152,4 +155,17 @@ def _past(text: str, clauses: Sequence[tuple[int, int]], m: Markers) -> list[tup
         (c_start, c_end, PAST)
         for c_start, c_end in clauses
         if c_end <= resolved_at + 1 and any(p.search(text, c_start, c_end) for p in m.past)
+    ]
+
+
+def _remote(
+    text: str, clauses: Sequence[tuple[int, int]], m: Markers
+) -> list[tuple[int, int, str]]:
+    """The clauses dated in a remote past, whatever the rest of the message says."""
+    if not any(p.search(text) for p in m.remote):
+        return []
+    return [
+        (c_start, c_end, REMOTE)
+        for c_start, c_end in clauses
+        if any(p.search(text, c_start, c_end) for p in m.remote)
     ]

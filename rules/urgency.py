@@ -3,12 +3,15 @@
 Severity is an order, not a vote: one clear sign of immediate danger (a pole knocked down, live
 wires) makes an emergency however many ordinary words surround it. Negations ("nessun pericolo",
 "non ci sono cavi scoperti") are `unless` guards on the danger rules, and a rule may carry a
-negative weight to cancel a level outright.
+negative weight to cancel a level outright. A negative vote reaches to the end of the sentence
+of its last match, and over the whole message when that is the subject: a subject that says
+«cavo del telefono», or a body that says it again after the wire «a terra», ends that danger.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from rules import engine
 from rules.types import URGENCIES, Hit
@@ -23,7 +26,7 @@ def decide(
     """The most severe urgency whose votes reach `min_score`, or that a matter found by another
     field's rule implies (`found`, looked up in the decision's `floors`), else `ordinaria`."""
     decision = ruleset.decision(FIELD)
-    fired = engine.run(ruleset.for_field(FIELD), document)
+    fired = [_reach_last(item, document) for item in engine.run(ruleset.for_field(FIELD), document)]
     hits = [item.hit for item in fired] + engine.silenced(ruleset.for_field(FIELD), document, fired)
     totals = engine.scores(fired)
     for hit in found:
@@ -36,3 +39,29 @@ def decide(
             return level, hits
     hits.append(Hit("urgency.default", FIELD, DEFAULT, "no danger or safety rule is confident"))
     return DEFAULT, hits
+
+
+def _reach_last(item: engine.Fired, document: engine.Document) -> engine.Fired:
+    """A negative vote reaching to the end of the sentence of its last match that no `unless`
+    silences (the engine keeps the first: a reassurance in the subject would cancel nothing),
+    or to the end of the message when it is only in the subject, which names what it is about."""
+    if item.weight >= 0 or not item.reach:
+        return item
+    # the text the rule ran on: lower-cased when it is ASCII (the rule is then its lower-case twin)
+    text = document.lowered if document.lowered is not None else document.folded
+    last = item.start
+    for pattern in item.rule.patterns:
+        for match in pattern.finditer(text, item.start):
+            start, end = document.sentence(match.start())
+            guarded = any(u.search(text, start, end) for u in item.rule.unless)
+            if match.start() > last and not guarded:
+                last = match.start()
+    if document.sentence(last)[1] <= _subject_end(document):  # the subject is about it all
+        return replace(item, reach=len(text))
+    return replace(item, reach=document.sentence(last)[1]) if last > item.start else item
+
+
+def _subject_end(document: engine.Document) -> int:
+    """Where the subject line ends (`Document.of` puts a blank line after it)."""
+    end = document.original.find("\n\n")
+    return end + 2 if end > 0 else -1

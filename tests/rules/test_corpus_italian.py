@@ -1,7 +1,7 @@
-"""Issue #18's corpora: blind7 and blind8 (written and measured before the rules changed, never
-tuned on), tuning7 and tuning8 (tuned on), and the older competence sets, whose type and urgency
-the same change moved. Bars sit just under the figures measured after the change, to catch
-drift, not only collapse (README, Classification)."""
+"""Issue #18's corpora: blind7, blind8 and blind9 (written and measured before the rules changed,
+never tuned on), tuning7, tuning8 and tuning9 (tuned on), and the older competence sets, whose
+type and urgency the same change moved. Bars sit just under the figures measured after the
+change, to catch drift, not only collapse (README, Classification)."""
 
 from __future__ import annotations
 
@@ -39,10 +39,10 @@ def test_blind7_forwards_and_replies_lose_no_pole_code(blind7):
 
 
 def test_blind7_type_urgency_crime_and_emergencies(blind7):
-    assert blind7.request_type_accuracy >= 0.78  # 0.80 measured (0.61 before, 0.77 round one)
-    assert blind7.urgency_accuracy >= 0.90  # 0.92 (0.85)
+    assert blind7.request_type_accuracy >= 0.80  # 0.82 measured (0.61 before, 0.80 round two)
+    assert blind7.urgency_accuracy >= 0.93  # 0.95 (0.85, 0.92)
     assert blind7.crime_recall == 1.0 and blind7.crime_precision >= 0.85  # 1.00 / 1.00
-    assert blind7.emergency_recall >= 0.92 and blind7.emergency_precision >= 0.85  # 0.93 / 0.87
+    assert blind7.emergency_recall == 1.0 and blind7.emergency_precision >= 0.9  # 1.00 / 0.93
 
 
 def test_tuning7(ruleset):
@@ -69,17 +69,49 @@ def test_blind8_is_large_labelled_and_mixed():
 def test_blind8_persistence_conduct_panels_and_overcalled_dangers(blind8):
     """Round two (README, Classification): measured once before and once after tuning on
     tuning8; the bars sit just under the after figures."""
-    assert blind8.request_type_accuracy >= 0.85  # 0.866 measured (0.805 before)
-    assert blind8.urgency_accuracy >= 0.82  # 0.841 (0.829)
+    assert blind8.request_type_accuracy >= 0.87  # 0.890 measured (0.805, 0.866 round two)
+    assert blind8.urgency_accuracy >= 0.85  # 0.866 (0.829, 0.841)
     assert blind8.pole_f1 == 1.0  # 1.000 (1.000)
     assert blind8.crime_recall == 1.0 and blind8.crime_precision >= 0.9  # 1.00 / 0.92
-    assert blind8.emergency_recall >= 0.7 and blind8.emergency_precision >= 0.65  # 0.71 / 0.67
+    assert blind8.emergency_recall >= 0.7 and blind8.emergency_precision >= 0.7  # 0.71 / 0.71
 
 
 def test_tuning8(ruleset):
     report = measured(ruleset, "tuning8.toml")
     assert report.request_type_accuracy >= 0.98 and report.urgency_accuracy >= 0.98  # 1.00 / 1.00
     assert report.pole_f1 == 1.0 and report.crime_recall >= 0.9  # 1.00, 0.90
+    assert report.emergency_recall == 1.0 and report.emergency_precision >= 0.95  # 1.00 / 1.00
+
+
+@pytest.fixture(scope="module")
+def blind9(ruleset) -> Report:
+    return measured(ruleset, "blind9.toml")
+
+
+def test_blind9_is_large_labelled_and_mixed():
+    messages = load_corpus(CORPUS / "blind9.toml")
+    assert len(messages) >= 90 and len({m.id for m in messages}) == len(messages)
+    assert all(m.request_type in REQUEST_TYPES for m in messages)
+    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
+    assert all(types[t] >= 12 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
+    assert sum(m.urgency == "emergenza" for m in messages) >= 12
+    assert sum(m.criminal_event for m in messages) >= 10
+
+
+def test_blind9_across_sentences_other_networks_plain_complaints_and_crimes(blind9):
+    """Round three (README, Classification): measured once before and once after tuning on
+    tuning9; the bars sit just under the after figures."""
+    assert blind9.request_type_accuracy >= 0.91  # 0.927 measured (0.771 before)
+    assert blind9.urgency_accuracy >= 0.94  # 0.958 (0.906)
+    assert blind9.pole_f1 == 1.0  # 1.000 (1.000)
+    assert blind9.crime_recall >= 0.9 and blind9.crime_precision >= 0.9  # 0.90 / 0.90
+    assert blind9.emergency_recall == 1.0 and blind9.emergency_precision >= 0.8  # 1.00 / 0.82
+
+
+def test_tuning9(ruleset):
+    report = measured(ruleset, "tuning9.toml")
+    assert report.request_type_accuracy >= 0.92 and report.urgency_accuracy >= 0.98  # 0.94 / 1.00
+    assert report.pole_f1 == 1.0 and report.crime_recall == 1.0  # 1.00, 1.00
     assert report.emergency_recall == 1.0 and report.emergency_precision >= 0.95  # 1.00 / 1.00
 
 

@@ -58,8 +58,8 @@ def test_an_override_replaces_a_rule_by_name(tmp_path):
     )
     ruleset = rules.load_ruleset([site])
     assert [r.name for r in ruleset.rules] == [r.name for r in default.rules]  # same place
-    assert classify(default, "Hanno rubato i cavi.").criminal_event
-    assert not classify(ruleset, "Hanno rubato i cavi.").criminal_event
+    assert classify(default, "Hanno rubato le lampade.").criminal_event
+    assert not classify(ruleset, "Hanno rubato le lampade.").criminal_event  # cables: furto_cavi
     assert classify(ruleset, "Cavi trafugati stanotte.").criminal_event
 
 
@@ -69,6 +69,7 @@ def test_an_override_disables_a_rule_and_tunes_a_decision(tmp_path):
         """
         [decision.request_type]
         min_score = 50
+        lone_min_score = 50
         [[rule]]
         name = "crime.furto"
         enabled = false
@@ -78,7 +79,7 @@ def test_an_override_disables_a_rule_and_tunes_a_decision(tmp_path):
     assert "crime.furto" not in {r.name for r in ruleset.rules}
     assert ruleset.decision("request_type").min_score == 50
     assert ruleset.decision("request_type").quoted_ticket_weight == 3  # other keys kept
-    verdict = classify(ruleset, "Vi sollecito: hanno rubato i cavi.")
+    verdict = classify(ruleset, "Vi sollecito: hanno rubato le lampade.")  # (cables: furto_cavi)
     assert (verdict.request_type, verdict.criminal_event) == ("da_classificare", False)
 
 
