@@ -135,7 +135,7 @@ class Batch:
         waiting, self.tickets = self.tickets, []
         connection = self.session.connection()
         rows = [draft.columns() for _, draft in waiting]
-        ids = dict(connection.execute(INSERT_TICKETS, rows).tuples().all())  # message -> ticket
+        ids = dict(connection.execute(INSERT_TICKETS, rows).all())  # message -> ticket
         poles = []
         for message_pk, draft in waiting:
             ticket_id = ids[message_pk]
