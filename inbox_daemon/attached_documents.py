@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the stage's types; `analysis` imports this module for its t
 
 MAX_DOCUMENTS = 20  # documents read per message
 MAX_TEXT = 100_000  # characters of documents' text added to the rules' input
-TEXT_TYPES = ("application/pdf", "text/plain")
 
 
 @dataclass(frozen=True)
@@ -74,8 +73,9 @@ def read_documents(work: Analysis, tools: Tools) -> Analysis:
     texts: list[str] = []
     for part in parts:
         text, problem = document_text(part)
-        read.append(DocumentRead(part.filename, len(text.strip()), problem))
-        texts.extend([text.strip()] if text.strip() else [])
+        text = text.strip()
+        read.append(DocumentRead(part.filename, len(text), problem))
+        texts.extend([text] if text else [])
     extra = "\n\n".join(texts)[:MAX_TEXT]
     joined = replace(
         parsed,
@@ -85,16 +85,21 @@ def read_documents(work: Analysis, tools: Tools) -> Analysis:
     return replace(work, parsed=joined, documents=DocumentsRead(tuple(read)))
 
 
+def is_pdf(part: Attachment) -> bool:
+    """A PDF by its type or by its name (senders often label one octet-stream)."""
+    return part.content_type == "application/pdf" or part.filename.lower().endswith(".pdf")
+
+
 def is_document(part: Attachment) -> bool:
     """A PDF or a plain-text file, whole (a truncated one is kept, not read)."""
-    name = part.filename.lower()
-    typed = part.content_type in TEXT_TYPES or name.endswith((".pdf", ".txt"))
+    plain = part.content_type == "text/plain" or part.filename.lower().endswith(".txt")
+    typed = is_pdf(part) or plain
     return typed and bool(part.payload) and not part.truncated
 
 
 def document_text(part: Attachment) -> tuple[str, str | None]:
     """The document's text for the rules, and why there is none when it should have some."""
-    if part.content_type == "application/pdf" or part.filename.lower().endswith(".pdf"):
+    if is_pdf(part):
         try:
             return pdftext.text(part.payload, MAX_TEXT), None
         except pdftext.PdfTextError as exc:

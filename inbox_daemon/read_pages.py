@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import ocr
 import rules
+from inbox_daemon.attached_documents import is_pdf
 from parsers import pdftext
 from parsers.fax import PROFILES, FaxCall, Profile, generic, read_call
 from parsers.message import Attachment
@@ -149,7 +150,7 @@ def holds_pages(
     typed = part.content_type.startswith(PAGE_TYPES)
     if is_fax:
         return typed or name.endswith(FAX_FILE_ENDINGS)
-    if part.content_type == "application/pdf" or name.endswith(".pdf"):
+    if is_pdf(part):
         known = is_scan(part.filename) if is_scan else None
         return scanned_pdf(part) if known is None else known
     if not part.content_type.startswith("image/"):

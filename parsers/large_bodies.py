@@ -34,6 +34,11 @@ MAX_DEPTH = 40  # as `structure.MAX_DEPTH`: deeper parts are skipped there anywa
 # Full lines, no padding, no blanks; tried at line starts only (a long line costs one try).
 _RUN = re.compile(rb"^(?:[A-Za-z0-9+/]{16,998}\r?\n)+", re.MULTILINE)
 _ALPHABET = string.ascii_letters + string.digits
+_CLEAN = re.compile(r"[A-Za-z0-9+/]*={0,2}")  # a leaf's own base64 text, newlines removed
+
+
+def _unbroken(text: str) -> str:
+    return text.replace("\r", "").replace("\n", "")
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,6 @@ class LargeBody:
     def _read(self, region: Region) -> bytes:
         self.handle.seek(region.start)
         return self.handle.read(region.end - region.start)
-
-
-_CLEAN = re.compile(r"[A-Za-z0-9+/]*={0,2}")
-
-
-def _unbroken(text: str) -> str:
-    return text.replace("\r", "").replace("\n", "")
 
 
 class Runs:

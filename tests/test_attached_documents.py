@@ -24,7 +24,7 @@ def mail_with(name: str, maintype: str, subtype: str, data: bytes) -> bytes:
     mail = EmailMessage()
     mail["From"] = "Ufficio Tecnico <tecnico@comune.example.it>"
     mail["To"] = "segnalazioni@example.it"
-    mail["Subject"] = "Trasmissione nota prot. n. 1234"
+    mail["Subject"] = "Trasmissione nota"
     mail["Message-ID"] = f"<{name}-{len(data)}@comune.example.it>"
     mail.set_content("Si trasmette in allegato la nota.")
     mail.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)

@@ -4,12 +4,11 @@ with a text layer is not (the rules read its text already), with real tesseract 
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 from tests.fax.test_fax_tickets import run
 from tests.ocr import faxpages as fp
 from tests.pec import build
 from tests.pec.test_pec_cades import letter_pdf, signed_letter_ticket
+from tests.test_attached_documents import mail_with
 
 LETTER = [
     "Oggetto: palo pericolante",
@@ -20,14 +19,7 @@ LETTER = [
 
 
 def _mail(pdf: bytes, name: str = "scansione.pdf") -> bytes:
-    mail = EmailMessage()
-    mail["From"] = "Ufficio Tecnico <tecnico@comune.example.it>"
-    mail["To"] = "segnalazioni@example.it"
-    mail["Subject"] = "Trasmissione nota"
-    mail["Message-ID"] = f"<{name}-{len(pdf)}@comune.example.it>"
-    mail.set_content("Si trasmette in allegato la nota.")
-    mail.add_attachment(pdf, maintype="application", subtype="pdf", filename=name)
-    return mail.as_bytes()
+    return mail_with(name, "application", "pdf", pdf)
 
 
 def test_a_scanned_pdf_letter_by_email_is_read_and_classified(make_context):
