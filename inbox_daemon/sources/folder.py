@@ -7,9 +7,9 @@ Several instances may watch one folder (a shared disk): a file another instance 
 our listing and our reading or moving it is simply gone, not a fault. Both may store the same
 file meanwhile; the spool keeps its bytes once.
 
-A file is copied into the spool in chunks, never read whole: a 45 MB message costs the daemon
-a megabyte of memory, not 45 (the workers that parse it read the stored copy the same way).
-It is moved aside only once the copy is durable.
+A file is copied into the spool in chunks, never read whole: spooling a 45 MB message costs
+the daemon a megabyte of memory, not 45 (the workers parse the stored copy, read in chunks
+too). It is moved aside only once the copy is durable.
 
 `close` (the daemon stopping) ends a poll in progress before its next file: the files left
 are read at the next start, so a stop does not wait for a large folder to be stored.
