@@ -14,6 +14,11 @@ does), renamed into place, then synced. Only then may anyone rely on it. A batch
 that writes much else there, give the store a filesystem of its own, or choose the per-file
 way with `[storage] sync = "files"`.
 
+A message or an attachment may come as bytes or as an open file: a file is copied in chunks of
+`COPY_CHUNK` into `tmp/` and hashed as it is copied, so that a 45 MB drop file is never in
+memory whole; its name is known only once it is copied, and a copy of content stored before is
+dropped. Either way the same durability and the same one-file-per-content contract hold.
+
 This module imports nothing of the database, so that the processes that parse and classify
 (see `analysis.py`) can read messages without loading SQLAlchemy.
 """
@@ -23,18 +28,32 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import itertools
 import os
 import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
 FSYNC_THREADS = 8  # fsync waits on the disk, not the CPU: overlapped, many share a journal commit
 SYNC_MODES = ("auto", "filesystem", "files")
+COPY_CHUNK = 1 << 20  # bytes of a file read, hashed and written at a time
+Content = bytes | BinaryIO  # what `put_many` stores: bytes, or a binary file read to its end
+_BYTES = (bytes, bytearray, memoryview)
+_copies = itertools.count()  # tells apart the temporary copies of one thread
+
+
+@dataclass(frozen=True)
+class _Copied:
+    """A file's content already copied into `tmp/` (by `_copy_temporary`), not yet in place."""
+
+    tmp: str
+    size: int
 
 
 class BlobStore:
@@ -59,25 +78,48 @@ class BlobStore:
     def _path(self, kind: str, sha256: str) -> str:
         return os.path.join(self.root, kind, sha256[:2], sha256)
 
-    def put(self, kind: str, data: bytes) -> str:
+    def put(self, kind: str, data: Content) -> str:
         """Store `data` durably and return its sha256; storing the same bytes twice is a no-op."""
         return self.put_many(kind, [data])[0]
 
-    def put_many(self, kind: str, items: Sequence[bytes]) -> list[str]:
-        """Store each of `items` durably and return their sha256s, in order."""
-        shas = [hashlib.sha256(data).hexdigest() for data in items]
-        missing = {
-            sha: data
-            for sha, data in zip(shas, items, strict=True)
-            if not _complete(self._path(kind, sha), len(data))
-        }
-        if missing:
+    def put_many(self, kind: str, items: Sequence[Content]) -> list[str]:
+        """Store each of `items` durably and return their sha256s, in order.
+
+        An item is bytes, or a binary file open for reading: that one is read from where it
+        stands to its end, in chunks, never whole (the caller closes it).
+        """
+        streamed = not all(isinstance(item, _BYTES) for item in items)
+        if streamed:  # root opened before the copies are written: syncfs reports their errors
             os.makedirs(self._tmp, exist_ok=True)
-            if self.by_filesystem:
-                self._put_synced_by_filesystem(kind, missing)
-            else:
-                self._put_synced_by_file(kind, missing)
-        return shas
+        root = os.open(self.root, os.O_RDONLY) if streamed and self.by_filesystem else None
+        hashed: list[tuple[str, bytes | _Copied]] = []
+        try:
+            for item in items:
+                if isinstance(item, _BYTES):
+                    hashed.append((hashlib.sha256(item).hexdigest(), bytes(item)))
+                else:
+                    hashed.append(self._copy_temporary(item))
+            missing: dict[str, bytes | _Copied] = {}
+            for sha, content in hashed:
+                if sha not in missing and not _complete(self._path(kind, sha), _size(content)):
+                    missing[sha] = content
+            if missing:
+                os.makedirs(self._tmp, exist_ok=True)
+                if self.by_filesystem:
+                    self._put_synced_by_filesystem(kind, missing, root)
+                else:
+                    self._put_synced_by_file(kind, missing)
+        finally:
+            if root is not None:
+                os.close(root)
+            for _, content in hashed:  # copies not renamed into place: content stored before
+                if isinstance(content, _Copied):
+                    Path(content.tmp).unlink(missing_ok=True)
+        return [sha for sha, _ in hashed]
+
+    def size(self, kind: str, sha256: str) -> int:
+        """The stored file's size in bytes: that of the content it was stored for."""
+        return os.stat(self._path(kind, sha256)).st_size
 
     def get(self, kind: str, sha256: str) -> bytes:
         with open(self._path(kind, sha256), "rb") as handle:
@@ -104,9 +146,12 @@ class BlobStore:
     def _tmp(self) -> str:
         return os.path.join(self.root, "tmp")
 
-    def _write_temporary(self, sha: str, data: bytes) -> str:
+    def _write_temporary(self, sha: str, data: bytes | _Copied) -> str:
         """`data` in `tmp/`, under a name no other writer uses now (a leftover of a crashed
-        writer with the same name holds the same bytes, and is overwritten)."""
+        writer with the same name holds the same bytes, and is overwritten); a copy made by
+        `_copy_temporary` is there already."""
+        if isinstance(data, _Copied):
+            return data.tmp
         tmp = os.path.join(self._tmp, f"{sha[:16]}-{os.getpid()}-{threading.get_ident()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
         try:
@@ -117,8 +162,31 @@ class BlobStore:
             raise
         return tmp
 
-    def _put_synced_by_filesystem(self, kind: str, items: dict[str, bytes]) -> None:
-        root = os.open(self.root, os.O_RDONLY)  # before the writes: syncfs reports their errors
+    def _copy_temporary(self, source: BinaryIO) -> tuple[str, _Copied]:
+        """`source`, read to its end, copied into `tmp/` and hashed on the way, a chunk at a
+        time: its sha256 and the copy (its name in place is known only now)."""
+        name = f"copy-{os.getpid()}-{threading.get_ident()}-{next(_copies)}"
+        tmp = os.path.join(self._tmp, name)
+        digest, size = hashlib.sha256(), 0
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := source.read(COPY_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest.hexdigest(), _Copied(tmp, size)
+
+    def _put_synced_by_filesystem(
+        self, kind: str, items: dict[str, bytes | _Copied], root: int | None
+    ) -> None:
+        own = root is None
+        if own:  # before the writes: syncfs reports their errors
+            root = os.open(self.root, os.O_RDONLY)
+        assert root is not None
         try:
             for sha, data in items.items():
                 target = self._path(kind, sha)
@@ -126,9 +194,10 @@ class BlobStore:
                 os.replace(self._write_temporary(sha, data), target)
             _syncfs(root)
         finally:
-            os.close(root)
+            if own:
+                os.close(root)
 
-    def _put_synced_by_file(self, kind: str, items: dict[str, bytes]) -> None:
+    def _put_synced_by_file(self, kind: str, items: dict[str, bytes | _Copied]) -> None:
         pending: dict[str, str] = {}  # temporary file -> its final name
         folders: set[str] = set()  # folders whose entries change
         try:
@@ -146,6 +215,10 @@ class BlobStore:
             for tmp in pending:
                 Path(tmp).unlink(missing_ok=True)
         _fsync_all(folders)
+
+
+def _size(content: bytes | _Copied) -> int:
+    return content.size if isinstance(content, _Copied) else len(content)
 
 
 def _complete(target: str, size: int) -> bool:

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -42,10 +42,23 @@ class Origin:
 
 @dataclass(frozen=True)
 class Incoming:
+    """A message to store: its bytes, or (`file`) a seekable binary file that holds them,
+    which the spool copies from its start in chunks (a large drop file is then never in
+    memory whole; `raw` is then b"")."""
+
     raw: bytes
     origin: Origin
     received_at: datetime  # aware
     channel: str
+    file: BinaryIO | None = None
+
+    def content(self) -> bytes | BinaryIO:
+        """What the blob store copies: the bytes, or the file from its start (a store tried
+        again after a fault reads it whole again)."""
+        if self.file is None:
+            return self.raw
+        self.file.seek(0)
+        return self.file
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ class Spool:
 
     def write_files(self, incomings: Sequence[Incoming]) -> list[str]:
         """The first half of `store_many`: the raw bytes, durable; their sha256s, in order."""
-        return self.blobs.put_many("raw", [incoming.raw for incoming in incomings])
+        return self.blobs.put_many("raw", [incoming.content() for incoming in incomings])
 
     def record(
         self, incomings: Sequence[Incoming], shas: Sequence[str], wait_s: float = RETRY_S
@@ -130,7 +143,7 @@ class Spool:
                 if taken.isdisjoint(its_keys):
                     makers.append(position)
                     taken.update(its_keys)
-            rows = [_message_row(incomings[position], shas[position]) for position in makers]
+            rows = [self._row(incomings[position], shas[position]) for position in makers]
             ids = connection.execute(INSERT_MESSAGES, rows).scalars() if rows else []
             for position, pk in zip(makers, ids, strict=True):
                 found.update(dict.fromkeys(keys[position], pk))
@@ -156,6 +169,11 @@ class Spool:
             for pk, uid in connection.execute(query):
                 found[("uid", source, folder, uidvalidity, uid)] = pk
         return found
+
+    def _row(self, incoming: Incoming, sha: str) -> dict[str, Any]:
+        """The `message` row; a copied file's size is its stored file's (the bytes hashed)."""
+        size = len(incoming.raw) if incoming.file is None else self.blobs.size("raw", sha)
+        return _message_row(incoming, sha, size)
 
 
 DEADLOCK_DETECTED = "40P01"  # SQLSTATE
@@ -194,11 +212,11 @@ def _uids_by_folder(incomings: Sequence[Incoming]) -> dict[Key, set[int]]:
     return by_folder
 
 
-def _message_row(incoming: Incoming, sha: str) -> dict[str, Any]:
+def _message_row(incoming: Incoming, sha: str, size: int) -> dict[str, Any]:
     origin = incoming.origin
     return {
         "sha256": sha,
-        "size": len(incoming.raw),
+        "size": size,
         "channel": incoming.channel,
         "source": origin.source,
         "folder": origin.folder,

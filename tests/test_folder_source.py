@@ -3,8 +3,12 @@ watching the same folder."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tracemalloc
 from pathlib import Path
 
+import pytest
 from sqlmodel import func, select
 
 from inbox_daemon.config import FolderSource as FolderConfig
@@ -98,3 +102,46 @@ def test_close_ends_a_poll_in_progress_before_its_next_file(ctx: Context, tmp_pa
 
     assert drop_source.poll(Closing()) == 2  # type: ignore[arg-type]
     assert len(list(folder.glob("*.eml"))) == 3 and stored(ctx) == 2
+
+
+def test_a_large_file_is_copied_into_the_spool_never_read_whole(
+    ctx: Context, tmp_path: Path
+) -> None:
+    """A 24 MB drop file stored byte-exact while the poll allocates a few megabytes at most
+    (tracemalloc counts the allocations, whatever the machine's load): reading it whole, as
+    the source once did, allocates its 24 MB at once."""
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    raw = b"From: a@example.org\r\nSubject: foto\r\n\r\n" + os.urandom(24 << 20)
+    (folder / "large.eml").write_bytes(raw)
+    want, size = hashlib.sha256(raw).hexdigest(), len(raw)
+    del raw
+    tracemalloc.start()
+    try:
+        assert source(folder).poll(ctx.spool) == 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
+    with transaction(ctx.engine) as session:
+        message = session.exec(select(Message)).one()
+    assert (message.sha256, message.size) == (want, size)
+    with ctx.spool.blobs.open("raw", want) as stored_file:
+        assert hashlib.file_digest(stored_file, "sha256").hexdigest() == want
+    assert [p.name for p in (folder / ".done").iterdir()] == ["large.eml"]
+
+
+def test_a_file_the_store_cannot_take_stays_in_the_folder(ctx: Context, tmp_path: Path) -> None:
+    """Nothing lost: the store failing (its folder for messages unusable: a real fault) fails
+    the poll, and the file waits in the drop folder, unmoved, for the next one."""
+    folder = tmp_path / "drop"
+    [path] = drop(folder, 1)
+    raw_folder = ctx.spool.blobs.root / "raw"
+    raw_folder.parent.mkdir(parents=True, exist_ok=True)
+    raw_folder.write_bytes(b"not a folder")
+    with pytest.raises(NotADirectoryError):
+        source(folder).poll(ctx.spool)
+    assert path.exists() and not (folder / ".done").exists() and stored(ctx) == 0
+    raw_folder.unlink()
+    assert source(folder).poll(ctx.spool) == 1
+    assert not path.exists() and stored(ctx) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -219,3 +220,61 @@ def test_a_sync_mode_the_system_lacks_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"Linux 5\.8"):
         BlobStore(tmp_path, "filesystem")
     assert not BlobStore(tmp_path, "auto").by_filesystem
+
+
+def from_file(path, uid: int | None = None) -> Incoming:
+    """An incoming message the spool copies from its open file, as the drop folder hands it."""
+    handle = open(path, "rb")  # noqa: SIM115  closed by the test's end (tmp_path)
+    return Incoming(b"", Origin(source="drop", uid=uid), WHEN, "email", file=handle)
+
+
+def test_a_message_given_as_a_file_is_stored_like_its_bytes(tmp_path):
+    spool = make_spool(tmp_path)
+    raw = b"Subject: big\r\n\r\n" + os.urandom(3 * blobs_module.COPY_CHUNK + 17)
+    (tmp_path / "drop.eml").write_bytes(raw)
+    result = spool.store(from_file(tmp_path / "drop.eml"))
+    assert result.new and result.sha256 == hashlib.sha256(raw).hexdigest()
+    assert spool.read(result.sha256) == raw
+    with transaction(spool.engine) as s:
+        assert s.get(Message, result.message_pk).size == len(raw)
+    again = spool.store(incoming(raw, source="smtp"))  # the same bytes, from memory this time
+    assert not again.new and again.message_pk == result.message_pk
+    assert not list((tmp_path / "store" / "tmp").iterdir())
+
+
+def test_a_file_stored_again_after_a_fault_is_copied_from_its_start(tmp_path):
+    """The store failing once the file is copied (its folder for messages unusable: a real
+    fault) leaves no row and no copy; the same incoming stored again is read whole, not from
+    where the first try stopped."""
+    spool = make_spool(tmp_path)
+    raw = b"Subject: retried\r\n\r\n" + os.urandom(2 * blobs_module.COPY_CHUNK)
+    (tmp_path / "drop.eml").write_bytes(raw)
+    message = from_file(tmp_path / "drop.eml")
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "raw").write_bytes(b"not a folder")
+    with pytest.raises(NotADirectoryError):
+        spool.store(message)
+    assert message.file.tell() == len(raw)  # read to its end by the first try
+    assert count(spool) == 0 and not list((tmp_path / "store" / "tmp").iterdir())
+    (tmp_path / "store" / "raw").unlink()
+    result = spool.store(message)
+    assert result.new and spool.read(result.sha256) == raw
+
+
+@pytest.mark.parametrize("sync", ["files", "auto"])
+def test_put_many_copies_files_beside_bytes_and_keeps_each_content_once(tmp_path, sync):
+    blobs = BlobStore(tmp_path / "store", sync)
+    contents = [b"one", os.urandom(blobs_module.COPY_CHUNK + 1), b"two"]
+    for n, content in enumerate(contents):
+        (tmp_path / f"{n}.eml").write_bytes(content)
+    blobs.put("raw", b"two")  # stored before: its copy is dropped
+    with contextlib.ExitStack() as files:
+        first, second, third = (
+            files.enter_context(open(tmp_path / f"{n}.eml", "rb")) for n in range(3)
+        )
+        shas = blobs.put_many("raw", [first, second, b"one", third])
+    want = [hashlib.sha256(content).hexdigest() for content in (*contents[:2], b"one", b"two")]
+    assert shas == want
+    assert [blobs.get("raw", sha) for sha in shas] == [*contents[:2], b"one", b"two"]
+    stored = sorted(p.name for p in (tmp_path / "store").rglob("*") if p.is_file())
+    assert stored == sorted(set(want))  # nothing left in tmp/

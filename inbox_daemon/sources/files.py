@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from email import policy
 from pathlib import Path
 
+HEAD_BYTES = 262144  # of a message, read for its dates: far more than any real header block
+
 
 def message_files(path: Path) -> Iterator[Path]:
     """The message files under `path`: itself if a file; a maildir's cur/ and new/; else a
@@ -23,8 +25,9 @@ def message_files(path: Path) -> Iterator[Path]:
 
 
 def file_received_at(raw: bytes, fallback: datetime) -> datetime:
-    """When a message file reached a mail system: its top Received: header, else its Date:."""
-    headers = email.parser.BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:262144])
+    """When a message file reached a mail system: its top Received: header, else its Date:.
+    Only the first `HEAD_BYTES` of `raw` are read: they may be all that is given."""
+    headers = email.parser.BytesHeaderParser(policy=policy.compat32).parsebytes(raw[:HEAD_BYTES])
     received = headers.get("Received")
     candidates = []
     if received and ";" in str(received):

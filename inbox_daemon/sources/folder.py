@@ -7,6 +7,10 @@ Several instances may watch one folder (a shared disk): a file another instance 
 our listing and our reading or moving it is simply gone, not a fault. Both may store the same
 file meanwhile; the spool keeps its bytes once.
 
+A file is copied into the spool in chunks, never read whole: spooling a 45 MB message costs
+the daemon a megabyte of memory, not 45 (the workers parse the stored copy, read in chunks
+too). It is moved aside only once the copy is durable.
+
 `close` (the daemon stopping) ends a poll in progress before its next file: the files left
 are read at the next start, so a stop does not wait for a large folder to be stored.
 """
@@ -20,7 +24,7 @@ import threading
 from pathlib import Path
 
 from inbox_daemon.config import FolderSource as FolderConfig
-from inbox_daemon.sources.files import file_received_at, message_files
+from inbox_daemon.sources.files import HEAD_BYTES, file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin, Spool
 from inbox_daemon.store.types import utcnow
 
@@ -44,22 +48,29 @@ class FolderSource:
         return new
 
     def _take(self, path: Path, spool: Spool) -> int:
-        """Store one file and move it aside; 1 if it was new. Its own function so that its
-        bytes are let go at once: the pipeline reads a 45 MB message while the loop goes on."""
+        """Store one file and move it aside; 1 if it was new. The spool copies it from the open
+        file: its bytes are never all in memory (the pipeline parses it from the store)."""
         try:
-            raw = path.read_bytes()
+            handle = path.open("rb")
         except FileNotFoundError:  # another instance took it meanwhile
             return 0
         except OSError as exc:
             log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
             return 0
-        incoming = Incoming(
-            raw=raw,
-            origin=Origin(source=self.name, detail=str(path)),
-            received_at=file_received_at(raw, fallback=utcnow()),
-            channel=self.config.channel,
-        )
-        new = spool.store(incoming).new
+        with handle:
+            try:
+                head = handle.read(HEAD_BYTES)
+            except OSError as exc:
+                log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
+                return 0
+            incoming = Incoming(
+                raw=b"",
+                origin=Origin(source=self.name, detail=str(path)),
+                received_at=file_received_at(head, fallback=utcnow()),
+                channel=self.config.channel,
+                file=handle,
+            )
+            new = spool.store(incoming).new
         self._acknowledge(path)
         return new
 
