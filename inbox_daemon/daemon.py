@@ -19,8 +19,8 @@ Processes: parsing and classifying (pure, CPU-bound) run in a small pool of work
 (`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
 
 The ingress goes first: while a push source is pressed (several clients waiting at once for
-their message to be stored, `GroupCommit.pressed`), registration waits before each batch, up
-to `MAX_YIELD_S`: the event loop shares this process's interpreter with registration, and
+their message to be stored, `GroupCommit.pressed`), registration waits between batches, up
+to `MAX_YIELD_S` each time: the event loop shares this process's interpreter with registration, and
 the spool SQLite's write lock. A flood thus delays tickets, never stops them (at least one
 batch per `MAX_YIELD_S`); a single client sending in turn never presses the ingress.
 
@@ -346,7 +346,7 @@ class Daemon:
             pool.close()
 
     def _yield_to_push_sources(self) -> None:
-        """Before a batch is read: wait while a push source is pressed, up to `MAX_YIELD_S`."""
+        """Between two batches: wait while a push source is pressed, up to `MAX_YIELD_S`."""
         deadline = time.monotonic() + MAX_YIELD_S
         while any(_pressed(source) for source in self.pushed) and time.monotonic() < deadline:
             if self.stopping.wait(YIELD_POLL_S):
@@ -402,8 +402,9 @@ def _pressed(source: object) -> bool:
 
 @dataclass(frozen=True)
 class Yielding:
-    """An `Analyse` that calls `pause` before reading each batch after the first: the hook
-    through which registration lets the ingress go first."""
+    """An `Analyse` that calls `pause` before handing on each batch after the first (read, not
+    yet analysed nor registered): the hook through which registration lets the ingress go
+    first. No pause once the last batch is read."""
 
     analyse: Analyse
     pause: Callable[[], None]
@@ -416,6 +417,7 @@ class Yielding:
     def _paced(
         self, batches: Iterator[tuple[T, list[Pending]]]
     ) -> Iterator[tuple[T, list[Pending]]]:
-        for batch in batches:
+        for position, batch in enumerate(batches):
+            if position:
+                self.pause()
             yield batch
-            self.pause()

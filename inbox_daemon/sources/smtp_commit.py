@@ -43,9 +43,12 @@ Waiting = tuple[Incoming, "asyncio.Future[Spooled]"]
 class GroupCommit:
     """`await store(incoming)` returns once `incoming` is durable; raises if it could not be."""
 
-    def __init__(self, spool: Spool, writers: int = FILE_WRITERS) -> None:
+    def __init__(
+        self, spool: Spool, writers: int = FILE_WRITERS, pressed_s: float = PRESSED_S
+    ) -> None:
         self.spool = spool
         self.writers = writers
+        self.pressed_s = pressed_s
         self._pending: list[Waiting] = []  # ended, file not written yet
         self._filed: list[tuple[Waiting, str]] = []  # file durable, row not committed yet
         self._filing: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
@@ -62,7 +65,7 @@ class GroupCommit:
             self._start(self._filing, self._write_files())
         self._storing += 1
         if self._storing > 1:
-            self._pressed_until = time.monotonic() + PRESSED_S
+            self._pressed_until = time.monotonic() + self.pressed_s
         try:  # shield: a client that hangs up does not cancel the write its message is part of
             return await asyncio.shield(future)
         finally:
