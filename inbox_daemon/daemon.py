@@ -18,11 +18,13 @@ start: they are stored); then it exits.
 Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
 (`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
 
-The ingress goes first: while a push source is pressed (several clients waiting at once for
-their message to be stored, `GroupCommit.pressed`), registration waits between batches, up
-to `MAX_YIELD_S` each time: the event loop shares this process's interpreter with registration, and
-the spool SQLite's write lock. A flood thus delays tickets, never stops them (at least one
-batch per `MAX_YIELD_S`); a single client sending in turn never presses the ingress.
+The SMTP ingress goes first: while it is pressed (several clients waiting at once for their
+message to be stored, `SmtpIngress.pressed`), registration waits between batches, up to
+`MAX_YIELD_S` each time, since the ingress's event loop shares this process's interpreter
+with registration, and its store SQLite's write lock. A flood of mail thus delays tickets,
+never stops them (a batch at least every `MAX_YIELD_S`); a client sending one message after
+the other never presses the ingress, and the web form never does (its visitor waits for the
+number, which is registration).
 
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
@@ -63,7 +65,6 @@ from inbox_daemon.report import mailing
 from inbox_daemon.sources import build_sources
 from inbox_daemon.sources.base import PolledSource, WatchedSource
 from inbox_daemon.sources.folder import FolderSource
-from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.store.db import is_outage, outage, wait_until_back
 from inbox_daemon.store.types import utcnow
 from inbox_daemon.systemd_notify import Watchdog, notify
@@ -348,7 +349,7 @@ class Daemon:
     def _yield_to_push_sources(self) -> None:
         """Between two batches: wait while a push source is pressed, up to `MAX_YIELD_S`."""
         deadline = time.monotonic() + MAX_YIELD_S
-        while any(_pressed(source) for source in self.pushed) and time.monotonic() < deadline:
+        while any(is_pressed(source) for source in self.pushed) and time.monotonic() < deadline:
             if self.stopping.wait(YIELD_POLL_S):
                 return
 
@@ -395,9 +396,10 @@ class Daemon:
         signal.signal(signal.SIGHUP, hangup)
 
 
-def _pressed(source: object) -> bool:
-    commit = getattr(source, "commit", None)  # the SMTP ingress's and the web form's
-    return isinstance(commit, GroupCommit) and commit.pressed
+def is_pressed(source: object) -> bool:
+    """Whether `source` asks registration to wait (`SmtpIngress.pressed`)."""
+    # The SMTP ingress only: a web form's visitor waits for the number, that is registration.
+    return bool(getattr(source, "pressed", False))
 
 
 @dataclass(frozen=True)

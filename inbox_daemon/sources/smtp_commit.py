@@ -18,8 +18,8 @@ follows the bytes being durable. The work runs in threads of its own, off the ev
 the other sessions keep talking meanwhile.
 
 When stores overlap (clients queue for their 250s), the commit is `pressed` for a moment:
-the daemon's registration then waits (`daemon.py`), since it would take the interpreter and
-SQLite's write lock from the clients waiting here.
+for the SMTP ingress, the daemon's registration then waits (`daemon.py`), since it would take
+the interpreter and SQLite's write lock from the clients waiting here.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The ingress goes first, and registration still advances.
 
 Stores that overlap (several clients waiting at once for their 250) press the group commit;
-one client sending in turn never does. While a push source is pressed the daemon's
+one client sending in turn never does. While the SMTP ingress is pressed the daemon's
 registration waits between batches (`daemon.Yielding`), never before the first one nor after
-the last; and under a flood of ten sessions it still makes tickets before the flood ends.
+the last; a web form's commit never makes it wait (its visitor waits for the number); and
+under a flood of ten sessions it still makes tickets before the flood ends.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import smtplib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from inbox_daemon.daemon import Yielding
+from inbox_daemon.daemon import Yielding, is_pressed
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.spool import Incoming, Origin, Spool
 from inbox_daemon.store.types import utcnow
@@ -62,7 +64,23 @@ def test_one_smtp_client_in_turn_never_presses_the_ingress(smtp_ingress):
     for i in range(3):
         with smtplib.SMTP("127.0.0.1", running.port, timeout=30) as client:
             client.sendmail("a@example.org", ["segnalazioni@example.it"], request(i))
-    assert not running.ingress.commit.pressed
+    assert not running.ingress.pressed
+
+
+def test_only_the_smtp_ingress_makes_registration_wait(smtp_ingress, spool: Spool):
+    running = smtp_ingress()
+    running.ingress.commit.pressed_s = HOUR
+
+    async def together(commit: GroupCommit) -> None:
+        await asyncio.gather(*(commit.store(incoming(i)) for i in range(3)))
+
+    asyncio.run(together(running.ingress.commit))
+    web_commit = GroupCommit(spool, pressed_s=HOUR)
+    asyncio.run(together(web_commit))
+    web_commit.close()
+    web_form = SimpleNamespace(name="form", commit=web_commit)  # what the daemon sees of one
+    assert web_commit.pressed and not is_pressed(web_form)
+    assert is_pressed(running.ingress)
 
 
 class Recording:
