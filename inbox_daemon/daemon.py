@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0
 FETCH_WAIT_S = 0.05  # run --once: how long to wait for the fetch thread to store more
 STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a margin above it
-MAX_YIELD_S = 1.0  # how long registration may wait for a pressed push source, per batch
+MAX_YIELD_S = 1.0  # how long registration may wait for a pressed SMTP ingress, per batch
 YIELD_POLL_S = 0.02
 
 
