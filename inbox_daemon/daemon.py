@@ -18,6 +18,14 @@ start: they are stored); then it exits.
 Processes: parsing and classifying (pure, CPU-bound) run in a small pool of worker processes
 (`workers.WorkerPool`, `[processing] workers`); every database write stays in this process.
 
+The SMTP ingress goes first: while it is pressed (several clients waiting at once for their
+message to be stored, `SmtpIngress.pressed`), registration waits between batches, up to
+`MAX_YIELD_S` each time, since the ingress's event loop shares this process's interpreter
+with registration, and its store SQLite's write lock. A flood of mail thus delays tickets,
+never stops them (a batch at least every `MAX_YIELD_S`); a client sending one message after
+the other never presses the ingress, and the web form never does (its visitor waits for the
+number, which is registration).
+
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
 
@@ -35,17 +43,19 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
+from typing import TypeVar
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from inbox_daemon import outbox, pipeline, reload
-from inbox_daemon.analysis import MACHINE_ERRNOS
+from inbox_daemon.analysis import MACHINE_ERRNOS, Analysis, Pending
 from inbox_daemon.context import Context
 from inbox_daemon.delivery import Delivery
 from inbox_daemon.errors import ConfigError, ExitCode, SourceError
@@ -60,10 +70,13 @@ from inbox_daemon.store.types import utcnow
 from inbox_daemon.systemd_notify import Watchdog, notify
 from inbox_daemon.workers import Analyse, InProcess, WorkerPool
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 IDLE_WAKE_S = 5.0
 FETCH_WAIT_S = 0.05  # run --once: how long to wait for the fetch thread to store more
 STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a margin above it
+MAX_YIELD_S = 1.0  # how long registration may wait for a pressed SMTP ingress, per batch
+YIELD_POLL_S = 0.02
 
 
 class Daemon:
@@ -325,13 +338,20 @@ class Daemon:
         analyser = pipeline.analyser(self.ctx)
         workers = self.ctx.config.processing.worker_count
         if not workers:
-            yield InProcess(analyser)
+            yield Yielding(InProcess(analyser), self._yield_to_push_sources)
             return
         pool = WorkerPool(analyser, workers)
         try:
-            yield pool
+            yield Yielding(pool, self._yield_to_push_sources)
         finally:
             pool.close()
+
+    def _yield_to_push_sources(self) -> None:
+        """Between two batches: wait while a push source is pressed, up to `MAX_YIELD_S`."""
+        deadline = time.monotonic() + MAX_YIELD_S
+        while any(is_pressed(source) for source in self.pushed) and time.monotonic() < deadline:
+            if self.stopping.wait(YIELD_POLL_S):
+                return
 
     def _drain(self, analyse: Analyse, after: int = 0, until: float | None = None) -> int:
         """Process what is stored (above message id `after`); return the last id processed.
@@ -374,3 +394,32 @@ class Daemon:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGHUP, hangup)
+
+
+def is_pressed(source: object) -> bool:
+    """Whether `source` asks registration to wait (`SmtpIngress.pressed`)."""
+    # The SMTP ingress only: a web form's visitor waits for the number, that is registration.
+    return bool(getattr(source, "pressed", False))
+
+
+@dataclass(frozen=True)
+class Yielding:
+    """An `Analyse` that calls `pause` before handing on each batch after the first (read, not
+    yet analysed nor registered): the hook through which registration lets the ingress go
+    first. No pause once the last batch is read."""
+
+    analyse: Analyse
+    pause: Callable[[], None]
+
+    def batches(
+        self, batches: Iterator[tuple[T, list[Pending]]]
+    ) -> Iterator[tuple[T, list[Analysis]]]:
+        return self.analyse.batches(self._paced(batches))
+
+    def _paced(
+        self, batches: Iterator[tuple[T, list[Pending]]]
+    ) -> Iterator[tuple[T, list[Pending]]]:
+        for position, batch in enumerate(batches):
+            if position:
+                self.pause()
+            yield batch

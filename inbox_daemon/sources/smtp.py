@@ -93,6 +93,12 @@ class SmtpIngress:
         )
 
     @property
+    def pressed(self) -> bool:
+        """Several clients waited at once for their message to be stored, just now: the
+        daemon's registration then waits (`daemon.py`). Any thread may ask."""
+        return self.commit.pressed
+
+    @property
     def port(self) -> int:
         """The bound port: the configured one, or the one the system chose for port 0."""
         return self._port

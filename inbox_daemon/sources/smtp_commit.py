@@ -16,12 +16,17 @@ the messages that ended meanwhile (measured in bench/smtp_ingress.py). Each sess
 answered only once its row is committed, after its file was synced, so each 250 still
 follows the bytes being durable. The work runs in threads of its own, off the event loop:
 the other sessions keep talking meanwhile.
+
+When stores overlap (clients queue for their 250s), the commit is `pressed` for a moment:
+for the SMTP ingress, the daemon's registration then waits (`daemon.py`), since it would take
+the interpreter and SQLite's write lock from the clients waiting here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -31,19 +36,25 @@ from inbox_daemon.store.db import is_outage
 log = logging.getLogger(__name__)
 FILE_WRITERS = 3  # batches of files synced at once
 MAX_BATCH = 100
+PRESSED_S = 0.1  # how long overlapping stores keep the commit `pressed`
 Waiting = tuple[Incoming, "asyncio.Future[Spooled]"]
 
 
 class GroupCommit:
     """`await store(incoming)` returns once `incoming` is durable; raises if it could not be."""
 
-    def __init__(self, spool: Spool, writers: int = FILE_WRITERS) -> None:
+    def __init__(
+        self, spool: Spool, writers: int = FILE_WRITERS, pressed_s: float = PRESSED_S
+    ) -> None:
         self.spool = spool
         self.writers = writers
+        self.pressed_s = pressed_s
         self._pending: list[Waiting] = []  # ended, file not written yet
         self._filed: list[tuple[Waiting, str]] = []  # file durable, row not committed yet
         self._filing: set[asyncio.Task[None]] = set()  # kept: the loop holds tasks weakly
         self._committing: asyncio.Task[None] | None = None
+        self._storing = 0  # sessions waiting for their message to be durable
+        self._pressed_until = 0.0  # monotonic; read from other threads (a float: no lock)
         self._files = ThreadPoolExecutor(writers, thread_name_prefix="smtp-files")
         self._rows = ThreadPoolExecutor(1, thread_name_prefix="smtp-rows")
 
@@ -52,8 +63,18 @@ class GroupCommit:
         self._pending.append((incoming, future))
         if len(self._filing) < self.writers:
             self._start(self._filing, self._write_files())
-        # shield: a client that hangs up does not cancel the write its message is part of
-        return await asyncio.shield(future)
+        self._storing += 1
+        if self._storing > 1:
+            self._pressed_until = time.monotonic() + self.pressed_s
+        try:  # shield: a client that hangs up does not cancel the write its message is part of
+            return await asyncio.shield(future)
+        finally:
+            self._storing -= 1
+
+    @property
+    def pressed(self) -> bool:
+        """Whether several clients waited for their message to be stored, just now (any thread)."""
+        return time.monotonic() < self._pressed_until
 
     @property
     def idle(self) -> bool:
