@@ -3,11 +3,13 @@
 The main thread registers tickets (`pipeline.py`); the web server only reads. Rather than
 each waiting page querying on its own, one task asks the database for all the messages being
 waited for at once: a hundred citizens waiting cost one query, not a hundred. It asks as soon
-as a transaction that wrote to the store has ended in this process (the registration of a
-batch, most often: SQLAlchemy's public `commit` and `checkin` events, on this engine only),
-and at least every `POLL_S` besides, for a ticket registered where no event is seen (another
-instance on a shared PostgreSQL). Polling alone, every 50 ms, made each answer wait 25 ms
-more on average than its registration.
+as a transaction that inserted tickets has ended in this process (a registration batch:
+SQLAlchemy's public `after_execute` and `checkin` events, on this engine only), and at least
+every `POLL_S` besides, for a ticket registered where no event is seen (another instance on
+a shared PostgreSQL, a CLI command). Polling alone, every 50 ms, made each answer wait 25 ms
+more on average than its registration; asking after every transaction that wrote (the
+spool's commits of the reports themselves, the outbox's) made the query a third of the web
+source's work under load, most of it finding nothing new.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Insert, event
 from sqlalchemy.exc import SQLAlchemyError
 
-from inbox_daemon.store.db import READS_ONLY
+from inbox_daemon.store.models import Ticket
 from inbox_daemon.web.lookup import Registered, tickets_of
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
+TICKETS = Ticket.__table__.name  # insert(Ticket) names an annotated copy of the table
 
 
 class Waiters:
@@ -36,20 +39,21 @@ class Waiters:
         self._poller: asyncio.Task[None] | None = None
         self._poked = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        # set on a pooled connection whose transaction wrote; one key per listener, so that
-        # each web source hears of every commit (a key shared, the first would take it)
-        self._wrote = f"inbox_daemon_web_wrote_{id(self)}"
+        # set on a pooled connection whose transaction inserted tickets; one key per listener,
+        # so that each web source hears of every one (a key shared, the first would take it)
+        self._wrote = f"inbox_daemon_web_tickets_{id(self)}"
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Be told, on `loop`, of each writer's transaction ending (until `unwatch`)."""
+        """Be told, on `loop`, of each transaction that inserted tickets ending (until
+        `unwatch`)."""
         self._loop = loop
-        event.listen(self.engine, "commit", self._committing)
+        event.listen(self.engine, "after_execute", self._executed)
         event.listen(self.engine, "checkin", self._checked_in)
 
     def unwatch(self) -> None:
         if self._loop is None:
             return
-        event.remove(self.engine, "commit", self._committing)
+        event.remove(self.engine, "after_execute", self._executed)
         event.remove(self.engine, "checkin", self._checked_in)
         self._loop = None
 
@@ -88,9 +92,11 @@ class Waiters:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._poked.wait(), self.poll_s)
 
-    def _committing(self, connection: Any) -> None:
-        """Any thread, before a COMMIT: mark the connection when its transaction wrote."""
-        if not connection.get_execution_options().get(READS_ONLY, False):
+    def _executed(self, connection: Any, statement: Any, *_args: Any) -> None:
+        """Any thread, after each statement: mark the connection when it inserted tickets
+        (registration's multi-row INSERT, or the ORM's). A transaction rolled back after it
+        costs one look that finds nothing."""
+        if isinstance(statement, Insert) and statement.table.name == TICKETS:
             connection.info[self._wrote] = True
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
