@@ -6,10 +6,11 @@ waited for at once: a hundred citizens waiting cost one query, not a hundred. It
 as a transaction that inserted tickets has ended in this process (a registration batch:
 SQLAlchemy's public `after_execute` and `checkin` events, on this engine only), and at least
 every `POLL_S` besides, for a ticket registered where no event is seen (another instance on
-a shared PostgreSQL, a CLI command). Polling alone, every 50 ms, made each answer wait 25 ms
-more on average than its registration; asking after every transaction that wrote (the
-spool's commits of the reports themselves, the outbox's) made the query a third of the web
-source's work under load, most of it finding nothing new.
+a shared PostgreSQL; on SQLite, where only a CLI command could, every `LONE_POLL_S`).
+Polling alone, every 50 ms, made each answer wait 25 ms more on average than its
+registration; asking after every transaction that wrote (the spool's commits of the reports
+themselves, the outbox's) made the query a third of the web source's work under load, most
+of it finding nothing new.
 """
 
 from __future__ import annotations
@@ -28,12 +29,15 @@ from inbox_daemon.web.lookup import Registered, tickets_of
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
+LONE_POLL_S = 0.5  # SQLite: no other daemon registers there
 TICKETS = Ticket.__table__.name  # insert(Ticket) names an annotated copy of the table
 
 
 class Waiters:
-    def __init__(self, engine: Engine, poll_s: float = POLL_S) -> None:
+    def __init__(self, engine: Engine, poll_s: float | None = None) -> None:
         self.engine = engine
+        if poll_s is None:
+            poll_s = LONE_POLL_S if engine.dialect.name == "sqlite" else POLL_S
         self.poll_s = poll_s
         self._waiting: defaultdict[int, list[asyncio.Future[Registered]]] = defaultdict(list)
         self._poller: asyncio.Task[None] | None = None
