@@ -30,6 +30,7 @@ from inbox_daemon.web.lookup import Registered, tickets_of
 log = logging.getLogger(__name__)
 POLL_S = 0.05
 LONE_POLL_S = 0.5  # SQLite: no other daemon registers there
+REGISTERED_KEPT = 10_000  # a minute of tickets at 200 a second and more
 TICKETS = Ticket.__table__.name  # insert(Ticket) names an annotated copy of the table
 
 
@@ -42,6 +43,7 @@ class Waiters:
         self._waiting: defaultdict[int, list[asyncio.Future[Registered]]] = defaultdict(list)
         self._poller: asyncio.Task[None] | None = None
         self._poked = asyncio.Event()
+        self._registered: dict[int, None] = {}  # messages whose tickets were last committed
         self._loop: asyncio.AbstractEventLoop | None = None
         # set on a pooled connection whose transaction inserted tickets; one key per listener,
         # so that each web source hears of every one (a key shared, the first would take it)
@@ -67,6 +69,8 @@ class Waiters:
         self._waiting[message_pk].append(future)
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll())
+        elif message_pk in self._registered:  # its commit came before the page: look now
+            self._poked.set()
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError:
@@ -96,16 +100,29 @@ class Waiters:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._poked.wait(), self.poll_s)
 
-    def _executed(self, connection: Any, statement: Any, *_args: Any) -> None:
-        """Any thread, after each statement: mark the connection when it inserted tickets
-        (registration's multi-row INSERT, or the ORM's). A transaction rolled back after it
-        costs one look that finds nothing."""
+    def _executed(self, connection: Any, statement: Any, many: Any, one: Any, *_args: Any) -> None:
+        """Any thread, after each statement: note on the connection the messages whose
+        tickets it inserted (registration's multi-row INSERT, or the ORM's). A transaction
+        rolled back after it costs one look that finds nothing."""
         if isinstance(statement, Insert) and statement.table.name == TICKETS:
-            connection.info[self._wrote] = True
+            noted = connection.info.setdefault(self._wrote, set())
+            rows = many or [one]
+            noted.update(row["message_pk"] for row in rows if "message_pk" in (row or {}))
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
         """Any thread, once a connection is back in the pool: its commit is visible now."""
         loop = self._loop
-        if record is not None and record.info.pop(self._wrote, False) and self._waiting and loop:
+        noted = record.info.pop(self._wrote, None) if record is not None else None
+        if noted is not None and loop:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-                loop.call_soon_threadsafe(self._poked.set)
+                loop.call_soon_threadsafe(self._heard, noted)
+
+    def _heard(self, message_pks: set[int]) -> None:
+        """On the loop: tickets were committed. Those waited for are looked up at once; the
+        messages are remembered for a while, for an answer page that comes after its
+        ticket's commit (it is looked up at once too, not at the next commit or poll)."""
+        self._registered.update(dict.fromkeys(message_pks))
+        while len(self._registered) > REGISTERED_KEPT:
+            del self._registered[next(iter(self._registered))]
+        if self._waiting:
+            self._poked.set()

@@ -73,3 +73,32 @@ def test_only_a_commit_that_inserts_tickets_makes_the_waiters_look_again(start_s
     finally:
         waiters.unwatch()
         runs.halt()
+
+
+def test_an_answer_asked_after_its_tickets_commit_is_told_at_once(start_site):
+    """The waiters are sleeping (another page waits) when this page comes, its ticket
+    registered already: it is looked up at once, not at the next commit or poll."""
+    site = start_site()
+    site.registrar.paused.set()
+    assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
+    [stored] = site.messages()
+    waiters = Waiters(site.ctx.engine, poll_s=3600)
+    runs = LoopThread("test-waiters")
+    runs.start()
+    try:
+        waiters.watch(runs.loop)
+        other = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id + 1000, 120), runs.loop)
+        site.registrar.paused.clear()
+        site.registrar.wake.set()
+        deadline = time.monotonic() + 90
+        while not site.tickets() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [ticket] = site.tickets()
+        time.sleep(0.3)  # the commit heard, the other page's look made and found nothing
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+        told = answer.result(timeout=30)
+        assert told is not None and told.number == ticket.number
+        assert not other.done()
+    finally:
+        waiters.unwatch()
+        runs.halt()
