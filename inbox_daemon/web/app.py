@@ -19,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -58,6 +59,11 @@ STATUS_LABELS = {
     "redirected": "da segnalare alle autorità competenti",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# A fresh form is the same page but for its token: rendered once (per code and pole address)
+# with this in the token's place, then given its own token each time. `/p/{code}` takes any
+# code, so only so many are kept.
+TOKEN_SLOT = f"token-{secrets.token_hex(16)}"
+FRESH_FORMS_KEPT = 256
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Site:
     pages: jinja2.Environment
     limit: RateLimit
     formats: tuple[rules.PoleFormat, ...]
+    fresh_forms: dict[tuple[str, str | None], str | None] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -169,10 +176,17 @@ def _error_text(status: int) -> dict[str, str]:
 
 def render(site: Site, name: str, status: int = 200, values: dict[str, Any] | None = None,
            headers: dict[str, str] | None = None) -> web.Response:  # fmt: skip
-    page = site.pages.get_template(name).render(
+    return _html(_page(site, name, values or {}), status, headers)
+
+
+def _page(site: Site, name: str, values: dict[str, Any]) -> str:
+    return site.pages.get_template(name).render(
         tz=site.tz, emergency_phone=site.emergency_phone, base_url=site.config.base_url,
-        **(values or {}),
+        **values,
     )  # fmt: skip
+
+
+def _html(page: str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=page, status=status, content_type="text/html", headers=headers)
 
 
@@ -191,11 +205,33 @@ async def form_page(
     code = values.get("code", "")
     loop = asyncio.get_running_loop()
     pole = await loop.run_in_executor(None, _pole_address, site, code) if code else None
-    return render(site, "modulo.html", status, {
+    fill = {
         "values": values, "problems": problems or {}, "faults": form.FAULTS, "notice": notice,
-        "token": site.signer.form_token(), "pole": pole, "honeypot": HONEYPOT,
-        "max_photo_mb": site.config.max_photo_kb / 1024,
-    }, headers)  # fmt: skip
+        "pole": pole, "honeypot": HONEYPOT, "max_photo_mb": site.config.max_photo_kb / 1024,
+    }  # fmt: skip
+    token = site.signer.form_token()
+    if problems or notice or status != 200 or headers or set(values) - {"code"}:
+        return render(site, "modulo.html", status, {**fill, "token": token}, headers)
+    return _html(_fresh_form(site, (code, pole), fill, token))
+
+
+def _fresh_form(site: Site, key: tuple[str, str | None], fill: dict[str, Any], token: str) -> str:
+    """A form with nothing typed yet, from the page kept rendered with `TOKEN_SLOT` for its
+    token. A page is kept once it is known to differ from one rendered afresh by its token
+    only (an operator's template may show the token otherwise than as it is: that page is
+    rendered each time)."""
+    kept = site.fresh_forms
+    if key in kept:
+        page = kept[key]
+        if page is not None:
+            return page.replace(TOKEN_SLOT, token)
+        return _page(site, "modulo.html", {**fill, "token": token})
+    if len(kept) >= FRESH_FORMS_KEPT:
+        kept.clear()
+    fresh = _page(site, "modulo.html", {**fill, "token": token})
+    slotted = _page(site, "modulo.html", {**fill, "token": TOKEN_SLOT})
+    kept[key] = slotted if slotted.replace(TOKEN_SLOT, token) == fresh else None
+    return fresh
 
 
 def _pole_address(site: Site, code: str) -> str | None:

@@ -50,3 +50,32 @@ def test_a_code_typed_loosely_is_shown_as_the_register_writes_it(site):
     page = site.client.get("/p/ip004512")
     assert 'value="IP-004512"' in page.body
     assert page.by_id("palo-indirizzo") == "Palo IP-004512: Via Roma 12, Bologna"
+
+
+def test_every_form_served_has_a_token_of_its_own_and_each_report_makes_its_ticket(site):
+    """The form is kept rendered; each one served still gets its own token, and so each
+    report its own identity (one token twice would be stored as one retried POST)."""
+    pages = [site.client.get(path) for path in ("/", "/", "/p/IP-004512", "/p/IP-004512")]
+    tokens = [page.token for page in pages]
+    assert len(set(tokens)) == len(tokens)
+    assert pages[0].body.replace(tokens[0], "") == pages[1].body.replace(tokens[1], "")
+    assert site.client.get("/p/IP-004513").by_id("palo-indirizzo") == (
+        "Palo IP-004513: Via Roma 14, Bologna"
+    )  # another code, another page
+    for token in tokens:
+        assert site.client.post({"token": token, **REPORT}).status == 303
+    assert len(site.messages()) == len(tokens)
+
+
+def test_an_operators_form_showing_its_token_otherwise_shows_it_right(start_site, tmp_path):
+    folder = tmp_path / "pagine"
+    folder.mkdir()
+    (folder / "modulo.html").write_text(
+        '{% extends "base.html" %}{% block main %}<form method="post" action="/invia">'
+        '<input type="hidden" name="token" value="{{ token }}">'
+        '<p id="firma">{{ token[-6:] }}</p></form>{% endblock %}'
+    )
+    site = start_site(f'templates = "{folder}"\n')
+    for _ in range(3):
+        page = site.client.get("/")
+        assert page.by_id("firma") == page.token[-6:]

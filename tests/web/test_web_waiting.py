@@ -8,6 +8,7 @@ import time
 import pytest
 
 from inbox_daemon.sources.loop_thread import LoopThread
+from inbox_daemon.web import waiting
 from inbox_daemon.web.waiting import Waiters
 from tests.web.conftest import REPORT
 
@@ -32,6 +33,72 @@ def test_a_waiting_answer_is_told_of_its_ticket_by_the_registrations_commit(star
         site.registrar.wake.set()
         ticket = answer.result(timeout=90)
         assert ticket is not None and ticket.number == site.tickets()[0].number
+    finally:
+        waiters.unwatch()
+        runs.halt()
+
+
+def test_only_a_commit_that_inserts_tickets_makes_the_waiters_look_again(start_site, monkeypatch):
+    site = start_site()
+    site.registrar.paused.set()
+    looks: list[list[int]] = []
+    real = waiting.tickets_of
+
+    def counted(engine, message_pks):  # the real look, counted
+        looks.append(list(message_pks))
+        return real(engine, message_pks)
+
+    monkeypatch.setattr(waiting, "tickets_of", counted)
+    assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
+    [stored] = site.messages()
+    waiters = Waiters(site.ctx.engine, poll_s=3600)
+    runs = LoopThread("test-waiters")
+    runs.start()
+    try:
+        waiters.watch(runs.loop)
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+        deadline = time.monotonic() + 30
+        while not looks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert looks == [[stored.id]]  # its first look, at once
+        for _ in range(3):  # three more reports stored: commits of the spool, none a ticket
+            assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
+        time.sleep(0.5)  # time enough for a look that should not come
+        assert len(looks) == 1 and not answer.done()
+        site.registrar.paused.clear()
+        site.registrar.wake.set()
+        ticket = answer.result(timeout=90)
+        assert ticket is not None and ticket.number == site.tickets()[0].number
+        assert len(looks) >= 2  # registration's commit made it look
+    finally:
+        waiters.unwatch()
+        runs.halt()
+
+
+def test_an_answer_asked_after_its_tickets_commit_is_told_at_once(start_site):
+    """The waiters are sleeping (another page waits) when this page comes, its ticket
+    registered already: it is looked up at once, not at the next commit or poll."""
+    site = start_site()
+    site.registrar.paused.set()
+    assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
+    [stored] = site.messages()
+    waiters = Waiters(site.ctx.engine, poll_s=3600)
+    runs = LoopThread("test-waiters")
+    runs.start()
+    try:
+        waiters.watch(runs.loop)
+        other = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id + 1000, 120), runs.loop)
+        site.registrar.paused.clear()
+        site.registrar.wake.set()
+        deadline = time.monotonic() + 90
+        while not site.tickets() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        [ticket] = site.tickets()
+        time.sleep(0.3)  # the commit heard, the other page's look made and found nothing
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+        told = answer.result(timeout=30)
+        assert told is not None and told.number == ticket.number
+        assert not other.done()
     finally:
         waiters.unwatch()
         runs.halt()
