@@ -581,14 +581,18 @@ def run_running(
         before = counters(pg, database) if database else (0, 0)
         server_before = tree_cpu(pg.process.pid) if database else 0.0
         done = (n // count) * count
-        with LockSampler(pg, database) if database else _Nothing() as sampler:
+        with (
+            LockSampler(pg, database) if database else _Nothing() as sampler,
+            Registered(pg, database, work / "tickets.db") as registered,
+        ):
             released = release(imap, users)
-            while registered_count(pg, database, work / "tickets.db") < done:
+            while registered.count() < done:
                 daemons.poll_ready()  # a daemon that died ends the bench
                 time.sleep(0.2)
         cpu_done, busy_counts = daemons.cpu(), daemons.counts()
         server_cpu = tree_cpu(pg.process.pid) - server_before if database else 0.0
         after = counters(pg, database) if database else (0, 0)
+        after = (after[0] - registered.asked, after[1] - registered.asked)  # the bench's own
     finally:
         codes = daemons.stop()
     if any(codes):
@@ -635,18 +639,33 @@ def descendants(root: int) -> set[int]:
     return inside - {root}
 
 
-def registered_count(pg: Any, database: str, sqlite: Path) -> int:
-    """How many messages are registered (have their `processed_at`) so far."""
-    query = "SELECT count(*) FROM message WHERE processed_at IS NOT NULL"
-    if database:
-        import psycopg
+class Registered:
+    """How many messages are registered (have their `processed_at`) so far, asked on one
+    connection; `asked`: how many times (a transaction and a statement each, on PostgreSQL,
+    which the figures of the daemons leave out)."""
 
-        with psycopg.connect(pg.dsn(database)) as conn:
-            return int(conn.execute(query).fetchone()[0])
-    import sqlite3
+    QUERY = "SELECT count(*) FROM message WHERE processed_at IS NOT NULL"
 
-    with contextlib.closing(sqlite3.connect(sqlite, timeout=30)) as conn:
-        return int(conn.execute(query).fetchone()[0])
+    def __init__(self, pg: Any, database: str, sqlite: Path) -> None:
+        self.pg, self.database, self.sqlite, self.asked = pg, database, sqlite, 0
+
+    def __enter__(self) -> Registered:
+        if self.database:
+            import psycopg
+
+            self.conn: Any = psycopg.connect(self.pg.dsn(self.database), autocommit=True)
+        else:
+            import sqlite3
+
+            self.conn = sqlite3.connect(self.sqlite, timeout=30, isolation_level=None)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.conn.close()
+
+    def count(self) -> int:
+        self.asked += 1
+        return int(self.conn.execute(self.QUERY).fetchone()[0])
 
 
 def migrate_first(url: str, env: dict[str, str], code: Path) -> None:
