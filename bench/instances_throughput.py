@@ -689,13 +689,15 @@ def daemon_env(code: Path, root: Path) -> dict[str, str]:
 
 
 def compile_code(code: Path, root: Path) -> None:
+    """Bytecode, and the compiled rules where the code keeps them (`compiled_rules`), made
+    as an installed daemon's first start leaves them."""
     packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "-j0", *packages],
-        env=daemon_env(code, root),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    env = daemon_env(code, root)
+    run = {"env": env, "check": True, "stdout": subprocess.DEVNULL, "cwd": code}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j0", *packages], **run)
+    if (code / "inbox_daemon" / "compiled_rules.py").exists():
+        warm = "from inbox_daemon.compiled_rules import shipped_rules; shipped_rules()"
+        subprocess.run([sys.executable, "-c", warm], **run)
 
 
 def registered_at(pg: Any, database: str, sqlite: Path) -> list[float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -86,8 +87,24 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from inbox_daemon.daemon import Daemon
 
     pole_commands.refresh_register(ctx)
+    if not ctx.config.processing.worker_count:
+        ctx = _compiled(ctx)
     daemon = Daemon(ctx)
     return daemon.run_once() if args.once else daemon.run_forever()
+
+
+def _compiled(ctx: Context) -> Context:
+    """Analysis in this process (`workers = 0`): the rules compiled from the cache when they
+    are the shipped ones (compared by value), instead of compiled on the first message."""
+    from inbox_daemon.compiled_rules import shipped_rules
+
+    try:
+        shipped = shipped_rules()
+    except rules.RulesError:  # as loaded by the context, which said so
+        return ctx
+    if (shipped.rules, shipped.decisions) != (ctx.ruleset.rules, ctx.ruleset.decisions):
+        return ctx  # the operator's overrides: compiled on the first message, as before
+    return dataclasses.replace(ctx, ruleset=shipped)
 
 
 def check_config(config: Config) -> int:

@@ -7,11 +7,16 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import rules
-from inbox_daemon import compiled_rules
+from inbox_daemon import commands, compiled_rules
+from inbox_daemon.context import Context
 from rules.report import load_corpus
+from tests.test_workers import SITE_RULE
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -82,3 +87,24 @@ def test_the_version_covers_the_rules_code_and_tables(tmp_path: Path) -> None:
     engine = copy / "engine.py"
     engine.write_text(engine.read_text() + "\n# edited\n")
     assert compiled_rules.version_key(copy) not in {before, edited}
+
+
+def test_a_daemon_analysing_in_its_own_process_starts_with_the_rules_compiled(
+    make_context: Callable[..., Context], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "cache"))
+    ctx = make_context()  # `workers = 0` is the one that calls this
+    assert "prefilter" not in vars(ctx.ruleset)  # loaded, compiled on the first message
+    ready = commands._compiled(ctx)
+    assert "prefilter" in vars(ready.ruleset) and ready.ruleset.rules == ctx.ruleset.rules
+    assert cache_file(tmp_path / "cache").exists()  # the next start reads it
+
+
+def test_a_daemon_with_its_own_rules_keeps_them(
+    make_context: Callable[..., Context], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "cache"))
+    site = tmp_path / "site.toml"
+    site.write_text(SITE_RULE)
+    ctx = make_context(f'[rules]\nfiles = ["{site}"]\n')
+    assert commands._compiled(ctx).ruleset is ctx.ruleset
