@@ -442,14 +442,24 @@ class Daemons:
                 )
             )
         self.ready = [False] * len(configs)
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        """Every notification read as it comes: a socket's queue is short (ten datagrams),
+        and a daemon whose watchdog pings found it full would log that it drops them."""
+        import select
+
+        while not self._stop.is_set():
+            readable, _, _ = select.select(self.sockets, [], [], 0.1)
+            for sock in readable:
+                with contextlib.suppress(BlockingIOError):
+                    if b"READY=1" in sock.recv(4096).split(b"\n"):
+                        self.ready[self.sockets.index(sock)] = True
 
     def poll_ready(self) -> bool:
         """Whether every daemon has said READY=1 (after its sources and its heartbeat)."""
-        for index, sock in enumerate(self.sockets):
-            with contextlib.suppress(BlockingIOError):
-                while True:
-                    if b"READY=1" in sock.recv(4096).split(b"\n"):
-                        self.ready[index] = True
         for proc in self.procs:
             if proc.poll() is not None:
                 sys.exit(f"a daemon exited {proc.returncode} before the mail came")
@@ -482,6 +492,8 @@ class Daemons:
             if proc.poll() is None:
                 proc.terminate()
         codes = [proc.wait(120) for proc in self.procs]
+        self._stop.set()
+        self._reader.join()
         for sock in self.sockets:
             sock.close()
         return codes
@@ -591,6 +603,7 @@ def run_running(
                 time.sleep(0.2)
         cpu_done, busy_counts = daemons.cpu(), daemons.counts()
         server_cpu = tree_cpu(pg.process.pid) - server_before if database else 0.0
+        time.sleep(1.1)  # the sessions' statistics reach pg_stat_database once a second
         after = counters(pg, database) if database else (0, 0)
         after = (after[0] - registered.asked, after[1] - registered.asked)  # the bench's own
     finally:
