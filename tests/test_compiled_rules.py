@@ -93,7 +93,7 @@ def test_a_daemon_analysing_in_its_own_process_starts_with_the_rules_compiled(
     make_context: Callable[..., Context], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CACHE_DIRECTORY", str(tmp_path / "cache"))
-    ctx = make_context()  # `workers = 0` is the one that calls this
+    ctx = make_context()  # `ingest`, `reprocess` and `run` with `workers = 0` call this
     assert "prefilter" not in vars(ctx.ruleset)  # loaded, compiled on the first message
     ready = commands._compiled(ctx)
     assert "prefilter" in vars(ready.ruleset) and ready.ruleset.rules == ctx.ruleset.rules
