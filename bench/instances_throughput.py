@@ -519,11 +519,13 @@ def settle(daemons: Daemons, workers: int, cap_s: float = 180.0) -> None:
             sys.exit("the daemons did not get ready")
         time.sleep(0.05)
     last, calm = daemons.cpu(), 0
-    while calm < 2 and time.monotonic() < deadline:
+    while calm < 2:
+        if time.monotonic() > deadline:
+            sys.exit("the daemons did not settle")
         time.sleep(1.0)
         now = daemons.cpu()
         quiet = all(b - a < 0.02 for a, b in zip(last, now, strict=True))
-        forked = all(len(descendants(proc.pid)) > workers for proc in daemons.procs)
+        forked = not workers or all(len(descendants(p.pid)) > workers for p in daemons.procs)
         calm = calm + 1 if quiet and forked else 0
         last = now
 
