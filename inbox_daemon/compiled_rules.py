@@ -3,9 +3,9 @@
 Compiling the shipped rules (their prefilter, anchors, lower-case twins and screens) costs
 about a second of CPU, the largest part of an instance's start-up: each forkserver paid it
 at every start, three instances on one machine three times. The compiled `RuleSet` is
-pickled into a cache folder under a key that covers the Python version and every file of
-the `rules` package (its code and its TOML tables), so that an upgrade or an edited table
-compiles anew; loading the file costs a third of compiling.
+pickled into a cache folder under a key that covers the Python version, the place and every
+file of the `rules` package (its code and its TOML tables), so that an upgrade or an edited
+table compiles anew; loading the file costs a third of compiling.
 
 The cache folder is systemd's `CACHE_DIRECTORY` (`CacheDirectory=` in the unit), else
 `$XDG_CACHE_HOME/inbox-daemon`, else `~/.cache/inbox-daemon`. A pickle runs code when
@@ -42,8 +42,9 @@ def cache_folder() -> Path:
 
 
 def version_key(package: Path = RULES_PACKAGE) -> str:
-    """A digest of the Python version and of every file of the rules package."""
-    digest = hashlib.sha256(sys.version.encode())
+    """A digest of the Python version, of where the rules package is (each rule names the
+    file that defined it) and of every one of its files."""
+    digest = hashlib.sha256(f"{sys.version}\0{package.resolve()}\0".encode())
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in {".py", ".toml"}:
             digest.update(str(path.relative_to(package)).encode() + b"\0")

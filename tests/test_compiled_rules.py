@@ -30,6 +30,8 @@ def test_rules_read_back_from_the_cache_classify_as_compiled_ones(tmp_path: Path
     assert cache_file(tmp_path).stat().st_mode & 0o077 == 0  # readable by this user only
     cached = compiled_rules.shipped_rules(tmp_path)
     assert cached is not compiled and cached.rules == compiled.rules
+    # what the workers and the daemon compare (`workers._ready`, `commands._compiled`)
+    assert (cached.rules, cached.decisions) == (rules.load_ruleset().rules, compiled.decisions)
     fresh = rules.load_ruleset().compile_all()
     docs = [m.doc for path in sorted(CORPUS.glob("*.toml")) for m in load_corpus(path)]
     assert len(docs) > 100
@@ -75,11 +77,13 @@ def test_an_unwritable_cache_folder_only_costs_the_compilation(tmp_path: Path) -
     assert used.rules == rules.load_ruleset().rules
 
 
-def test_the_version_covers_the_rules_code_and_tables(tmp_path: Path) -> None:
+def test_the_version_covers_the_rules_place_code_and_tables(tmp_path: Path) -> None:
     copy = tmp_path / "rules"
     shutil.copytree(compiled_rules.RULES_PACKAGE, copy, ignore=shutil.ignore_patterns("*.pyc"))
     before = compiled_rules.version_key(copy)
-    assert before == compiled_rules.version_key(compiled_rules.RULES_PACKAGE)
+    # the same files elsewhere: each rule names the file that defined it, so another key
+    assert before != compiled_rules.version_key(compiled_rules.RULES_PACKAGE)
+    assert before == compiled_rules.version_key(copy)
     table = next((copy / "defaults").glob("*.toml"))
     table.write_text(table.read_text() + "\n# edited\n")
     edited = compiled_rules.version_key(copy)
