@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -32,6 +33,7 @@ from inbox_daemon.workers import start_forkserver
 # The commands that connect to a mailbox or a relay, and so read every secret up front.
 # `ingest` and `reprocess` only queue acknowledgements: the daemon's outbox sends them.
 CONNECTING = {"run", "sources"}
+ANALYSING = {"ingest", "reprocess"}  # commands that classify in their own process
 if TYPE_CHECKING:
     from parsers.pec import TrustStore
 
@@ -59,6 +61,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return test_sources(config, args.names)
     ctx = build_context(config)
+    if args.command in ANALYSING or (args.command == "run" and not config.processing.worker_count):
+        ctx = _compiled(ctx)  # these analyse in this process
     handlers: dict[str, Callable[[argparse.Namespace, Context], int]] = {
         "run": run,
         "ingest": ingest,
@@ -88,6 +92,21 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     pole_commands.refresh_register(ctx)
     daemon = Daemon(ctx)
     return daemon.run_once() if args.once else daemon.run_forever()
+
+
+def _compiled(ctx: Context) -> Context:
+    """Analysis in this process (`ingest`, `reprocess`, `run` with `workers = 0`): the rules
+    compiled from the cache when they are the shipped ones (compared by value), instead of
+    compiled on the first message."""
+    from inbox_daemon.compiled_rules import shipped_rules
+
+    try:
+        shipped = shipped_rules()
+    except rules.RulesError:  # as loaded by the context, which said so
+        return ctx
+    if (shipped.rules, shipped.decisions) != (ctx.ruleset.rules, ctx.ruleset.decisions):
+        return ctx  # the operator's overrides: compiled on the first message, as before
+    return dataclasses.replace(ctx, ruleset=shipped)
 
 
 def check_config(config: Config) -> int:
