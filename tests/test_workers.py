@@ -36,7 +36,17 @@ def test_a_worker_takes_the_rules_the_forkserver_compiled_when_they_are_the_same
 ) -> None:
     analyser = pipeline.analyser(ctx)  # the daemon's rules, loaded apart from the preload's
     assert analyser.tools.ruleset is not preload.SHIPPED_RULES
-    assert workers._ready(analyser).tools.ruleset is preload.SHIPPED_RULES
+    assert workers._ready(*workers._shipment(analyser)).tools.ruleset is preload.SHIPPED_RULES
+
+
+def test_rules_of_the_same_value_have_one_digest_and_other_rules_another(tmp_path: Path) -> None:
+    """The digest a worker compares is the rules' value: compiled or not, loaded twice, the
+    same; one rule more, another."""
+    site = tmp_path / "site.toml"
+    site.write_text(SITE_RULE)
+    shipped = workers.rules_digest(rules.load_ruleset())
+    assert workers.rules_digest(rules.load_ruleset().compile_all()) == shipped
+    assert workers.rules_digest(rules.load_ruleset([site])) != shipped
 
 
 def test_a_worker_compiles_other_rules_itself_before_the_first_message(
@@ -47,9 +57,10 @@ def test_a_worker_compiles_other_rules_itself_before_the_first_message(
     own = rules.load_ruleset([site])
     analyser = pipeline.analyser(ctx)
     tools = dataclasses.replace(analyser.tools, ruleset=own)
-    ready = workers._ready(dataclasses.replace(analyser, tools=tools))
-    assert ready.tools.ruleset is own
-    assert "prefilter" in vars(own)  # built now, not on the first message
+    ready = workers._ready(*workers._shipment(dataclasses.replace(analyser, tools=tools)))
+    assert ready.tools.ruleset is not preload.SHIPPED_RULES
+    assert ready.tools.ruleset.rules == own.rules  # its own rules, unpickled
+    assert "prefilter" in vars(ready.tools.ruleset)  # built now, not on the first message
     assert any(rule.name == "site.semaforo" for rule in ready.tools.ruleset.rules)
 
 
