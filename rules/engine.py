@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -91,6 +91,16 @@ class Rule:
         return replace(self, **families)
 
     @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """The names its patterns go by, one each, in `RuleSet.anchors`."""
+        return tuple(f"{self.name} #{i}" for i in range(len(self.patterns)))
+
+    @cached_property
+    def near_keys(self) -> tuple[str, ...]:
+        """The names its `near` patterns go by, one each, in `RuleSet.anchors`."""
+        return tuple(f"{self.name} near #{i}" for i in range(len(self.near)))
+
+    @cached_property
     def screens(self) -> Screens:
         """The screens of its patterns (`rules.screen`), built once."""
         return Screens.of(self.patterns)
@@ -146,14 +156,19 @@ class RuleSet:
     @cached_property
     def anchors(self) -> Anchors:
         """Where each rule's matches may begin, in one scan (`rules.prefilter.Anchors`): read
-        on the lower-case twins, the states of a compositional rule under `near_key`."""
+        on the lower-case twins, the states of a compositional rule under `near_key`, and
+        each pattern on its own under its key (`Rule.keys`, `Rule.near_keys`)."""
         families = []
         for rule in self.rules:
             twin = rule.lower_case
             if twin is not None:
                 families.append((rule.name, twin.patterns))
+                families += ((key, (p,)) for key, p in zip(twin.keys, twin.patterns, strict=True))
                 if twin.near:
                     families.append((near_key(rule), twin.near))
+                    families += (
+                        (key, (p,)) for key, p in zip(twin.near_keys, twin.near, strict=True)
+                    )
         return build_anchors(families)
 
     def decision(self, field: str) -> Decision:
@@ -309,12 +324,33 @@ class Document:
         `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
-        lowered, places, anchors = self.lowered, self._places, self.anchors
-        if lowered is None or places is None or anchors is None:
-            return screens.earliest(self.folded, lowered)
-        if screens.anchored is None or family not in anchors.literals_of:
-            return screens.earliest(self.folded, lowered)
-        return screens.earliest_at(lowered, anchors.where(places, family))
+        spots = self.spots(family)
+        if spots is None or screens.anchored is None or self.lowered is None:
+            return screens.earliest(self.folded, self.lowered)
+        return screens.earliest_at(self.lowered, [place for place, _ in spots])
+
+    def spots(self, family: str) -> list[tuple[int, str]] | None:
+        """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
+        begin in this text, in order, found once per document; None when they are unknown
+        (text not lower-cased ASCII, no anchors, a pattern without starts)."""
+        places = self._places
+        if places is None or self.anchors is None or family not in self.anchors.literals_of:
+            return None
+        found = self.shared.setdefault("spots", {})
+        if family not in found:
+            found[family] = self.anchors.spots(places, family)
+        return found[family]
+
+    def finditer(
+        self, pattern: re.Pattern[str], key: str, family: str, begin: int = 0
+    ) -> Iterator[re.Match[str]]:
+        """`pattern.finditer(self.folded, begin)`, the same matches, found faster: tried only
+        at the spots of `family` (the rule's patterns) that may begin a match of `pattern`
+        (the family `key` of `RuleSet.anchors`), when known, instead of along the whole text."""
+        spots = self.spots(family)
+        if spots is None or self.anchors is None or key not in self.anchors.literals_of:
+            return pattern.finditer(self.folded, begin)
+        return matches_at(pattern, self.folded, spots, self.anchors.literals_of[key], begin)
 
     @property
     def _places(self) -> dict[str, list[int]] | None:
@@ -383,10 +419,10 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
-    for pattern in rule.patterns:
+    for pattern, key in zip(rule.patterns, rule.keys, strict=True):
         # no pattern matches before `begin`, and a search from there sees the text before it
         # (`\b`, lookbehinds): the same matches as from the start, one scan shorter
-        for match in pattern.finditer(document.folded, begin):
+        for match in document.finditer(pattern, key, rule.name, begin):
             # every sentence the match touches: a match may run from the subject into the body
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
@@ -398,6 +434,24 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
                 continue
             return match.span()
     return None
+
+
+def matches_at(
+    pattern: re.Pattern[str],
+    text: str,
+    spots: Sequence[tuple[int, str]],
+    literals: frozenset[str],
+    begin: int = 0,
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, begin)`, when every match of `pattern` begins at a spot (place,
+    literal) whose literal is one of `literals`: tried there only. A match tried at a place
+    sees the whole text (`\\b`, lookbehinds), as a scan does, and the next one is looked for
+    after it, as `finditer` does (each begins with a literal: none is empty)."""
+    end = begin
+    for place, literal in spots:
+        if place >= end and literal in literals and (match := pattern.match(text, place)):
+            yield match
+            end = match.end()
 
 
 _CLAUSE_BREAK = re.compile(r"[,:;.!?()]|\n[ \t]*\n|\s(ma|pero|mentre|invece)\s")
@@ -418,7 +472,11 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     text = document.folded
     if rule.unless_scope == "message" and _any_search(rule.unless, text):
         return None
-    objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
+    objects = sorted(
+        m.span()
+        for p, key in zip(rule.patterns, rule.keys, strict=True)
+        for m in document.finditer(p, key, rule.name)
+    )
     if not objects:
         return None
     begin = document.earliest(near_key(rule), rule.near_screens)
@@ -426,8 +484,9 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
         return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
-    for pattern in rule.near:
-        for state in pattern.finditer(text, begin):  # none starts before (`first_match`)
+    for pattern, key in zip(rule.near, rule.near_keys, strict=True):
+        # none starts before `begin` (see `first_match`)
+        for state in document.finditer(pattern, key, near_key(rule), begin):
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):
