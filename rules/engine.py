@@ -39,6 +39,7 @@ from typing import Any
 from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
+from rules.scopes import markers as scope_markers
 from rules.screen import Screens, lower_twin
 from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
@@ -169,6 +170,7 @@ class RuleSet:
                     families += (
                         (key, (p,)) for key, p in zip(twin.near_keys, twin.near, strict=True)
                     )
+        families += scope_markers().marks.families()  # one scan for the scopes too
         return build_anchors(families)
 
     def decision(self, field: str) -> Decision:
@@ -277,7 +279,7 @@ class Document:
     def scopes(self) -> Scopes:
         """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
         if "scopes" not in self.shared:
-            self.shared["scopes"] = find_scopes(self.folded)
+            self.shared["scopes"] = find_scopes(self.folded, self.anchors, self._places)
         return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:
@@ -341,17 +343,6 @@ class Document:
             found[family] = self.anchors.spots(places, family)
         return found[family]
 
-    def finditer(
-        self, pattern: re.Pattern[str], key: str, family: str, begin: int = 0
-    ) -> Iterator[re.Match[str]]:
-        """`pattern.finditer(self.folded, begin)`, the same matches, found faster: tried only
-        at the spots of `family` (the rule's patterns) that may begin a match of `pattern`
-        (the family `key` of `RuleSet.anchors`), when known, instead of along the whole text."""
-        spots = self.spots(family)
-        if spots is None or self.anchors is None or key not in self.anchors.literals_of:
-            return pattern.finditer(self.folded, begin)
-        return matches_at(pattern, self.folded, spots, self.anchors.literals_of[key], begin)
-
     @property
     def _places(self) -> dict[str, list[int]] | None:
         """`Anchors.places` of the lower-cased text, found once for this document's variants."""
@@ -384,12 +375,12 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
     fired = []
     lower = document.lower_case
     for original in rules:
-        if document.candidates is not None and original.name not in document.candidates:
-            continue
         twin = original.lower_case if lower is not None else None
         rule, text = (
             (twin, lower) if twin is not None and lower is not None else (original, document)
         )
+        if document.candidates is not None and rule.name not in document.candidates:
+            continue
         if rule.near:
             found = compose_match(rule, text)
             if found is not None:
@@ -419,10 +410,11 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
+    spots = document.spots(rule.name)
     for pattern, key in zip(rule.patterns, rule.keys, strict=True):
         # no pattern matches before `begin`, and a search from there sees the text before it
         # (`\b`, lookbehinds): the same matches as from the start, one scan shorter
-        for match in document.finditer(pattern, key, rule.name, begin):
+        for match in _finditer(document, spots, pattern, key, begin):
             # every sentence the match touches: a match may run from the subject into the body
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
@@ -434,6 +426,20 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
                 continue
             return match.span()
     return None
+
+
+def _finditer(
+    document: Document,
+    spots: Sequence[tuple[int, str]] | None,
+    pattern: re.Pattern[str],
+    key: str,
+    begin: int = 0,
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(document.folded, begin)`: at the `spots` of its rule's family where
+    it may begin (its own literals, `key` in `RuleSet.anchors`) when known, else by a scan."""
+    if spots is None or document.anchors is None:
+        return pattern.finditer(document.folded, begin)
+    return matches_at(pattern, document.folded, spots, document.anchors.literals_of[key], begin)
 
 
 def matches_at(
@@ -472,10 +478,11 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     text = document.folded
     if rule.unless_scope == "message" and _any_search(rule.unless, text):
         return None
+    spots = document.spots(rule.name)
     objects = sorted(
         m.span()
         for p, key in zip(rule.patterns, rule.keys, strict=True)
-        for m in document.finditer(p, key, rule.name)
+        for m in _finditer(document, spots, p, key)
     )
     if not objects:
         return None
@@ -484,9 +491,10 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
         return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
+    spots = document.spots(near_key(rule))
     for pattern, key in zip(rule.near, rule.near_keys, strict=True):
         # none starts before `begin` (see `first_match`)
-        for state in document.finditer(pattern, key, near_key(rule), begin):
+        for state in _finditer(document, spots, pattern, key, begin):
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):
