@@ -330,18 +330,28 @@ class Document:
         spots = self.spots(family)
         if spots is None or screens.anchored is None or self.lowered is None:
             return screens.earliest(self.folded, self.lowered)
-        return screens.earliest_at(self.lowered, [place for place, _ in spots])
+        match, lowered = screens.anchored.match, self.lowered
+        for place, _ in spots:  # every match begins at one: tried there, not everywhere
+            if match(lowered, place):
+                return place
+        return None
 
     def spots(self, family: str) -> list[tuple[int, str]] | None:
         """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
         begin in this text, in order, found once per document; None when they are unknown
         (text not lower-cased ASCII, no anchors, a pattern without starts)."""
-        places = self._places
-        if places is None or self.anchors is None or family not in self.anchors.literals_of:
-            return None
-        found = self.shared.setdefault("spots", {})
+        found = self.shared.get("spots")
+        if found is None:
+            places = self._places
+            if places is None or self.anchors is None:
+                return None
+            found = self.shared["spots"] = {}
         if family not in found:
-            found[family] = self.anchors.spots(places, family)
+            places = self._places
+            if places is None or self.anchors is None:
+                return None
+            known = family in self.anchors.literals_of
+            found[family] = self.anchors.spots(places, family) if known else None
         return found[family]
 
     @property

@@ -287,10 +287,12 @@ class Anchors:
         """(place, literal) wherever one of `rule`'s matches may begin, in order, from
         `places`: the literal says which of its patterns may (`literals_of` of each)."""
         found = self.literals_of[rule].intersection(places)
+        if not found:
+            return []
         if len(found) == 1:
             (literal,) = found
             return [(place, literal) for place in places[literal]]
-        return sorted((place, literal) for literal in found for place in places[literal])
+        return sorted([(place, literal) for literal in found for place in places[literal]])
 
     def where(self, places: dict[str, list[int]], rule: str) -> list[int]:
         """Where one of `rule`'s matches may begin, in order, from `places`; nowhere else."""
