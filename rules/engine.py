@@ -31,14 +31,16 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from rules.details import prefilters as details_prefilters
 from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
+from rules.scopes import markers as scope_markers
 from rules.screen import Screens, lower_twin
 from rules.spelling import normalise
 from rules.types import COMPETENCES, REQUEST_TYPES, URGENCIES, Hit, RuleInput
@@ -89,6 +91,16 @@ class Rule:
                 return None
             families[family] = twins
         return replace(self, **families)
+
+    @cached_property
+    def keys(self) -> tuple[str, ...]:
+        """The names its patterns go by, one each, in `RuleSet.anchors`."""
+        return tuple(f"{self.name} #{i}" for i in range(len(self.patterns)))
+
+    @cached_property
+    def near_keys(self) -> tuple[str, ...]:
+        """The names its `near` patterns go by, one each, in `RuleSet.anchors`."""
+        return tuple(f"{self.name} near #{i}" for i in range(len(self.near)))
 
     @cached_property
     def screens(self) -> Screens:
@@ -146,14 +158,20 @@ class RuleSet:
     @cached_property
     def anchors(self) -> Anchors:
         """Where each rule's matches may begin, in one scan (`rules.prefilter.Anchors`): read
-        on the lower-case twins, the states of a compositional rule under `near_key`."""
+        on the lower-case twins, the states of a compositional rule under `near_key`, and
+        each pattern on its own under its key (`Rule.keys`, `Rule.near_keys`)."""
         families = []
         for rule in self.rules:
             twin = rule.lower_case
             if twin is not None:
                 families.append((rule.name, twin.patterns))
+                families += ((key, (p,)) for key, p in zip(twin.keys, twin.patterns, strict=True))
                 if twin.near:
                     families.append((near_key(rule), twin.near))
+                    families += (
+                        (key, (p,)) for key, p in zip(twin.near_keys, twin.near, strict=True)
+                    )
+        families += scope_markers().marks.families()  # one scan for the scopes too
         return build_anchors(families)
 
     def decision(self, field: str) -> Decision:
@@ -164,7 +182,7 @@ class RuleSet:
         anchors, the lower-case twins and the screens. Done once in the process that forks the
         workers, every worker starts with them (each built them again, half a second, when
         spawned)."""
-        _ = self.prefilter, self._by_field, self.anchors
+        _ = self.prefilter, self._by_field, self.anchors, details_prefilters()
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
@@ -262,7 +280,7 @@ class Document:
     def scopes(self) -> Scopes:
         """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
         if "scopes" not in self.shared:
-            self.shared["scopes"] = find_scopes(self.folded)
+            self.shared["scopes"] = find_scopes(self.folded, self.anchors, self._places)
         return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:
@@ -309,12 +327,32 @@ class Document:
         `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
-        lowered, places, anchors = self.lowered, self._places, self.anchors
-        if lowered is None or places is None or anchors is None:
-            return screens.earliest(self.folded, lowered)
-        if screens.anchored is None or family not in anchors.literals_of:
-            return screens.earliest(self.folded, lowered)
-        return screens.earliest_at(lowered, anchors.where(places, family))
+        spots = self.spots(family)
+        if spots is None or screens.anchored is None or self.lowered is None:
+            return screens.earliest(self.folded, self.lowered)
+        match, lowered = screens.anchored.match, self.lowered
+        for place, _ in spots:  # every match begins at one: tried there, not everywhere
+            if match(lowered, place):
+                return place
+        return None
+
+    def spots(self, family: str) -> list[tuple[int, str]] | None:
+        """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
+        begin in this text, in order, found once per document; None when they are unknown
+        (text not lower-cased ASCII, no anchors, a pattern without starts)."""
+        found = self.shared.get("spots")
+        if found is None:
+            places = self._places
+            if places is None or self.anchors is None:
+                return None
+            found = self.shared["spots"] = {}
+        if family not in found:
+            places = self._places
+            if places is None or self.anchors is None:
+                return None
+            known = family in self.anchors.literals_of
+            found[family] = self.anchors.spots(places, family) if known else None
+        return found[family]
 
     @property
     def _places(self) -> dict[str, list[int]] | None:
@@ -348,12 +386,12 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
     fired = []
     lower = document.lower_case
     for original in rules:
-        if document.candidates is not None and original.name not in document.candidates:
-            continue
         twin = original.lower_case if lower is not None else None
         rule, text = (
             (twin, lower) if twin is not None and lower is not None else (original, document)
         )
+        if document.candidates is not None and rule.name not in document.candidates:
+            continue
         if rule.near:
             found = compose_match(rule, text)
             if found is not None:
@@ -383,10 +421,11 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
         return None
     if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
-    for pattern in rule.patterns:
+    spots = document.spots(rule.name)
+    for pattern, key in zip(rule.patterns, rule.keys, strict=True):
         # no pattern matches before `begin`, and a search from there sees the text before it
         # (`\b`, lookbehinds): the same matches as from the start, one scan shorter
-        for match in pattern.finditer(document.folded, begin):
+        for match in _finditer(document, spots, pattern, key, begin):
             # every sentence the match touches: a match may run from the subject into the body
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
@@ -398,6 +437,38 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
                 continue
             return match.span()
     return None
+
+
+def _finditer(
+    document: Document,
+    spots: Sequence[tuple[int, str]] | None,
+    pattern: re.Pattern[str],
+    key: str,
+    begin: int = 0,
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(document.folded, begin)`: at the `spots` of its rule's family where
+    it may begin (its own literals, `key` in `RuleSet.anchors`) when known, else by a scan."""
+    if spots is None or document.anchors is None:
+        return pattern.finditer(document.folded, begin)
+    return matches_at(pattern, document.folded, spots, document.anchors.literals_of[key], begin)
+
+
+def matches_at(
+    pattern: re.Pattern[str],
+    text: str,
+    spots: Sequence[tuple[int, str]],
+    literals: frozenset[str],
+    begin: int = 0,
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, begin)`, when every match of `pattern` begins at a spot (place,
+    literal) whose literal is one of `literals`: tried there only. A match tried at a place
+    sees the whole text (`\\b`, lookbehinds), as a scan does, and the next one is looked for
+    after it, as `finditer` does (each begins with a literal: none is empty)."""
+    end = begin
+    for place, literal in spots:
+        if place >= end and literal in literals and (match := pattern.match(text, place)):
+            yield match
+            end = match.end()
 
 
 _CLAUSE_BREAK = re.compile(r"[,:;.!?()]|\n[ \t]*\n|\s(ma|pero|mentre|invece)\s")
@@ -418,7 +489,12 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     text = document.folded
     if rule.unless_scope == "message" and _any_search(rule.unless, text):
         return None
-    objects = sorted(m.span() for p in rule.patterns for m in p.finditer(text))
+    spots = document.spots(rule.name)
+    objects = sorted(
+        m.span()
+        for p, key in zip(rule.patterns, rule.keys, strict=True)
+        for m in _finditer(document, spots, p, key)
+    )
     if not objects:
         return None
     begin = document.earliest(near_key(rule), rule.near_screens)
@@ -426,8 +502,10 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
         return None  # no state anywhere: one scan instead of one per `near` pattern
     starts = [start for start, _ in objects]
     best: tuple[tuple[int, int], tuple[int, int]] | None = None
-    for pattern in rule.near:
-        for state in pattern.finditer(text, begin):  # none starts before (`first_match`)
+    spots = document.spots(near_key(rule))
+    for pattern, key in zip(rule.near, rule.near_keys, strict=True):
+        # none starts before `begin` (see `first_match`)
+        for state in _finditer(document, spots, pattern, key, begin):
             start, end = document.sentence(state.start())
             obj = _nearest(objects, starts, state.span(), rule.window, (start, end))
             if obj is None and start and _carries(text, start, state.span(), rule.window):

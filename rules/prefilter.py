@@ -283,10 +283,20 @@ class Anchors:
                 found.setdefault(match.group(match.lastindex or 0), []).append(match.start())
         return found
 
+    def spots(self, places: dict[str, list[int]], rule: str) -> list[tuple[int, str]]:
+        """(place, literal) wherever one of `rule`'s matches may begin, in order, from
+        `places`: the literal says which of its patterns may (`literals_of` of each)."""
+        found = self.literals_of[rule].intersection(places)
+        if not found:
+            return []
+        if len(found) == 1:
+            (literal,) = found
+            return [(place, literal) for place in places[literal]]
+        return sorted([(place, literal) for literal in found for place in places[literal]])
+
     def where(self, places: dict[str, list[int]], rule: str) -> list[int]:
         """Where one of `rule`'s matches may begin, in order, from `places`; nowhere else."""
-        mine = self.literals_of[rule]
-        found = [at for literal, at in places.items() if literal in mine]
+        found = [places[literal] for literal in self.literals_of[rule].intersection(places)]
         if len(found) == 1:
             return found[0]
         return sorted(itertools.chain.from_iterable(found))  # one literal per place: no repeats
@@ -306,14 +316,17 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     literals = set().union(*starts.values())
     if not literals:
         return Anchors(None, {name: frozenset() for name in starts})
-    literals_of = {
-        name: frozenset(
-            literal
-            for literal in literals
-            if any(literal[:end] in mine for end in range(1, len(literal) + 1))
-        )
-        for name, mine in starts.items()
-    }
+    # a family's literals: its starts and the longer literals they begin
+    owners: dict[str, list[str]] = {}
+    for name, mine in starts.items():
+        for start in mine:
+            owners.setdefault(start, []).append(name)
+    found: dict[str, set[str]] = {name: set() for name in starts}
+    for literal in literals:
+        for end in range(1, len(literal) + 1):
+            for name in owners.get(literal[:end], ()):
+                found[name].add(literal)
+    literals_of = {name: frozenset(mine) for name, mine in found.items()}
     # Most patterns begin with `\b`: their starts are looked for where a word begins only
     # ("al" begins «al buio», not every «normale»), the others' everywhere.
     scanner = rf"\b(?=({_trie_regex(literals)}))"
@@ -334,7 +347,14 @@ def at_word_boundary(pattern: str, flags: int = 0) -> bool:
 
 
 def _opens_with_boundary(items: list[Any]) -> bool:
-    return bool(items) and items[0] == (sre.AT, sre.AT_BOUNDARY)
+    """A `\\b` among the zero-width items that open `items` (lookarounds are tried at the
+    same place: «(?<!via\\s)\\bcaduto» begins where a word does)."""
+    for op, arg in items:
+        if (op, arg) == (sre.AT, sre.AT_BOUNDARY):
+            return True
+        if op not in (sre.ASSERT, sre.ASSERT_NOT):
+            return False
+    return False
 
 
 def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
@@ -349,7 +369,16 @@ def pattern_starts(pattern: str, flags: int = 0) -> set[str] | None:
     if tree.state.flags & re.IGNORECASE:
         return None  # an inline (?i)
     starts = _starts(list(tree))
-    return starts if min(map(len, starts)) >= MIN_LITERAL else None
+    bounded = at_word_boundary(pattern, flags)
+    return starts if all(_tells_apart(start, bounded) for start in starts) else None
+
+
+def _tells_apart(start: str, bounded: bool) -> bool:
+    """A start that is found at few places: two characters or more; or one, at the start of
+    a word (`bounded`: «l» of «\\bl\\W?avete») or a mark rarely written («?»)."""
+    if len(start) >= MIN_LITERAL:
+        return True
+    return len(start) == 1 and (bounded or not (start.isalnum() or start.isspace()))
 
 
 def _starts(items: list[Any], depth: int = 0) -> set[str]:
@@ -359,7 +388,7 @@ def _starts(items: list[Any], depth: int = 0) -> set[str]:
     if not items or depth > MAX_DEPTH:
         return {""}
     (op, arg), rest = items[0], items[1:]
-    exact = ASCII_SPACES if (op, arg) == _SPACE else _exact(op, arg)
+    exact = _ascii_class(op, arg) or _exact(op, arg)
     if exact is not None:
         after = _starts(rest, depth + 1)
         if len(exact) * len(after) > MAX_STARTS:
@@ -382,5 +411,13 @@ MAX_STARTS = 4 * MAX_STRINGS  # starts of one sequence: a trie holds them cheapl
 
 # `\s` is known only on ASCII text, the only text anchors are read on: "a" is too short to
 # tell places apart, "a " with its space is not (`\ba\s+distanza`).
-_SPACE = (sre.IN, [(sre.CATEGORY, sre.CATEGORY_SPACE)])
+# So is `\d`: «5» or «1» before a digit (`\b([5-9]|\d\d)\s+pali`).
 ASCII_SPACES = {chr(code) for code in range(128) if chr(code).isspace()}
+ASCII_DIGITS = set("0123456789")
+
+
+def _ascii_class(op: Any, arg: Any) -> set[str] | None:
+    """What `\\s` or `\\d` (a class of one category) matches in ASCII text, else None."""
+    if op is sre.IN and len(arg) == 1 and arg[0][0] is sre.CATEGORY:
+        return {sre.CATEGORY_SPACE: ASCII_SPACES, sre.CATEGORY_DIGIT: ASCII_DIGITS}.get(arg[0][1])
+    return None

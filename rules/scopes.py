@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from pathlib import Path
 
+from rules.marks import Marks, Reading
+from rules.prefilter import Anchors
+
 TABLE = Path(__file__).parent / "tables" / "scopes.toml"
 QUESTION, HYPOTHESIS, PAST, REMOTE = "domanda", "ipotesi", "passato", "remoto"
 NAMES = (QUESTION, HYPOTHESIS, PAST, REMOTE)
@@ -34,6 +37,20 @@ class Markers:
     resolved: tuple[re.Pattern[str], ...]
     past: tuple[re.Pattern[str], ...]
     remote: tuple[re.Pattern[str], ...] = ()
+
+    @cached_property
+    def marks(self) -> Marks:
+        """The markers searched along a text or a clause (`rules.marks`), read fast."""
+        return Marks.of(
+            "scopes",
+            {
+                QUESTION: self.question,
+                HYPOTHESIS: self.hypothesis,
+                "resolved": self.resolved,
+                PAST: self.past,
+                REMOTE: self.remote,
+            },
+        )
 
 
 @cache
@@ -83,19 +100,27 @@ class Scopes:
         return index
 
 
-def find(text: str) -> Scopes:
-    """The question, hypothesis and past scopes of `text` (folded, any case)."""
+def find(
+    text: str, anchors: Anchors | None = None, places: dict[str, list[int]] | None = None
+) -> Scopes:
+    """The question, hypothesis and past scopes of `text` (folded, any case); `places`: the
+    `Anchors.places` of it lower-cased, found with `anchors` built with `Markers.marks`'s
+    families (`RuleSet.anchors`), which saves a scan."""
     m = markers()
     lowered = text.lower()
+    read = m.marks.read(lowered, anchors, places)
     clauses = _clauses(lowered)
     spans: list[tuple[int, int, str]] = []
     starts = [c[0] for c in clauses]
     for start, end in _sentences(lowered):
-        inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
-        spans += _question(lowered, start, end, inside, m)
-        spans += _hypothesis(lowered, end, inside, m)
-    spans += _past(lowered, clauses, m)
-    spans += _remote(lowered, clauses, m)
+        if "?" in lowered[start:end] and read.may_begin(QUESTION, start, end):
+            inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+            spans += _question(read, start, end, inside)
+        if read.may_begin(HYPOTHESIS, start, end):
+            inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
+            spans += _hypothesis(read, end, inside, m)
+    spans += _past(read, clauses)
+    spans += _remote(read, clauses)
     return Scopes(tuple(sorted(spans)))
 
 
@@ -111,24 +136,33 @@ def _clauses(text: str) -> list[tuple[int, int]]:
 
 
 def _question(
-    text: str, start: int, end: int, clauses: Sequence[tuple[int, int]], m: Markers
+    read: Reading, start: int, end: int, clauses: Sequence[tuple[int, int]]
 ) -> list[tuple[int, int, str]]:
-    if "?" not in text[start:end] or not clauses:
-        return []
-    mark = text.rfind("?", start, end)
+    mark = read.text.rfind("?", start, end)
     for c_start, c_end in clauses:
         if c_start > mark:
             break
-        if any(p.search(text, c_start, c_end) for p in m.question):
+        if _in_clause(read, QUESTION, c_start, c_end):
             return [(c_start, mark + 1, QUESTION)]
     return []  # no interrogative word: a rhetorical "ma vi rendete conto che sta per cadere?"
 
 
+def _in_clause(read: Reading, group: str, start: int, end: int) -> bool:
+    """A marker of `group` found in the clause [start, end)."""
+    if not read.may_begin(group, start, end):
+        return False
+    return any(read.search(mark, start, end) for mark in read.marks.groups[group])
+
+
 def _hypothesis(
-    text: str, end: int, clauses: Sequence[tuple[int, int]], m: Markers
+    read: Reading, end: int, clauses: Sequence[tuple[int, int]], m: Markers
 ) -> list[tuple[int, int, str]]:
+    text = read.text
     for i, (c_start, c_end) in enumerate(clauses):
-        found = [x.start() for p in m.hypothesis if (x := p.search(text, c_start, c_end))]
+        if not read.may_begin(HYPOTHESIS, c_start, c_end):
+            continue
+        marks = read.marks.groups[HYPOTHESIS]
+        found = [x.start() for mark in marks if (x := read.search(mark, c_start, c_end))]
         if not found:
             continue
         stop = end
@@ -146,26 +180,27 @@ def _leading(patterns: tuple[re.Pattern[str], ...]) -> tuple[re.Pattern[str], ..
     return tuple(re.compile(r"\s*" + p.pattern, p.flags) for p in patterns)
 
 
-def _past(text: str, clauses: Sequence[tuple[int, int]], m: Markers) -> list[tuple[int, int, str]]:
-    ends = [x.start() for p in m.resolved for x in p.finditer(text)]
+def _past(read: Reading, clauses: Sequence[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    if not read.may_begin("resolved"):
+        return []
+    ends = [x.start() for mark in read.marks.groups["resolved"] for x in read.finditer(mark)]
     if not ends:
         return []
     resolved_at = max(ends)
     return [
         (c_start, c_end, PAST)
         for c_start, c_end in clauses
-        if c_end <= resolved_at + 1 and any(p.search(text, c_start, c_end) for p in m.past)
+        if c_end <= resolved_at + 1 and _in_clause(read, PAST, c_start, c_end)
     ]
 
 
-def _remote(
-    text: str, clauses: Sequence[tuple[int, int]], m: Markers
-) -> list[tuple[int, int, str]]:
+def _remote(read: Reading, clauses: Sequence[tuple[int, int]]) -> list[tuple[int, int, str]]:
     """The clauses dated in a remote past, whatever the rest of the message says."""
-    if not any(p.search(text) for p in m.remote):
+    marks = read.marks.groups[REMOTE]
+    if not read.may_begin(REMOTE) or not any(read.search(mark) for mark in marks):
         return []
     return [
         (c_start, c_end, REMOTE)
         for c_start, c_end in clauses
-        if any(p.search(text, c_start, c_end) for p in m.remote)
+        if _in_clause(read, REMOTE, c_start, c_end)
     ]

@@ -10,7 +10,6 @@ none, and the rule is tried as before.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -69,18 +68,6 @@ class Screens:
         else:
             return 0
         return None if found is None else found.start()
-
-    def earliest_at(self, lowered: str, places: Iterable[int]) -> int | None:
-        """`earliest`, where every match of the patterns begins at one of `places` (in
-        order; `rules.prefilter.Anchors`): the screen is tried there only, not everywhere.
-        A match tried at a place sees the whole text (`\\b`, lookbehinds), as a scan does."""
-        if self.anchored is None:
-            return self.earliest(lowered, lowered)
-        match = self.anchored.match
-        for place in places:
-            if match(lowered, place):
-                return place
-        return None
 
 
 _NON_LETTER_ESCAPE = re.compile(r"\\[xuUN0-7]")

@@ -41,10 +41,41 @@ def _pattern(path: Path = TABLE) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{alternation})(?!\w)", re.IGNORECASE | re.ASCII)
 
 
+@cache
+def _lower_pattern(path: Path = TABLE) -> re.Pattern[str]:
+    """The variants for lower-cased ASCII text, case-sensitive and without the lookbehind, so
+    that Python's engine skips to the characters a variant begins with (`_variants`)."""
+    variants = sorted(words(path), key=len, reverse=True)
+    return re.compile(rf"(?:{'|'.join(re.escape(v) for v in variants)})(?!\w)", re.ASCII)
+
+
+def _variants(folded: str, table: Mapping[str, str]) -> str:
+    """`_pattern().sub` on ASCII text, found on it lower-cased. A match that follows a letter
+    is no word of its own (the lookbehind), and none begins inside it either: every variant is
+    made of letters, so the next one is looked for after it, where `re.sub` would find it."""
+    lowered = folded.lower()
+    parts, last = [], 0
+    for match in _lower_pattern().finditer(lowered):
+        start = match.start()
+        if start and (lowered[start - 1].isalnum() or lowered[start - 1] == "_"):
+            continue
+        parts += (folded[last:start], table[match.group()])
+        last = match.end()
+    return "".join(parts) + folded[last:] if parts else folded
+
+
+@cache
+def _letters_only(path: Path = TABLE) -> bool:
+    return all(variant.isascii() and variant.isalpha() for variant in words(path))
+
+
 def normalise(folded: str) -> str:
     """`folded` (see `engine.fold`) with dialect, misspellings and OCR slips mapped; same length."""
     table = words()
-    text = _pattern().sub(lambda m: table.get(m.group().lower(), m.group()), folded)
+    if folded.isascii() and _letters_only():
+        text = _variants(folded, table)
+    else:
+        text = _pattern().sub(lambda m: table.get(m.group().lower(), m.group()), folded)
     if "0" in text:
         text = _OCR_ZERO.sub("o", text)
     if "1" in text:

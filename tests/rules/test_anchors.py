@@ -39,6 +39,45 @@ def test_every_match_begins_at_one_of_its_rules_places(ruleset, corpus_texts):
     assert len(anchors.literals_of) > 0.9 * len(ruleset.rules)  # and nearly every rule is anchored
 
 
+def test_every_match_of_a_pattern_begins_at_one_of_its_own_places(ruleset, corpus_texts):
+    """Each pattern is tried at its own places (`Rule.keys`): the literal there is one of its."""
+    anchors = ruleset.anchors
+    checked = 0
+    for doc in corpus_texts:
+        document = engine.Document.of(doc).for_rules(ruleset)
+        if document.lowered is None:
+            continue
+        for rule in ruleset.rules:
+            twin = rule.lower_case
+            assert twin is not None
+            for family, patterns, keys in (
+                (rule.name, twin.patterns, twin.keys),
+                (engine.near_key(rule), twin.near, twin.near_keys),
+            ):
+                spots = document.spots(family)
+                if spots is None:
+                    continue
+                for pattern, key in zip(patterns, keys, strict=True):
+                    mine = {
+                        place for place, literal in spots if literal in anchors.literals_of[key]
+                    }
+                    for match in pattern.finditer(document.lowered):
+                        assert match.start() in mine, (key, pattern.pattern, doc.subject)
+                        checked += 1
+    assert checked > len(corpus_texts)
+
+
+def test_matches_at_places_are_finditers_matches():
+    pattern = re.compile(r"\bpal[oi]\b|\bpalo\s+piegato")
+    text = "il palo piegato, i pali e il palo"
+    spots = [(m.start(), "pal") for m in re.finditer(r"pal", text)]
+    found = [m.span() for m in engine.matches_at(pattern, text, spots, frozenset({"pal"}))]
+    assert found == [m.span() for m in pattern.finditer(text)]
+    later = [m.span() for m in engine.matches_at(pattern, text, spots, frozenset({"pal"}), 10)]
+    assert later == [m.span() for m in pattern.finditer(text, 10)]
+    assert list(engine.matches_at(pattern, text, spots, frozenset({"x"}))) == []
+
+
 @pytest.mark.parametrize(
     ("pattern", "starts"),
     [
@@ -48,6 +87,9 @@ def test_every_match_begins_at_one_of_its_rules_places(ruleset, corpus_texts):
         (r"\b(la|il|nel)\s*(via|strada)", {"la", "il", "nel"}),
         (r"\ba\s+distanza", {f"a{space}" for space in ASCII_SPACES}),  # then more spaces
         (r"a|bc", None),  # "a" is too short to tell places apart
+        (r"\b(l\W?|lo)\s*avete", {"l", "lo"}),  # but one letter at a word's start is not
+        (r"\?", {"?"}),  # nor a mark rarely written
+        (r"\b\d\d\s+pali", set("0123456789")),  # `\d`: the digits of ASCII text
         (r"\w+x", None),
         (r"ab{0,3}c", None),
         (r"(?i)guasto", None),  # case-insensitive: read the lower-case twin instead
@@ -63,6 +105,7 @@ def test_ascii_spaces_are_what_backslash_s_matches_in_ascii():
 
 def test_starts_bound_to_a_word_are_not_looked_for_inside_one():
     assert at_word_boundary(r"\bal\s+buio") and at_word_boundary(r"\ba|\bb")
+    assert at_word_boundary(r"(?<!via\s)(?<!dei\s)\bcadut[oaie]|\bcade")  # lookbehinds first
     assert not at_word_boundary(r"al\s+buio") and not at_word_boundary(r"\ba|b")
     anchors = build_anchors([("buio", (re.compile(r"\bal\s+buio"),)), ("fa", (re.compile("fa"),))])
     places = anchors.places("normale al buio, fa freddo")
