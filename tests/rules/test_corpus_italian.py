@@ -42,7 +42,7 @@ def test_blind7_type_urgency_crime_and_emergencies(blind7):
     assert blind7.request_type_accuracy >= 0.80  # 0.82 measured (0.61 before, 0.80 round two)
     assert blind7.urgency_accuracy >= 0.95  # 0.96 (0.85, 0.92, 0.95 round three)
     assert blind7.crime_recall == 1.0 and blind7.crime_precision >= 0.85  # 1.00 / 1.00
-    assert blind7.emergency_recall == 1.0 and blind7.emergency_precision >= 0.95  # 1.00 / 1.00 (0.93)
+    assert blind7.emergency_recall == 1.0 and blind7.emergency_precision >= 0.95  # 1.00/1.00 (0.93)
 
 
 def test_tuning7(ruleset):
@@ -73,7 +73,7 @@ def test_blind8_persistence_conduct_panels_and_overcalled_dangers(blind8):
     assert blind8.urgency_accuracy >= 0.89  # 0.902 (0.829, 0.841, 0.866)
     assert blind8.pole_f1 == 1.0  # 1.000 (1.000)
     assert blind8.crime_recall == 1.0 and blind8.crime_precision >= 0.9  # 1.00 / 0.92
-    assert blind8.emergency_recall >= 0.7 and blind8.emergency_precision >= 0.9  # 0.71 / 0.91 (0.71)
+    assert blind8.emergency_recall >= 0.7 and blind8.emergency_precision >= 0.9  # 0.71/0.91 (0.71)
 
 
 def test_tuning8(ruleset):
@@ -105,8 +105,8 @@ def test_blind9_across_sentences_other_networks_plain_complaints_and_crimes(blin
     assert blind9.request_type_accuracy >= 0.98  # 1.000 measured (0.771 before, 0.927 round three)
     assert blind9.urgency_accuracy >= 0.98  # 1.000 (0.906, 0.958)
     assert blind9.pole_f1 == 1.0  # 1.000 (1.000)
-    assert blind9.crime_recall == 1.0 and blind9.crime_precision >= 0.95  # 1.00 / 1.00 (0.90 / 0.90)
-    assert blind9.emergency_recall == 1.0 and blind9.emergency_precision >= 0.95  # 1.00 / 1.00 (0.82)
+    assert blind9.crime_recall == 1.0 and blind9.crime_precision >= 0.95  # 1.0/1.0 (0.9/0.9)
+    assert blind9.emergency_recall == 1.0 and blind9.emergency_precision >= 0.95  # 1.0/1.0 (0.82)
 
 
 def test_tuning9(ruleset):

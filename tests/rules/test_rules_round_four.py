@@ -98,7 +98,7 @@ def test_a_felled_pole_across_the_pavement_is_an_emergency(classify):
         # an old, slight tilt
         "Il lampione di piazza Yenne pende leggermente da anni, è sempre stato così.",
         # a fall said impossible
-        "Il tombino accanto al palo è spostato ma non ci si può cadere dentro, rimettetelo a posto.",
+        "Il tombino accanto al palo è spostato ma non ci si può cadere dentro, rimettetelo.",
         # a piece of the lamp fell, not the pole
         "Durante la potatura è caduto un pezzo della calotta del lampione sul marciapiede.",
         # a short circuit that only trips the lamp
