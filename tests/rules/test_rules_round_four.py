@@ -226,3 +226,14 @@ def test_curiosity_inside_a_report_does_not_make_it_a_question(classify):
 def test_a_fault_named_in_a_subject_question_without_mark_is_not_a_report(classify):
     verdict = classify("Se un lampione fa scintille chi devo chiamare?", "scintille: chi chiamo")
     assert verdict.request_type == "informazione" and verdict.urgency == "ordinaria"
+
+
+def test_a_patrols_tape_does_not_end_a_pole_still_coming_down(classify):
+    text = "Il palo è piegato sulla strada: la polizia lo ha messo in sicurezza col nastro ma sta "
+    text += "per cadere."
+    assert classify(text).urgency == "emergenza"
+
+
+def test_a_lamp_that_lights_less_than_before_is_a_fault_not_a_question(classify):
+    text = "Il lampione di via Roma illumina meno di prima, quando venite a cambiarlo?"
+    assert classify(text).request_type != "informazione"
