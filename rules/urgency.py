@@ -24,12 +24,16 @@ def decide(
     document: engine.Document, ruleset: engine.RuleSet, found: Sequence[Hit] = ()
 ) -> tuple[str, list[Hit]]:
     """The most severe urgency whose votes reach `min_score`, or that a matter found by another
-    field's rule implies (`found`, looked up in the decision's `floors`), else `ordinaria`."""
+    field's rule (`found`) or a sign of this one implies (looked up in the decision's `floors`:
+    a pole knocked down and made safe stays urgent), else `ordinaria`."""
     decision = ruleset.decision(FIELD)
     fired = [_reach_last(item, document) for item in engine.run(ruleset.for_field(FIELD), document)]
     hits = [item.hit for item in fired] + engine.silenced(ruleset.for_field(FIELD), document, fired)
     totals = engine.scores(fired)
-    for hit in found:
+    # a sign of this field may set a floor too: a pole knocked down and made safe is no longer an
+    # emergency (its negative vote) but has to be taken up soon (its floor)
+    own = [item.hit for item in fired if item.hit.rule in decision.floors]
+    for hit in [*found, *own]:
         level = decision.floors.get(hit.rule)
         if level is not None and level != DEFAULT:
             totals[level] = max(totals.get(level, 0.0), decision.min_score)

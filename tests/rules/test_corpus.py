@@ -88,7 +88,7 @@ def test_blind2_request_type(blind2_report):
 
 
 def test_blind2_urgency(blind2_report):
-    assert blind2_report.urgency_accuracy >= 0.95
+    assert blind2_report.urgency_accuracy >= 0.98  # 1.00 (w37 no longer urgente)
 
 
 def test_blind2_crime_recall(blind2_report):
@@ -101,7 +101,7 @@ def test_blind2_emergency_recall(blind2_report):
 
 def test_blind4(blind4_report):
     assert blind4_report.request_type_accuracy >= 0.85
-    assert blind4_report.urgency_accuracy >= 0.60
+    assert blind4_report.urgency_accuracy >= 0.85  # 0.90 (0.80 before round four)
     assert blind4_report.emergency_recall >= 0.70
 
 
