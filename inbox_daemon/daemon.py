@@ -21,10 +21,12 @@ Processes: parsing and classifying (pure, CPU-bound) run in a small pool of work
 The SMTP ingress goes first: while it is pressed (several clients waiting at once for their
 message to be stored, `SmtpIngress.pressed`), registration waits between batches, up to
 `MAX_YIELD_S` each time, since the ingress's event loop shares this process's interpreter
-with registration, and its store SQLite's write lock. A flood of mail thus delays tickets,
-never stops them (a batch at least every `MAX_YIELD_S`); a client sending one message after
-the other never presses the ingress, and the web form never does (its visitor waits for the
-number, which is registration).
+with registration, and its store SQLite's write lock. It waits only while the next batch's
+oldest message arrived less than `MAX_LAG_S` ago: a burst is ticketed just after it, and in
+a flood that lasts, no request (an emergency among them) waits much longer than `MAX_LAG_S`
+for its ticket and alert. A client sending one message after the other never presses the
+ingress, and the web form never does (its visitor waits for the number, which is
+registration).
 
 A failing source is logged once per distinct fault, and again when it recovers: an operator
 reads one line saying what to fix, not the same line every poll.
@@ -46,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TypeVar
 
@@ -76,6 +78,7 @@ IDLE_WAKE_S = 5.0
 FETCH_WAIT_S = 0.05  # run --once: how long to wait for the fetch thread to store more
 STOP_DRAIN_S = 20.0  # systemd/inbox-daemon.service's TimeoutStopSec leaves a margin above it
 MAX_YIELD_S = 1.0  # how long registration may wait for a pressed SMTP ingress, per batch
+MAX_LAG_S = 10.0  # ... and only while the batch's oldest message arrived less than this ago
 YIELD_POLL_S = 0.02
 
 
@@ -346,9 +349,10 @@ class Daemon:
         finally:
             pool.close()
 
-    def _yield_to_push_sources(self) -> None:
-        """Between two batches: wait while a push source is pressed, up to `MAX_YIELD_S`."""
-        deadline = time.monotonic() + MAX_YIELD_S
+    def _yield_to_push_sources(self, oldest: datetime | None) -> None:
+        """Before the next batch, whose oldest message arrived at `oldest`: wait while a push
+        source is pressed, up to `MAX_YIELD_S`, and not past `MAX_LAG_S` after `oldest`."""
+        deadline = time.monotonic() + min(MAX_YIELD_S, lag_left(oldest, utcnow()))
         while any(is_pressed(source) for source in self.pushed) and time.monotonic() < deadline:
             if self.stopping.wait(YIELD_POLL_S):
                 return
@@ -404,12 +408,13 @@ def is_pressed(source: object) -> bool:
 
 @dataclass(frozen=True)
 class Yielding:
-    """An `Analyse` that calls `pause` before handing on each batch after the first (read, not
-    yet analysed nor registered): the hook through which registration lets the ingress go
-    first. No pause once the last batch is read."""
+    """An `Analyse` that calls `pause(oldest)` before handing on each batch after the first
+    (read, not yet analysed nor registered), `oldest` being when that batch's oldest message
+    arrived: the hook through which registration lets the ingress go first. No pause once
+    the last batch is read."""
 
     analyse: Analyse
-    pause: Callable[[], None]
+    pause: Callable[[datetime | None], None]
 
     def batches(
         self, batches: Iterator[tuple[T, list[Pending]]]
@@ -421,5 +426,15 @@ class Yielding:
     ) -> Iterator[tuple[T, list[Pending]]]:
         for position, batch in enumerate(batches):
             if position:
-                self.pause()
+                self.pause(min((p.received_at for p in batch[1] if p.received_at), default=None))
             yield batch
+
+
+def lag_left(oldest: datetime | None, now: datetime) -> float:
+    """Seconds registration may still wait for a batch whose oldest message arrived at
+    `oldest` (none when the time is unknown: a message without one is not held back)."""
+    if oldest is None:
+        return 0.0
+    if oldest.tzinfo is None:  # stored as UTC
+        oldest = oldest.replace(tzinfo=UTC)
+    return max(0.0, MAX_LAG_S - (now - oldest).total_seconds())

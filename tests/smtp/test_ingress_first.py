@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from inbox_daemon.daemon import Yielding, is_pressed
+from inbox_daemon.analysis import Pending
+from inbox_daemon.daemon import MAX_LAG_S, Daemon, Yielding, is_pressed, lag_left
 from inbox_daemon.sources.smtp_commit import GroupCommit
 from inbox_daemon.spool import Incoming, Origin, Spool
 from inbox_daemon.store.types import utcnow
@@ -97,10 +100,55 @@ class Recording:
 
 def test_registration_pauses_between_batches_only():
     events: list[str] = []
-    paced = Yielding(Recording(events), lambda: events.append("pause"))
+    paced = Yielding(Recording(events), lambda oldest: events.append("pause"))
     done = [tag for tag, _ in paced.batches(iter([(0, []), (1, []), (2, [])]))]
     assert done == [0, 1, 2]
     assert events == ["batch 0", "pause", "batch 1", "pause", "batch 2"]
+
+
+def pending(at: datetime | None) -> Pending:
+    return Pending("0" * 64, "email", at)
+
+
+def test_each_pause_is_told_when_its_batchs_oldest_message_arrived():
+    early, late = datetime(2026, 12, 4, 9, 0, tzinfo=UTC), datetime(2026, 12, 4, 9, 5, tzinfo=UTC)
+    told: list[datetime | None] = []
+    paced = Yielding(Recording([]), told.append)
+    batches = [(0, [pending(early)]), (1, [pending(late), pending(None), pending(early)]),
+               (2, [pending(None)])]  # fmt: skip
+    assert [tag for tag, _ in paced.batches(iter(batches))] == [0, 1, 2]
+    assert told == [early, None]
+
+
+def test_a_batch_may_wait_for_the_ingress_only_until_its_oldest_message_is_max_lag_old():
+    now = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
+    assert lag_left(now - timedelta(seconds=3), now) == MAX_LAG_S - 3
+    assert lag_left(now - timedelta(seconds=MAX_LAG_S + 5), now) == 0.0
+    assert lag_left((now - timedelta(seconds=4)).replace(tzinfo=None), now) == MAX_LAG_S - 4
+    assert lag_left(None, now) == 0.0  # arrival unknown: never held back
+
+
+class Stopping:
+    """A stop event that counts the waits of a pause and never fires."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+
+    def wait(self, timeout: float) -> bool:
+        self.waits += 1
+        time.sleep(timeout)
+        return False
+
+
+def test_a_batch_whose_oldest_message_waited_too_long_is_not_held_back_at_all():
+    """Pressed all along: a batch of fresh mail waits; one whose oldest message arrived more
+    than MAX_LAG_S ago goes on at once (no wait), so a long flood cannot starve tickets."""
+    pressed = [SimpleNamespace(pressed=True)]
+    fresh, stale = Stopping(), Stopping()
+    Daemon._yield_to_push_sources(SimpleNamespace(pushed=pressed, stopping=fresh), utcnow())
+    stale_at = utcnow() - timedelta(seconds=MAX_LAG_S + 1)
+    Daemon._yield_to_push_sources(SimpleNamespace(pushed=pressed, stopping=stale), stale_at)
+    assert fresh.waits >= 1 and stale.waits == 0
 
 
 @pytest.mark.integration
