@@ -21,17 +21,30 @@ def measured(ruleset, name: str) -> Report:
     return report
 
 
+def assert_large_labelled_and_mixed(
+    name: str, size: int, per_type: int, emergencies: int = 0, crimes: int = 0
+) -> None:
+    """A blind batch worth measuring: `size` messages or more, ids unique, known types, at
+    least `per_type` of each of the four main types, and enough emergencies and crimes for
+    their precision to mean something."""
+    messages = load_corpus(CORPUS / name)
+    assert len(messages) >= size and len({m.id for m in messages}) == len(messages)
+    assert all(m.request_type in REQUEST_TYPES for m in messages)
+    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
+    assert all(
+        types[t] >= per_type for t in ("manutenzione", "reclamo", "sollecito", "informazione")
+    )
+    assert sum(m.urgency == "emergenza" for m in messages) >= emergencies
+    assert sum(m.criminal_event for m in messages) >= crimes
+
+
 @pytest.fixture(scope="module")
 def blind7(ruleset) -> Report:
     return measured(ruleset, "blind7.toml")
 
 
 def test_blind7_is_large_labelled_and_mixed():
-    messages = load_corpus(CORPUS / "blind7.toml")
-    assert len(messages) >= 80 and len({m.id for m in messages}) == len(messages)
-    assert all(m.request_type in REQUEST_TYPES for m in messages)
-    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
-    assert all(types[t] >= 10 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
+    assert_large_labelled_and_mixed("blind7.toml", 80, 10)
 
 
 def test_blind7_forwards_and_replies_lose_no_pole_code(blind7):
@@ -58,12 +71,7 @@ def blind8(ruleset) -> Report:
 
 
 def test_blind8_is_large_labelled_and_mixed():
-    messages = load_corpus(CORPUS / "blind8.toml")
-    assert len(messages) >= 80 and len({m.id for m in messages}) == len(messages)
-    assert all(m.request_type in REQUEST_TYPES for m in messages)
-    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
-    assert all(types[t] >= 10 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
-    assert sum(m.urgency == "emergenza" for m in messages) >= 10  # emergency precision measured
+    assert_large_labelled_and_mixed("blind8.toml", 80, 10, 10)
 
 
 def test_blind8_persistence_conduct_panels_and_overcalled_dangers(blind8):
@@ -89,13 +97,7 @@ def blind9(ruleset) -> Report:
 
 
 def test_blind9_is_large_labelled_and_mixed():
-    messages = load_corpus(CORPUS / "blind9.toml")
-    assert len(messages) >= 90 and len({m.id for m in messages}) == len(messages)
-    assert all(m.request_type in REQUEST_TYPES for m in messages)
-    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
-    assert all(types[t] >= 12 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
-    assert sum(m.urgency == "emergenza" for m in messages) >= 12
-    assert sum(m.criminal_event for m in messages) >= 10
+    assert_large_labelled_and_mixed("blind9.toml", 90, 12, 12, 10)
 
 
 def test_blind9_across_sentences_other_networks_plain_complaints_and_crimes(blind9):
@@ -133,13 +135,7 @@ def blind10(ruleset) -> Report:
 
 
 def test_blind10_is_large_labelled_and_mixed():
-    messages = load_corpus(CORPUS / "blind10.toml")
-    assert len(messages) >= 110 and len({m.id for m in messages}) == len(messages)
-    assert all(m.request_type in REQUEST_TYPES for m in messages)
-    types = {t: sum(m.request_type == t for m in messages) for t in REQUEST_TYPES}
-    assert all(types[t] >= 20 for t in ("manutenzione", "reclamo", "sollecito", "informazione"))
-    assert sum(m.urgency == "emergenza" for m in messages) >= 12
-    assert sum(m.criminal_event for m in messages) >= 10
+    assert_large_labelled_and_mixed("blind10.toml", 110, 20, 12, 10)
 
 
 def test_blind10_never_tuned_on(blind10):

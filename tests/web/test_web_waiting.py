@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -15,27 +17,35 @@ from tests.web.conftest import REPORT
 pytestmark = pytest.mark.integration
 
 
+@contextmanager
+def watching(site) -> Iterator[tuple[Waiters, asyncio.AbstractEventLoop]]:
+    """Waiters on the site's store, watching its commits from a loop of their own; they never
+    poll within a test (a poll would come after its end), so only the events can tell them."""
+    waiters = Waiters(site.ctx.engine, poll_s=3600)
+    runs = LoopThread("test-waiters")
+    runs.start()
+    try:
+        waiters.watch(runs.loop)
+        yield waiters, runs.loop
+    finally:
+        waiters.unwatch()
+        runs.halt()
+
+
 def test_a_waiting_answer_is_told_of_its_ticket_by_the_registrations_commit(start_site):
     site = start_site()
     site.registrar.paused.set()
     token = site.client.get("/").token
     assert site.client.post({"token": token, **REPORT}).status == 303
     [stored] = site.messages()
-    waiters = Waiters(site.ctx.engine, poll_s=3600)  # a poll would come after the test's end
-    runs = LoopThread("test-waiters")
-    runs.start()
-    try:
-        waiters.watch(runs.loop)
-        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+    with watching(site) as (waiters, loop):
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), loop)
         time.sleep(0.5)  # its first look, at once, found no ticket
         assert not answer.done()
         site.registrar.paused.clear()
         site.registrar.wake.set()
         ticket = answer.result(timeout=90)
         assert ticket is not None and ticket.number == site.tickets()[0].number
-    finally:
-        waiters.unwatch()
-        runs.halt()
 
 
 def test_only_a_commit_that_inserts_tickets_makes_the_waiters_look_again(start_site, monkeypatch):
@@ -51,12 +61,8 @@ def test_only_a_commit_that_inserts_tickets_makes_the_waiters_look_again(start_s
     monkeypatch.setattr(waiting, "tickets_of", counted)
     assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
     [stored] = site.messages()
-    waiters = Waiters(site.ctx.engine, poll_s=3600)
-    runs = LoopThread("test-waiters")
-    runs.start()
-    try:
-        waiters.watch(runs.loop)
-        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+    with watching(site) as (waiters, loop):
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), loop)
         deadline = time.monotonic() + 30
         while not looks and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -70,9 +76,6 @@ def test_only_a_commit_that_inserts_tickets_makes_the_waiters_look_again(start_s
         ticket = answer.result(timeout=90)
         assert ticket is not None and ticket.number == site.tickets()[0].number
         assert len(looks) >= 2  # registration's commit made it look
-    finally:
-        waiters.unwatch()
-        runs.halt()
 
 
 def test_an_answer_asked_after_its_tickets_commit_is_told_at_once(start_site):
@@ -82,12 +85,8 @@ def test_an_answer_asked_after_its_tickets_commit_is_told_at_once(start_site):
     site.registrar.paused.set()
     assert site.client.post({"token": site.client.get("/").token, **REPORT}).status == 303
     [stored] = site.messages()
-    waiters = Waiters(site.ctx.engine, poll_s=3600)
-    runs = LoopThread("test-waiters")
-    runs.start()
-    try:
-        waiters.watch(runs.loop)
-        other = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id + 1000, 120), runs.loop)
+    with watching(site) as (waiters, loop):
+        other = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id + 1000, 120), loop)
         site.registrar.paused.clear()
         site.registrar.wake.set()
         deadline = time.monotonic() + 90
@@ -95,10 +94,7 @@ def test_an_answer_asked_after_its_tickets_commit_is_told_at_once(start_site):
             time.sleep(0.05)
         [ticket] = site.tickets()
         time.sleep(0.3)  # the commit heard, the other page's look made and found nothing
-        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), runs.loop)
+        answer = asyncio.run_coroutine_threadsafe(waiters.ticket(stored.id, 60), loop)
         told = answer.result(timeout=30)
         assert told is not None and told.number == ticket.number
         assert not other.done()
-    finally:
-        waiters.unwatch()
-        runs.halt()
