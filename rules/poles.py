@@ -22,6 +22,7 @@ from functools import lru_cache
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from rules.engine import RulesError
+from rules.pole_numbers import find_bare
 from rules.types import PoleFormat
 
 DEFAULT_POLE_FORMATS: tuple[PoleFormat, ...] = (
@@ -71,6 +72,7 @@ def find_poles(text: str, formats: Sequence[PoleFormat]) -> list[PoleHit]:
             hit = _accept(match, fmt, text)
             if hit is not None:
                 hits.append(hit)
+        hits.extend(PoleHit(*found) for found in find_bare(text, fmt))
     hits.sort(key=lambda h: h.start)
     seen: set[str] = set()
     return [h for h in hits if not (h.code in seen or seen.add(h.code))]
