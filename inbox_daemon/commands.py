@@ -23,7 +23,7 @@ from inbox_daemon.config import Config, load_config, not_acted_on, resolve_secre
 from inbox_daemon.context import Context, build_context, load_trust
 from inbox_daemon.errors import ConfigError, ExitCode, UsageError
 from inbox_daemon.report import command as report_command
-from inbox_daemon.sources.files import file_received_at, message_files
+from inbox_daemon.sources.files import HEAD_BYTES, file_received_at, message_files
 from inbox_daemon.spool import Incoming, Origin
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, Outbox, Ticket
@@ -172,17 +172,21 @@ def _expand(path: Path) -> list[Path]:
 
 
 def _ingest_one(ctx: Context, path: Path, channel: str) -> dict[str, Any]:
+    """Store one file from the open file, as the drop folder does: a file near the size limit
+    is copied in chunks, never held whole."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+            incoming = Incoming(
+                raw=b"",
+                origin=Origin(source="ingest", detail=str(path.resolve())),
+                received_at=file_received_at(head, fallback=utcnow()),
+                channel=channel,
+                file=handle,
+            )
+            spooled = ctx.spool.store(incoming)
     except OSError as exc:
         return {"file": str(path), "outcome": "error", "ticket": None, "error": exc.strerror}
-    incoming = Incoming(
-        raw=raw,
-        origin=Origin(source="ingest", detail=str(path.resolve())),
-        received_at=file_received_at(raw, fallback=utcnow()),
-        channel=channel,
-    )
-    spooled = ctx.spool.store(incoming)
     outcome = pipeline.process(ctx, spooled.message_pk)
     result = {
         "file": str(path),

@@ -238,6 +238,29 @@ def test_a_missing_input_fails_the_command_but_not_the_others(config_file, tmp_p
     assert [r["outcome"] for r in results] == ["error", "ticket"]
 
 
+def test_a_large_file_is_stored_byte_exact_from_the_open_file(config_file, tmp_path, capsys):
+    """`ingest` hands the spool the open file, as the drop folder does (copied in 1 MB chunks,
+    never read whole): the stored bytes are the file's, across chunk boundaries, and the time
+    of receipt still comes from its top Received: header."""
+    message = EmailMessage()
+    message["From"] = "ufficio.tecnico@comune.example.it"
+    message["Subject"] = "Planimetria dei pali di via Roma"
+    message.set_content("Si trasmette la planimetria richiesta.")
+    message.add_attachment(random.Random(7).randbytes(3_500_000), "application", "pdf",
+                           filename="planimetria.pdf")  # fmt: skip
+    raw = b"Received: from mx by relay; Wed, 02 Dec 2026 08:15:00 +0100\n" + message.as_bytes()
+    path = tmp_path / "large.eml"
+    path.write_bytes(raw)
+    code, [result] = ingest_json(config_file, [path], capsys)
+    assert code == ExitCode.ok and result["outcome"] in HANDLED
+    ctx = build_context(load_config(config_file))
+    with transaction(ctx.engine) as session:
+        stored = session.get(Message, result["message"])
+        assert stored.sha256 == hashlib.sha256(raw).hexdigest() and stored.size == len(raw)
+        assert stored.received_at.astimezone(ROME) == datetime(2026, 12, 2, 8, 15, tzinfo=ROME)
+    assert ctx.spool.read(stored.sha256) == raw
+
+
 def test_reprocess_reruns_a_quarantined_message(config_file, tmp_path, capsys):
     class BrokenRules:
         """Fault injection: a rule set that crashes (a bug we cannot cause for real)."""
