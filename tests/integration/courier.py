@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from integration.dovecot import PASSWORD, Dovecot, free_port, stop_process_group
+from integration.dovecot import PASSWORD, Dovecot, dying_with_us, free_port, stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 UNPACKED = REPO / ".cache" / "test-servers" / "courier"
@@ -127,7 +127,11 @@ class Courier:
             sys.executable, "-I", str(LOGIN),
         ]  # fmt: skip
         self.process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            dying_with_us(command),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         _wait(self.process, self._answers, timeout, f"an answer on port {self.port}")
 
@@ -135,7 +139,7 @@ class Courier:
         """gam_server, started here and ready before the first imapd: an imapd that finds
         none forks one itself, in a session of its own that no stop would reach."""
         self.monitor = subprocess.Popen(
-            [str(GAM_SERVER), "--notimeout", env["GAM_CLIENT_ID"]],
+            dying_with_us([str(GAM_SERVER), "--notimeout", env["GAM_CLIENT_ID"]]),
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         name = f"@/tmp/fam-{pwd.getpwuid(os.geteuid()).pw_name}-{env['GAM_CLIENT_ID']}"

@@ -118,6 +118,15 @@ def program(name: str) -> str:
     return found
 
 
+def dying_with_us(command: list[str], signame: str = "TERM") -> list[str]:
+    """`command` made to get SIG`signame` when the process that starts it dies (`setpriv
+    --pdeathsig`, util-linux): a test run killed mid-way leaves no server behind under PID 1
+    holding its port and files. The signal comes when the starting *thread* ends, so servers
+    are started from the main thread (every fixture does)."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, f"--pdeathsig={signame}", *command] if setpriv else command
+
+
 PASSWORD = "segreto"  # every user name logs in with it (a static passdb): users are throwaway
 
 
@@ -227,7 +236,7 @@ class Dovecot:
     def _spawn(self, timeout: float) -> None:
         log = open(self.root / "dovecot.stdout", "ab")  # noqa: SIM115 - kept by the child
         self.process = subprocess.Popen(
-            [program("dovecot"), "-F", "-c", str(self.config)],
+            dying_with_us([program("dovecot"), "-F", "-c", str(self.config)]),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout

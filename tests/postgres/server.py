@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from integration.dovecot import free_port, stop_process_group
+from integration.dovecot import dying_with_us, free_port, stop_process_group
 from sqlalchemy import Engine, text
 
 SUPERUSER = "postgres"  # the role initdb makes; trusted, no password
@@ -117,8 +117,8 @@ class Postgres:
         log = open(self.log, "ab")  # noqa: SIM115 - the child gets its own copy; ours closed below
         os.chown(self.log, self._user.pw_uid, self._user.pw_gid)
         self.process = subprocess.Popen(
-            [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-k", str(self.sockets)],
+            dying_with_us([str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                           "-k", str(self.sockets)], "INT"),  # INT: a fast shutdown
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=self.root,
             **self._as_server_user(),
         )  # fmt: skip
