@@ -58,8 +58,10 @@ def bare_number(fmt: PoleFormat) -> tuple[re.Pattern[str], str] | None:
     fields = set(re.findall(r"\{(\w+)", fmt.canonical))
     if len(groups) != 1 or fields != {groups[0]["name"]}:
         return None
-    width = int(groups[0]["width"])
-    return re.compile(rf"(?<![\w/-])(?<!\d[.,])\d{{{width}}}(?![\d/]|[.,-]\d)"), groups[0]["name"]
+    width, name = int(groups[0]["width"]), groups[0]["name"]
+    # a slash may join two codes («156001/156002», checked in `_joined`), not a year to a number
+    slash = rf"/(?!\d{{{width}}}(?!\d))"
+    return re.compile(rf"(?<![\w-])(?<!\d[.,])\d{{{width}}}(?!\d|[.,-]\d|{slash})"), name
 
 
 def find_bare(text: str, fmt: PoleFormat) -> list[tuple[str, str, int, int]]:
@@ -81,7 +83,21 @@ def find_bare(text: str, fmt: PoleFormat) -> list[tuple[str, str, int, int]]:
         stop = _SENTENCE_END.search(text, noun.end(), end)
         end = stop.start() if stop else end
         for match in number.finditer(text, start, end):
+            if text[match.start() - 1 : match.start()] == "/" and not _joined(text, match):
+                continue
             if not _CLAIMED.search(text[max(0, match.start() - 30) : match.start()]):
                 found.append((fmt.canonical.format(**{name: match[0]}), match[0], *match.span()))
         reached = max(reached, end)
     return found
+
+
+def _joined(text: str, match: re.Match[str]) -> bool:
+    """Whether the slash before `match` joins it to a number of its own width: «156001/156002»
+    are two codes, «2026/156002» a protocol number."""
+    width, at = len(match[0]), match.start() - 1
+    before = text[max(0, at - width) : at]
+    return (
+        len(before) == width
+        and before.isdigit()
+        and not text[at - width - 1 : at - width].isdigit()
+    )

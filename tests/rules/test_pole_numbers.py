@@ -31,6 +31,9 @@ FOUND = [
     # written in full and bare in the same text: one code
     ("il palo IP-230460, sì proprio il palo 230460, è spento", ["IP-230460"]),
     ("> il lampione n. 230461 in via Roma", ["IP-230461"]),  # quoted history
+    # a slash joins two codes (blind12 n038 wrote «IP-156001/156002», measured as a miss)
+    ("i pali IP-230470/230471 sono spenti", ["IP-230470", "IP-230471"]),
+    ("pali 230472/230473 spenti", ["IP-230472", "IP-230473"]),
 ]
 
 LEFT_ALONE = [
@@ -43,6 +46,7 @@ LEFT_ALONE = [
     ("il palo n. 23051 è spento", []),  # five digits (a CAP's width)
     ("il palo n. 2305123 è spento", []),  # seven
     ("palo della pratica 2026/230504", []),
+    ("palo spento, pratica 230509/2026", []),
     ("lampioni per 230.505,00 euro", []),
     # no pole named in the sentence, or too far from it
     ("Vi scrivo dalla stanza 230506 del Comune", []),
