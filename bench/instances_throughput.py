@@ -66,7 +66,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -82,6 +81,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pg_watch import LockSampler, NoSampler, Registered, counters, top_statements
+from process_tree import adopt_orphans, children_cpu, descendants, reap_orphans, tree_cpu
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -107,7 +109,6 @@ batch_size = {batch_size}
 """
 SETUPS = [("sqlite", 1), ("postgres", 1), ("postgres", 2), ("postgres", 3)]
 TARGET = 0.9
-LOCK_SAMPLE_S = 0.05
 COUNTED = "--counted-daemon"  # how the bench runs a daemon whose round trips it counts
 HOLD = "bench-hold"  # where a running set-up's mail waits until it is released
 COUNTER_LOCK = "UPDATE ticket_counter SET last_seq = last_seq + 1"  # tickets.COUNT
@@ -196,139 +197,6 @@ def round_trips(counts: dict[str, int]) -> int:
     return sum(counts.get(key, 0) for key in keys) + counts.get("checkouts", 0)
 
 
-# --- CPU of process trees -----------------------------------------------------------------
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> tuple[int, float, float]:
-    """(parent, own CPU, reaped children's CPU) of a process, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    # after the name: state ppid ... utime(12) stime(13) cutime(14) cstime(15)
-    own = (int(fields[11]) + int(fields[12])) / TICK
-    return int(fields[1]), own, (int(fields[13]) + int(fields[14])) / TICK
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds of `root`, its living descendants and every child they have reaped."""
-    parents, cpu = {}, {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                parent, own, reaped = _stat(int(entry))
-            except OSError:  # ended meanwhile
-                continue
-            parents[int(entry)], cpu[int(entry)] = parent, own + reaped
-    inside, grown = {root}, True
-    while grown:  # the descendants, generation by generation
-        more = {pid for pid, parent in parents.items() if parent in inside} - inside
-        inside |= more
-        grown = bool(more)
-    total = sum(cpu.get(pid, 0.0) for pid in inside)
-    return total
-
-
-def adopt_orphans() -> None:
-    """Become the reaper of our descendants whose parent ends first (the worker pool's
-    forkserver and resource tracker outlive the daemon by a moment): their CPU time then
-    reaches RUSAGE_CHILDREN when `reap_orphans` waits for them."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-
-
-def reap_orphans(keep: set[int], timeout: float = 10.0) -> None:
-    """Wait for our children other than `keep` (the servers) to end."""
-    me, deadline = os.getpid(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        mine = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) not in keep:
-                try:
-                    if _stat(int(entry))[0] == me:
-                        mine.append(int(entry))
-                except OSError:
-                    continue
-        if not mine:
-            return
-        for pid in mine:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.02)
-
-
-def children_cpu() -> float:
-    import resource
-
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-# --- the database's side ------------------------------------------------------------------
-
-
-def counters(server, database: str) -> tuple[int, int]:
-    """(transactions, statements) of `database` so far."""
-    import psycopg
-
-    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:  # the extension
-        xacts = conn.execute(
-            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
-            (database,),
-        ).fetchone()[0]
-        calls = conn.execute(
-            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d"
-            " ON d.oid = s.dbid WHERE d.datname = %s",
-            (database,),
-        ).fetchone()[0]
-    return int(xacts), int(calls)
-
-
-def top_statements(server, database: str) -> list[tuple[int, str]]:
-    import psycopg
-
-    with psycopg.connect(server.dsn("postgres"), autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT calls, regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements s"
-            " JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = %s ORDER BY calls DESC",
-            (database,),
-        ).fetchall()
-    return [(int(calls), query) for calls, query in rows]
-
-
-class LockSampler:
-    """Seconds that the sessions of one database spent waiting for a lock, sampled."""
-
-    def __init__(self, server, database: str) -> None:
-        self.server, self.database = server, database
-        self.waited = 0.0
-        self.by_query: Counter[str] = Counter()  # seconds waited, by the waiting statement
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LockSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        import psycopg
-
-        with psycopg.connect(self.server.dsn("postgres"), autocommit=True) as conn:
-            while not self._stop.wait(LOCK_SAMPLE_S):
-                waiting = conn.execute(
-                    "SELECT wait_event || ': ' || left(regexp_replace(query, '\\s+', ' ', 'g'),"
-                    " 70) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
-                    (self.database,),
-                ).fetchall()
-                for (query,) in waiting:
-                    self.waited += LOCK_SAMPLE_S
-                    self.by_query[query] += LOCK_SAMPLE_S
-
-
 # --- one set-up ---------------------------------------------------------------------------
 
 
@@ -383,7 +251,7 @@ def run_setup(
     os.sync()
     outs = [work / f"{index}.trips" for index in range(count)]
     counted = [sys.executable, str(Path(__file__).resolve()), COUNTED]
-    with LockSampler(pg, database) if database else _Nothing() as sampler:
+    with LockSampler(pg, database) if database else NoSampler() as sampler:
         start, started_at = time.monotonic(), time.time()
         runs = [
             subprocess.Popen(
@@ -607,7 +475,7 @@ def run_running(
         server_before = tree_cpu(pg.process.pid) if database else 0.0
         done = (n // count) * count
         with (
-            LockSampler(pg, database) if database else _Nothing() as sampler,
+            LockSampler(pg, database) if database else NoSampler() as sampler,
             Registered(pg, database, work / "tickets.db") as registered,
         ):
             released = release(imap, users)
@@ -648,50 +516,6 @@ def run_running(
         result.top = top_statements(pg, database) if args.statements else []
         pg.drop_database(database)
     return result
-
-
-def descendants(root: int) -> set[int]:
-    """The living descendants of `root`."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                parents[int(entry)] = _stat(int(entry))[0]
-    inside, grown = {root}, True
-    while grown:
-        more = {pid for pid, parent in parents.items() if parent in inside} - inside
-        inside |= more
-        grown = bool(more)
-    return inside - {root}
-
-
-class Registered:
-    """How many messages are registered (have their `processed_at`) so far, asked on one
-    connection; `asked`: how many times (a transaction and a statement each, on PostgreSQL,
-    which the figures of the daemons leave out)."""
-
-    QUERY = "SELECT count(*) FROM message WHERE processed_at IS NOT NULL"
-
-    def __init__(self, pg: Any, database: str, sqlite: Path) -> None:
-        self.pg, self.database, self.sqlite, self.asked = pg, database, sqlite, 0
-
-    def __enter__(self) -> Registered:
-        if self.database:
-            import psycopg
-
-            self.conn: Any = psycopg.connect(self.pg.dsn(self.database), autocommit=True)
-        else:
-            import sqlite3
-
-            self.conn = sqlite3.connect(self.sqlite, timeout=30, isolation_level=None)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.conn.close()
-
-    def count(self) -> int:
-        self.asked += 1
-        return int(self.conn.execute(self.QUERY).fetchone()[0])
 
 
 def migrate_first(url: str, env: dict[str, str], code: Path) -> None:
@@ -745,16 +569,6 @@ def registered_at(pg: Any, database: str, sqlite: Path) -> list[float]:
         for row in rows
         if row[0] is not None
     )
-
-
-class _Nothing:
-    waited = 0.0
-
-    def __enter__(self) -> _Nothing:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        return None
 
 
 # --- the run and its report ---------------------------------------------------------------
