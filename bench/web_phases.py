@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import cProfile
 import functools
 import gc
 import json
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 now = time.perf_counter
+PROFILE: list[cProfile.Profile] = []
 TRACE: dict[str, Any] = {
     "web": {}, "spool": [], "batches": [], "heard": [], "lookups": [], "gc": [], "lag": [],
     "threads": [], "outbox": [],
@@ -145,8 +147,9 @@ def _install() -> None:
         watch(self, loop)
         TRACE["heap"] = {"objects": len(gc.get_objects()), "counts": gc.get_count(),
                          "frozen": gc.get_freeze_count()}  # fmt: skip
-        if os.environ.get("WEB_PHASES_FREEZE"):
-            gc.freeze()
+        if os.environ.get("WEB_PHASES_PROFILE"):  # cProfile of the web server's thread alone
+            PROFILE.append(cProfile.Profile())
+            PROFILE[0].enable()
         loop.call_soon_threadsafe(lambda: loop.create_task(_lag(loop)))
 
     waiting.Waiters._heard = timed_heard  # type: ignore[method-assign]
@@ -204,10 +207,13 @@ def _threads() -> None:
 
 def _write(path: str) -> None:
     Path(path).write_text(json.dumps(TRACE))
+    if PROFILE:
+        PROFILE[0].dump_stats(os.environ["WEB_PHASES_PROFILE"])
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, os.getcwd())  # as `python -m inbox_daemon.cli` would: the daemon of
+    # the folder it runs in (an A/B run times another worktree's daemon with this shim)
     trace_path, argv = sys.argv[1], sys.argv[2:]
     _install()
     atexit.register(_write, trace_path)
