@@ -534,6 +534,11 @@ def phases(results: list[Timing], trace: dict[str, Any]) -> dict[str, Any]:
     if sizes:
         print(f"  registration batches: {len(sizes)}, size median {statistics.median(sizes):g}"
               f" p95 {percentile(sizes, 95)} max {max(sizes)}")  # fmt: skip
+    shares = [a for a in trace["analyses"] if a["done"]]
+    if shares:
+        print(
+            spread("workers: batch sent -> analysed", [max(a["done"]) - a["sent"] for a in shares])
+        )
     spool = trace["spool"]
     for kind in ("files", "rows"):
         done = [(e - s, n) for k, s, e, n in spool if k == kind]

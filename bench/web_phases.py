@@ -12,7 +12,8 @@ monotonic clock, which the bench's clients read too: one time line for both proc
              entered, its ticket heard of, its page rendered
   spool      each batch of files written and synced, each batch of rows committed
   batches    registration: each batch read (its message ids), analysed and placed,
-             registered and committed
+             registered and committed; `analyses`: each batch sent to the worker processes,
+             and when each share of it came back
   heard      each commit of tickets heard of on the web server's loop, and each look-up
   gc         each collection: when, how long, which generation, on which thread
   lag        the web server's event loop: how late a 5 ms timer fires, sampled
@@ -42,14 +43,14 @@ now = time.perf_counter
 PROFILE: list[cProfile.Profile] = []
 TRACE: dict[str, Any] = {
     "web": {}, "spool": [], "batches": [], "heard": [], "lookups": [], "gc": [], "lag": [],
-    "threads": [], "outbox": [],
+    "threads": [], "outbox": [], "analyses": [],
 }  # fmt: skip
 
 
 def _install() -> None:
     from aiohttp import web
 
-    from inbox_daemon import delivery, pipeline
+    from inbox_daemon import delivery, pipeline, workers
     from inbox_daemon.sources.smtp_commit import GroupCommit
     from inbox_daemon.spool import Spool
     from inbox_daemon.web import app, waiting
@@ -130,6 +131,19 @@ def _install() -> None:
         return outcomes
 
     pipeline._pending_batches, pipeline.register_batch = timed_batches, timed_register
+
+    submit_shares = workers.WorkerPool._submit
+
+    def timed_submit_shares(self: Any, pendings: Any) -> Any:
+        sent = now()
+        futures = submit_shares(self, pendings)
+        done: list[float] = []
+        TRACE["analyses"].append({"sent": sent, "done": done, "n": len(pendings)})
+        for future in futures:
+            future.add_done_callback(lambda _: done.append(now()))
+        return futures
+
+    workers.WorkerPool._submit = timed_submit_shares  # type: ignore[method-assign]
 
     heard, tickets_of, watch = waiting.Waiters._heard, waiting.tickets_of, waiting.Waiters.watch
 
