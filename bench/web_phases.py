@@ -147,9 +147,9 @@ def _install() -> None:
 
     heard, tickets_of, watch = waiting.Waiters._heard, waiting.tickets_of, waiting.Waiters.watch
 
-    def timed_heard(self: Any, message_pks: set[int]) -> None:
-        TRACE["heard"].append((now(), sorted(message_pks)))
-        heard(self, message_pks)
+    def timed_heard(self: Any, *args: Any) -> None:  # (message ids) or (told, to look up)
+        TRACE["heard"].append((now(), sorted(pk for pks in args for pk in pks)))
+        heard(self, *args)
 
     def timed_tickets_of(engine: Any, pks: Any) -> Any:
         started = now()
