@@ -11,6 +11,12 @@ Polling alone, every 50 ms, made each answer wait 25 ms more on average than its
 registration; asking after every transaction that wrote (the spool's commits of the reports
 themselves, the outbox's) made the query a third of the web source's work under load, most
 of it finding nothing new.
+
+Most of the time there is not even a query: registration's INSERT carries every column the
+answer page shows, so a transaction seen to commit (SQLAlchemy's `commit` event, and no
+`handle_error` after it) tells its tickets as they were inserted. One that rolled anything
+back (a savepoint of a failing message, the whole batch), or whose rows lack a column, only
+says which messages to look up, as before: what the page shows is always what committed.
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Insert, event
@@ -31,7 +40,11 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05
 LONE_POLL_S = 0.5  # SQLite: no other daemon registers there
 REGISTERED_KEPT = 10_000  # a minute of tickets at 200 a second and more
+# A ticket told by its commit answers a page asked for it this soon after (a 303 followed);
+# later, a reload say, the page is looked up: an operator may have changed it meanwhile.
+TOLD_FRESH_S = 10.0
 TICKETS = Ticket.__table__.name  # insert(Ticket) names an annotated copy of the table
+SHOWN = tuple(shown.name for shown in fields(Registered))
 
 
 class Waiters:
@@ -43,28 +56,40 @@ class Waiters:
         self._waiting: defaultdict[int, list[asyncio.Future[Registered]]] = defaultdict(list)
         self._poller: asyncio.Task[None] | None = None
         self._poked = asyncio.Event()
-        self._registered: dict[int, None] = {}  # messages whose tickets were last committed
+        # messages whose tickets were last committed: the ticket as told and when, if it was
+        self._registered: dict[int, tuple[Registered, float] | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        # set on a pooled connection whose transaction inserted tickets; one key per listener,
-        # so that each web source hears of every one (a key shared, the first would take it)
+        # set on a pooled connection whose transactions inserted tickets (`_Noted`); one key
+        # per listener, so that each web source hears of every one (a key shared, the first
+        # would take it)
         self._wrote = f"inbox_daemon_web_tickets_{id(self)}"
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> None:
         """Be told, on `loop`, of each transaction that inserted tickets ending (until
         `unwatch`)."""
         self._loop = loop
-        event.listen(self.engine, "after_execute", self._executed)
-        event.listen(self.engine, "checkin", self._checked_in)
+        for name, listener in self._listeners():
+            event.listen(self.engine, name, listener)
 
     def unwatch(self) -> None:
         if self._loop is None:
             return
-        event.remove(self.engine, "after_execute", self._executed)
-        event.remove(self.engine, "checkin", self._checked_in)
+        for name, listener in self._listeners():
+            event.remove(self.engine, name, listener)
         self._loop = None
+
+    def _listeners(self) -> list[tuple[str, Any]]:
+        return [
+            ("after_execute", self._executed), ("commit", self._commit),
+            ("rollback", self._spoil), ("rollback_savepoint", self._spoil),
+            ("handle_error", self._failed), ("checkin", self._checked_in),
+        ]  # fmt: skip
 
     async def ticket(self, message_pk: int, timeout: float) -> Registered | None:
         """The ticket made of `message_pk`, once it is registered; None after `timeout`."""
+        told = self._registered.get(message_pk)
+        if told is not None and time.monotonic() - told[1] < TOLD_FRESH_S:
+            return told[0]  # its commit came just before the page, and told it
         future: asyncio.Future[Registered] = asyncio.get_running_loop().create_future()
         self._waiting[message_pk].append(future)
         if self._poller is None or self._poller.done():
@@ -101,28 +126,80 @@ class Waiters:
                     await asyncio.wait_for(self._poked.wait(), self.poll_s)
 
     def _executed(self, connection: Any, statement: Any, many: Any, one: Any, *_args: Any) -> None:
-        """Any thread, after each statement: note on the connection the messages whose
-        tickets it inserted (registration's multi-row INSERT, or the ORM's). A transaction
-        rolled back after it costs one look that finds nothing."""
+        """Any thread, after each statement: note on the connection the tickets it inserted
+        (registration's multi-row INSERT, or the ORM's), as inserted."""
         if isinstance(statement, Insert) and statement.table.name == TICKETS:
-            noted = connection.info.setdefault(self._wrote, set())
-            rows = many or [one]
-            noted.update(row["message_pk"] for row in rows if "message_pk" in (row or {}))
+            noted = connection.info.setdefault(self._wrote, _Noted())
+            for row in many or [one]:
+                if row and "message_pk" in row:
+                    noted.pending[row["message_pk"]] = _as_shown(row)
+
+    def _commit(self, connection: Any) -> None:
+        """Its transaction commits: what it inserted is told, unless an error follows."""
+        noted = connection.info.get(self._wrote)
+        if noted is not None:
+            noted.committed.update(noted.pending)
+            noted.pending.clear()
+
+    def _spoil(self, connection: Any, *_args: Any) -> None:
+        """A rollback (of a savepoint too): which of the rows stayed, only a look says."""
+        noted = connection.info.get(self._wrote)
+        if noted is not None:
+            noted.unsure.update(noted.pending)
+            noted.pending.clear()
+
+    def _failed(self, context: Any) -> None:
+        """A statement, or a commit, failed: every ticket noted is looked up instead."""
+        noted = context.connection.info.get(self._wrote) if context.connection else None
+        if noted is not None:
+            noted.unsure.update(noted.pending, noted.committed)
+            noted.pending.clear()
+            noted.committed.clear()
 
     def _checked_in(self, _dbapi_connection: Any, record: Any) -> None:
         """Any thread, once a connection is back in the pool: its commit is visible now."""
         loop = self._loop
         noted = record.info.pop(self._wrote, None) if record is not None else None
-        if noted is not None and loop:
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
-                loop.call_soon_threadsafe(self._heard, noted)
+        if noted is None or not loop:
+            return
+        told = {pk: row for pk, row in noted.committed.items() if row is not None}
+        unsure = (noted.unsure | set(noted.pending) | set(noted.committed)) - set(told)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+            loop.call_soon_threadsafe(self._heard, told, unsure)
 
-    def _heard(self, message_pks: set[int]) -> None:
-        """On the loop: tickets were committed. Those waited for are looked up at once; the
-        messages are remembered for a while, for an answer page that comes after its
-        ticket's commit (it is looked up at once too, not at the next commit or poll)."""
-        self._registered.update(dict.fromkeys(message_pks))
+    def _heard(self, told: dict[int, Registered], unsure: set[int]) -> None:
+        """On the loop: tickets were committed. Those told answer their pages at once; the
+        others waited for are looked up at once. All are remembered for a while, for an
+        answer page that comes after its ticket's commit (told at once too, or looked up at
+        once, not at the next commit or poll)."""
+        at = time.monotonic()
+        self._registered.update((pk, (ticket, at)) for pk, ticket in told.items())
+        self._registered.update(dict.fromkeys(unsure))
         while len(self._registered) > REGISTERED_KEPT:
             del self._registered[next(iter(self._registered))]
-        if self._waiting:
+        for pk, ticket in told.items():
+            for future in self._waiting.pop(pk, []):
+                if not future.done():
+                    future.set_result(ticket)
+        if unsure and self._waiting:
             self._poked.set()
+
+
+@dataclass
+class _Noted:
+    """A connection's tickets, by message: inserted in the transaction under way (as shown,
+    None where a row lacks a shown column), inserted and committed, or to be looked up (a
+    rollback or an error came after them)."""
+
+    pending: dict[int, Registered | None] = field(default_factory=dict)
+    committed: dict[int, Registered | None] = field(default_factory=dict)
+    unsure: set[int] = field(default_factory=set)
+
+
+def _as_shown(row: dict[str, Any]) -> Registered | None:
+    """The ticket as the answer page shows it, from its inserted row (times in UTC, as they
+    are read back); None when the row lacks a column the page shows."""
+    if any(name not in row for name in SHOWN):
+        return None
+    values = [row[name] for name in SHOWN]
+    return Registered(*(v.astimezone(UTC) if isinstance(v, datetime) else v for v in values))
