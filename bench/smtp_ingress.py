@@ -20,8 +20,11 @@ processed every message (it works beside the ingress, which goes first), the dae
 aiosmtpd ratio of the medians (target >= 0.5), and checks that the daemon stored every
 message it was sent. For the daemon it also prints the CPU time of its own process while
 smtp-source sent, per message, and the part of it spent by the main thread (registration),
-which shares the interpreter with the ingress's event loop. A report: it never fails on the
-figures.
+which shares the interpreter with the ingress's event loop, beside the Sink's process's CPU
+per message over the same span (a figure the machine's load moves far less than the rates:
+it is the one to compare on a busy machine). A report: it never fails on the figures.
+`--profile FILE` writes py-spy's samples (`--gil`: whichever thread holds the interpreter)
+of the daemon, and of the Sink beside it, while smtp-source sends.
 
 `smtp-source` and `smtp-sink` come from Debian's `postfix` package. Installing that package
 would start an MTA on port 25, so when they are not on the PATH the script fetches the
@@ -276,6 +279,12 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]]) -> None:
     main = statistics.median(run.main_thread_s for run in daemon) / args.n * 1000
     print(f"  daemon's own process while smtp-source sent: cpu {sending:.2f} ms per message, "
           f"{main:.2f} ms of it registration's (main thread)")  # fmt: skip
+    sink = statistics.median(run.sending_cpu_s for run in runs[NAMES[1]]) / args.n * 1000
+    cpu_ratios = [d.sending_cpu_s / s.sending_cpu_s for d, s in zip(daemon, runs[NAMES[1]])
+                  if s.sending_cpu_s]  # fmt: skip
+    cpu_ratio = f"{statistics.median(cpu_ratios):.2f}x" if cpu_ratios else "?"
+    print(f"  aiosmtpd Sink's process while smtp-source sent: cpu {sink:.2f} ms per message; "
+          f"daemon / Sink, run by run: {cpu_ratio} (median)")  # fmt: skip
     catch_up = statistics.median(run.catch_up_s for run in daemon)
     print(f"  daemon: every message processed {catch_up:.2f} s after the last 250 (median)")
     ratio = rates[NAMES[2]] / rates[NAMES[1]]
