@@ -280,8 +280,8 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]]) -> None:
     print(f"  daemon's own process while smtp-source sent: cpu {sending:.2f} ms per message, "
           f"{main:.2f} ms of it registration's (main thread)")  # fmt: skip
     sink = statistics.median(run.sending_cpu_s for run in runs[NAMES[1]]) / args.n * 1000
-    cpu_ratios = [d.sending_cpu_s / s.sending_cpu_s for d, s in zip(daemon, runs[NAMES[1]])
-                  if s.sending_cpu_s]  # fmt: skip
+    pairs = zip(daemon, runs[NAMES[1]], strict=True)
+    cpu_ratios = [d.sending_cpu_s / s.sending_cpu_s for d, s in pairs if s.sending_cpu_s]
     cpu_ratio = f"{statistics.median(cpu_ratios):.2f}x" if cpu_ratios else "?"
     print(f"  aiosmtpd Sink's process while smtp-source sent: cpu {sink:.2f} ms per message; "
           f"daemon / Sink, run by run: {cpu_ratio} (median)")  # fmt: skip
