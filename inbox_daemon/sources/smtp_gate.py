@@ -6,6 +6,11 @@ aiosmtpd's `SMTP` constructor arguments. aiosmtpd has no hook before its greetin
 refused connection never reaches it: `Session.connection_made` answers `554`/`421` on the
 transport and closes it before aiosmtpd's own `connection_made` starts the session. That is
 what lets aiosmtpd be taken at its newest release (pyproject.toml has no upper bound).
+A session lists only its public names (`Session.__dir__`): aiosmtpd lists them all at each
+connection to find its commands (`smtp_*`) and AUTH mechanisms (`auth_*`), and the private
+and special ones cost it a fifth of a connection. Every public name of aiosmtpd's `SMTP` stays
+listed (`tests/smtp/test_ingress_units.py`); a release that looked for a private name by
+listing would miss it, which that test and the SMTP tests would show.
 
 Timeouts are counted from the last byte the client sent: `idle_timeout_s` between commands,
 `data_timeout_s` once a recipient is accepted (the client may be sending a big message).
