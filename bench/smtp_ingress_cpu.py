@@ -25,7 +25,9 @@ import tempfile
 import threading
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from smtp_ingress import free_port, postfix_tools
 
@@ -69,12 +71,14 @@ def serve(kind: str, args: argparse.Namespace) -> dict[str, float]:
         assert isinstance(source, SmtpSource)
         spool = Spool(open_store(config.database.url), BlobStore(folder / "store"))
         server = SmtpIngress(source, spool, lambda: None)
+        stages = timed_stages(server)
         server.start()
         stop = server.stop
     else:
         from aiosmtpd.controller import Controller
         from aiosmtpd.handlers import Sink
 
+        stages = {}
         controller = Controller(Sink(), hostname="127.0.0.1", port=port)
         controller.start()
         stop = controller.stop
@@ -100,7 +104,49 @@ def serve(kind: str, args: argparse.Namespace) -> dict[str, float]:
     stop()
     per_message = {name: s / args.n * 1000 for name, s in by_thread.items() if s}
     return {"seconds": seconds, "cpu_ms": cpu / args.n * 1000, "loop_ms": loop_cpu / args.n * 1000,
-            "system_ms": times.system / args.n * 1000, "threads": per_message}  # fmt: skip
+            "system_ms": times.system / args.n * 1000, "threads": per_message,
+            "stages": {name: summary(times) for name, times in stages.items()}}  # fmt: skip
+
+
+def timed_stages(server: Any) -> dict[str, list[tuple[float, int]]]:
+    """Wall time and size of each batch of the store's two stages (file sync, row commit), and
+    each message's wait for its 250 (`GroupCommit.store`), by wrapping them."""
+    stages: dict[str, list[tuple[float, int]]] = {"files": [], "rows": [], "store": []}
+    commit = server.commit
+    spool = commit.spool
+
+    def wrap(name: str, call: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(incomings: Any, *rest: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return call(incomings, *rest, **kwargs)
+            finally:
+                stages[name].append((time.perf_counter() - start, len(incomings)))
+
+        return timed
+
+    spool.write_files = wrap("files", spool.write_files)
+    spool.record = wrap("rows", spool.record)
+    store = commit.store
+
+    async def timed_store(incoming: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return await store(incoming)
+        finally:
+            stages["store"].append((time.perf_counter() - start, 1))
+
+    commit.store = timed_store
+    return stages
+
+
+def summary(times: list[tuple[float, int]]) -> dict[str, float]:
+    if not times:
+        return {}
+    seconds = sorted(t for t, _ in times)
+    return {"count": len(times), "p50_ms": seconds[len(seconds) // 2] * 1000,
+            "mean_ms": sum(seconds) / len(seconds) * 1000,
+            "per_batch": sum(n for _, n in times) / len(times)}  # fmt: skip
 
 
 def main() -> None:
@@ -127,6 +173,10 @@ def main() -> None:
         others = ", ".join(f"{name} {ms:.3f}" for name, ms in sorted(r["threads"].items()))
         print(f"           over the process's life (ms/msg): system {r['system_ms']:.3f}; "
               f"other threads {others or '-'}")  # fmt: skip
+        for name, its in r["stages"].items():
+            if its:
+                print(f"           {name:5}: {its['count']:5d} x {its['per_batch']:4.1f} messages, "
+                      f"p50 {its['p50_ms']:5.1f} ms, mean {its['mean_ms']:5.1f} ms")  # fmt: skip
     ratio = results["ingress"]["cpu_ms"] / results["sink"]["cpu_ms"]
     loop_ratio = results["ingress"]["loop_ms"] / results["sink"]["loop_ms"]
     print(f"  ingress / Sink cpu: process {ratio:.2f}x, event loop's thread {loop_ratio:.2f}x")
