@@ -1,11 +1,14 @@
 """Memory for a large message: the daemon's peak RSS, with its workers, for one 45 MB message.
 
-    .venv/bin/python bench/large_message.py [--mb 45] [--workers N] [--runs 3]
+    .venv/bin/python bench/large_message.py [--mb 45] [--workers N] [--runs 3] [--via smtp]
 
 Writes one request of about `--mb` MB (a short text and two binary attachments, base64: the
 shape of a scanned report with photos, under the SMTP ingress's 50 MB limit and the 30 MB
 attachment limit) into a drop folder, runs `inbox-daemon run --once` on it as a child
-process, and prints the peak resident memory of the daemon and its processes summed
+process (`--via smtp`: runs `inbox-daemon run` with an SMTP ingress, has a child process
+send the message to it with smtplib, and stops the daemon once the message is processed;
+the main process's own high-water mark, VmHWM, is printed beside, since it is the one that
+receives the message), and prints the peak resident memory of the daemon and its processes summed
 (sampled from /proc, as `imap_throughput.py` does), the same as PSS (a page that processes
 share counts once in all: the workers share what their forkserver loaded, which summed RSS
 counts once per worker), the largest single process, and whether both attachments were
@@ -25,15 +28,19 @@ import hashlib
 import json
 import os
 import shutil
+import signal
+import smtplib
+import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from email.message import EmailMessage
 from pathlib import Path
 
-from imap_throughput import timed
+from imap_throughput import TreeRss, timed
 
 CONFIG = """\
 [database]
@@ -46,6 +53,14 @@ dir = "store"
 name = "drop"
 kind = "folder"
 path = "drop"
+"""
+SMTP_SOURCE = """\
+[[sources]]
+name = "ingress"
+kind = "smtp"
+listen = "127.0.0.1:{port}"
+hostname = "bench.example.it"
+recipients = ["segnalazioni@example.it"]
 """
 TARGET_MB = 250
 
@@ -89,6 +104,77 @@ def run(folder: Path, message: Path, want: Expected, workers: int | None) -> tup
     return peaks
 
 
+def run_smtp(folder: Path, message: Path, want: Expected, workers: int | None) -> tuple[int, ...]:
+    """`inbox-daemon run` with an SMTP ingress; a child process sends the message. Peak RSS
+    of the tree, of one process, PSS of the tree, and the main process's VmHWM, in MB."""
+    (folder / "drop").mkdir(parents=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    setting = "" if workers is None else f"workers = {workers}"
+    config = folder / "config.toml"
+    config.write_text(CONFIG.format(workers=setting) + SMTP_SOURCE.format(port=port))
+    argv = [sys.executable, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run"]
+    daemon = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = TreeRss(daemon.pid, every_s=0.05)
+    peak.start()
+    try:
+        wait_for_greeting(port, daemon)
+        send = [sys.executable, __file__, "--send", str(message), "--port", str(port)]
+        subprocess.run(send, check=True)
+        wait_processed(folder / "tickets.db", daemon)
+        main_hwm = _hwm_kb(daemon.pid)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(120)
+        peak.stop()
+    check_stored(folder, want)
+    return peak.kb // 1024, peak.one // 1024, peak.pss_kb // 1024, main_hwm // 1024
+
+
+def wait_for_greeting(port: int, daemon: subprocess.Popen[bytes], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            sys.exit(f"the daemon exited with {daemon.returncode} before answering")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+                if sock.recv(512).startswith(b"220"):
+                    return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"nothing answered on port {port} within {seconds:.0f} s")
+
+
+def wait_processed(db: Path, daemon: subprocess.Popen[bytes], seconds: float = 600) -> None:
+    """Until the one message is past `received` (parsed, its attachments stored)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if daemon.poll() is not None:
+            sys.exit(f"the daemon exited with {daemon.returncode}")
+        with sqlite3.connect(db) as conn:
+            done = conn.execute("select count(*) from message where status != 'received'")
+            if done.fetchone()[0] >= 1:
+                return
+        time.sleep(0.2)
+    sys.exit(f"the message was not processed within {seconds:.0f} s")
+
+
+def _hwm_kb(pid: int) -> int:
+    """The process's own peak resident memory (VmHWM): sampling could miss a short peak."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    line = next((line for line in status.splitlines() if line.startswith("VmHWM:")), "0 0")
+    return int(line.split()[1])
+
+
+def send_message(path: Path, port: int) -> None:
+    """The `--send` child's part: one SMTP transaction, as an MTA would deliver it (lines
+    ended by CRLF: smtplib sends bytes as they are)."""
+    raw = path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    with smtplib.SMTP("127.0.0.1", port, timeout=600) as client:
+        client.sendmail("mario.rossi@example.it", ["segnalazioni@example.it"], raw)
+
+
 def check_stored(folder: Path, want: Expected) -> None:
     with sqlite3.connect(folder / "tickets.db") as conn:
         rows = conn.execute("select sha256, size from attachment order by `index`").fetchall()
@@ -106,8 +192,15 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=45, help="message size (default 45)")
     parser.add_argument("--workers", type=int, help="[processing] workers (default: per core)")
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
+    parser.add_argument("--via", choices=("folder", "smtp"), default="folder",
+                        help="how the message arrives (default: the drop folder)")  # fmt: skip
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)  # the child's part
+    parser.add_argument("--send", type=Path, help=argparse.SUPPRESS)  # the child's part
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.send:
+        send_message(args.send, args.port)
+        return
     if args.write:
         raw, parts = large_request(args.mb)
         args.write.write_bytes(raw)
@@ -118,17 +211,22 @@ def main() -> None:
         message = work / "large.eml"
         want = write_request(message, args.mb)
         size = message.stat().st_size
-        runs = [run(work / str(i), message, want, args.workers) for i in range(args.runs)]
+        how = run_smtp if args.via == "smtp" else run
+        runs = [how(work / str(i), message, want, args.workers) for i in range(args.runs)]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    peaks, singles, pss = zip(*runs, strict=True)
+    peaks, singles, pss, *hwm = zip(*runs, strict=True)
     workers = "per core" if args.workers is None else args.workers
-    print(f"one message of {size / 2**20:.1f} MB, attachments stored byte-exact")
+    print(f"one message of {size / 2**20:.1f} MB via the {args.via}, attachments stored "
+          "byte-exact")  # fmt: skip
     print(f"  workers: {workers}, median of {len(peaks)} run(s)")
     print(f"  daemon peak RSS, with its processes: {statistics.median(peaks):5.0f} MB "
           f"({min(peaks)}-{max(peaks)}; target <= {TARGET_MB} MB)")  # fmt: skip
     print(f"  the same as PSS (shared pages shared out): {statistics.median(pss):5.0f} MB")
     print(f"  largest single process:              {statistics.median(singles):5.0f} MB")
+    if hwm:
+        print(f"  main process's own peak (VmHWM):     {statistics.median(hwm[0]):5.0f} MB "
+              f"({min(hwm[0])}-{max(hwm[0])})")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,8 +20,11 @@ processed every message (it works beside the ingress, which goes first), the dae
 aiosmtpd ratio of the medians (target >= 0.5), and checks that the daemon stored every
 message it was sent. For the daemon it also prints the CPU time of its own process while
 smtp-source sent, per message, and the part of it spent by the main thread (registration),
-which shares the interpreter with the ingress's event loop. A report: it never fails on the
-figures.
+which shares the interpreter with the ingress's event loop, beside the Sink's process's CPU
+per message over the same span (a figure the machine's load moves far less than the rates:
+it is the one to compare on a busy machine). A report: it never fails on the figures.
+`--profile FILE` writes py-spy's samples (`--gil`: whichever thread holds the interpreter)
+of the daemon, and of the Sink beside it, while smtp-source sends.
 
 `smtp-source` and `smtp-sink` come from Debian's `postfix` package. Installing that package
 would start an MTA on port 25, so when they are not on the PATH the script fetches the
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import statistics
@@ -141,16 +145,20 @@ class Run:
 
 def timed_server(argv: list[str], port: int, tools: Postfix, args: argparse.Namespace,
                  cwd: Path | None = None, after: Callable[[], float] | None = None,
-                 ) -> Run:  # fmt: skip
+                 profile: Path | None = None) -> Run:  # fmt: skip
     server = subprocess.Popen(argv, cwd=cwd, env=tools.env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
     run = Run(0.0, 0.0)
     try:
         wait_for_greeting(port, server)
         os.sync()  # no contender pays for the last one's writes
+        spy = None if profile is None else start_profile(server.pid, profile)
         started = cpu_times(server.pid)
         run.seconds = send(tools, port, args)
         sent = cpu_times(server.pid)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+            spy.wait()
         run.sending_cpu_s, run.main_thread_s = (b - a for a, b in zip(started, sent, strict=True))
         if after is not None:
             run.catch_up_s = after()
@@ -162,6 +170,17 @@ def timed_server(argv: list[str], port: int, tools: Postfix, args: argparse.Name
         except ChildProcessError:
             pass
     return run
+
+
+def start_profile(pid: int, path: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid`'s threads while they hold the interpreter (`--gil`), as
+    collapsed stacks (`--format raw`): where the daemon's CPU goes while smtp-source sends."""
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    argv = [py_spy, "record", "--pid", str(pid), "--gil", "--threads", "--rate", "250",
+            "--format", "raw", "--output", str(path)]  # fmt: skip
+    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first message
+    return spy
 
 
 def cpu_times(pid: int) -> tuple[float, float]:
@@ -189,14 +208,16 @@ def run_aiosmtpd(tools: Postfix, args: argparse.Namespace) -> Run:
     port = free_port()
     argv = [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
             "-c", "aiosmtpd.handlers.Sink"]  # fmt: skip
-    return timed_server(argv, port, tools, args)
+    profile = None if args.profile is None else args.profile.with_suffix(".sink.txt")
+    return timed_server(argv, port, tools, args, profile=profile)
 
 
 def run_daemon(tools: Postfix, args: argparse.Namespace, work: Path) -> tuple[Run, int]:
     port = free_port()
     (work / "config.toml").write_text(CONFIG.format(port=port))
     argv = [sys.executable, "-m", "inbox_daemon.cli", "--config", "config.toml", "-q", "run"]
-    run = timed_server(argv, port, tools, args, cwd=work, after=lambda: catch_up(work, args.n))
+    run = timed_server(argv, port, tools, args, cwd=work, after=lambda: catch_up(work, args.n),
+                       profile=args.profile)  # fmt: skip
     with sqlite3.connect(work / "tickets.db") as db:
         stored = db.execute("SELECT count(*) FROM message").fetchone()[0]
     return run, stored
@@ -221,6 +242,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=10, help="parallel client sessions")
     parser.add_argument("--size", type=int, default=2000, help="message size in bytes")
     parser.add_argument("--runs", type=int, default=3, help="rounds of the three, in turn")
+    parser.add_argument("--profile", type=Path, help="py-spy's collapsed stacks of the daemon "
+                        "while smtp-source sends (the last run's), into this file; the Sink's "
+                        "beside it (NAME.sink.txt)")  # fmt: skip
     args = parser.parse_args()
     tools = postfix_tools()
     runs: dict[str, list[Run]] = {name: [] for name in NAMES}
@@ -255,6 +279,12 @@ def report(args: argparse.Namespace, runs: dict[str, list[Run]]) -> None:
     main = statistics.median(run.main_thread_s for run in daemon) / args.n * 1000
     print(f"  daemon's own process while smtp-source sent: cpu {sending:.2f} ms per message, "
           f"{main:.2f} ms of it registration's (main thread)")  # fmt: skip
+    sink = statistics.median(run.sending_cpu_s for run in runs[NAMES[1]]) / args.n * 1000
+    pairs = zip(daemon, runs[NAMES[1]], strict=True)
+    cpu_ratios = [d.sending_cpu_s / s.sending_cpu_s for d, s in pairs if s.sending_cpu_s]
+    cpu_ratio = f"{statistics.median(cpu_ratios):.2f}x" if cpu_ratios else "?"
+    print(f"  aiosmtpd Sink's process while smtp-source sent: cpu {sink:.2f} ms per message; "
+          f"daemon / Sink, run by run: {cpu_ratio} (median)")  # fmt: skip
     catch_up = statistics.median(run.catch_up_s for run in daemon)
     print(f"  daemon: every message processed {catch_up:.2f} s after the last 250 (median)")
     ratio = rates[NAMES[2]] / rates[NAMES[1]]
