@@ -25,8 +25,11 @@ from inbox_daemon.store.models import Message
 from inbox_daemon.store.types import utcnow
 
 Key = tuple[Any, ...]  # ("sha", sha256) or ("uid", source, folder, uidvalidity, uid)
-# One multi-row INSERT … RETURNING per batch, ids in the order of the rows given.
-INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+# One multi-row INSERT … RETURNING per batch (SQLAlchemy's "insertmanyvalues"). Each id comes
+# back with its row's sha256, unique in the batch and the table: asking for the ids in the
+# order of the rows instead (`sort_by_parameter_order`) makes SQLAlchemy insert the rows one
+# by one on SQLite, a statement per message.
+INSERT_MESSAGES = insert(Message).returning(Message.sha256, Message.id)
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,9 @@ class Spool:
                     makers.append(position)
                     taken.update(its_keys)
             rows = [self._row(incomings[position], shas[position]) for position in makers]
-            ids = connection.execute(INSERT_MESSAGES, rows).scalars() if rows else []
-            for position, pk in zip(makers, ids, strict=True):
-                found.update(dict.fromkeys(keys[position], pk))
+            ids = dict(connection.execute(INSERT_MESSAGES, rows).all()) if rows else {}
+            for position in makers:  # each maker's sha256 is its own (`taken` above)
+                found.update(dict.fromkeys(keys[position], ids[shas[position]]))
         made = set(makers)
         return [
             Spooled(next(found[key] for key in its_keys if key in found), sha, new=position in made)
