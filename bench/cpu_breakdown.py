@@ -69,6 +69,7 @@ def _name(name: str) -> str:
 threading.Thread._bootstrap_inner = _timed_bootstrap  # type: ignore[attr-defined]
 gc_seconds: Counter[str] = Counter()  # the cyclic garbage collector's CPU, by generation
 _gc_started: dict[str, float] = {}
+gc_before_run: Counter[str] = Counter()  # ... until `run_once` began
 
 
 def _gc_timer(phase: str, info: dict[str, int]) -> None:
@@ -157,6 +158,7 @@ def _patch() -> None:
 
     def run_once(self: Any) -> int:
         startup.append(time.thread_time())
+        gc_before_run.update(gc_seconds)
         return original_run_once(self)
 
     daemon.Daemon.run_once = run_once  # type: ignore[method-assign]
@@ -215,6 +217,7 @@ def _dump() -> None:
                 "process": sum(os.times()[:2]),  # every thread's, ended ones too, until now
                 "statements": statements,
                 "gc": gc_seconds,
+                "gc_before_run": gc_before_run,
             },
             out,
             indent=1,
