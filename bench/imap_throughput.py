@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/imap_throughput.py [--n 2000] [--runs 3] [--batch-size 50]
                                               [--profile FILE] [--daemon-only] [--ab DIR]
+                                              [--breakdown]
 
 Starts a throwaway Dovecot on loopback (tests/integration/dovecot.py), APPENDs N generated
 Italian requests to one mailbox, then times, as child processes on that same mailbox:
@@ -26,6 +27,10 @@ The daemon's CPU time (user + system, its worker processes and forkserver includ
 too: on a shared machine it says more than the wall clock. `--daemon-only` leaves getmail6,
 mbsync and the spool-only run out; `--ab DIR` runs, in turn with this checkout's daemon, the
 daemon of another checkout (say `git worktree add /tmp/old main`) on the same mailbox: an A/B.
+`--breakdown` runs the daemon under bench/cpu_breakdown.py and prints, per message, its CPU
+by process (sampled from /proc), by thread and phase of the main process, its garbage
+collector's, and its SQL statements by thread and kind: figures that a busy machine barely
+moves, unlike the wall clock.
 Needs `dovecot-imapd`, `getmail6` and `isync` (scripts/setup.sh test installs them).
 """
 
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import os
 import resource
 import shutil
@@ -44,7 +50,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -140,6 +148,10 @@ def timed(
             peak.stop()
         _reap_orphans()
         CPU_SECONDS.append(_children_cpu() - before)
+        if tree:
+            roles = peak.cpu_by_role()
+            roles["main process"] = usage.ru_utime + usage.ru_stime  # exact, from wait4
+            ROLE_CPU.append(roles)
         child.returncode = os.waitstatus_to_exitcode(status)
         if child.returncode != 0:
             err.seek(0)
@@ -151,6 +163,7 @@ def timed(
 
 
 CPU_SECONDS: list[float] = []  # user + system of each child run by `timed`, descendants included
+ROLE_CPU: list[dict[str, float]] = []  # ... of each `tree` child, by process role
 
 
 def _children_cpu() -> float:
@@ -186,6 +199,7 @@ class TreeRss(threading.Thread):
     def __init__(self, pid: int, every_s: float = 0.1) -> None:
         super().__init__(daemon=True)
         self.pid, self.every_s, self.kb, self.one, self.pss_kb = pid, every_s, 0, 0, 0
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, CPU seconds last seen)
         self._done = threading.Event()
 
     def run(self) -> None:
@@ -194,6 +208,18 @@ class TreeRss(threading.Thread):
             sizes = [_rss_kb(pid) for pid in pids]
             self.kb, self.one = max(self.kb, sum(sizes)), max(self.one, *sizes)
             self.pss_kb = max(self.pss_kb, sum(_pss_kb(pid) for pid in pids))
+            for pid in pids:
+                seconds = _cpu_s(pid)
+                if seconds is not None:
+                    self.cpu[pid] = (_role(pid, self.pid), seconds)
+
+    def cpu_by_role(self) -> dict[str, float]:
+        """CPU seconds of the descendants by role (the forkserver, the workers…), as last
+        sampled: a process's last tenth of a second before it exits is not counted."""
+        roles: dict[str, float] = {}
+        for role, seconds in self.cpu.values():
+            roles[role] = roles.get(role, 0.0) + seconds
+        return roles
 
     def stop(self) -> None:
         self._done.set()
@@ -202,6 +228,7 @@ class TreeRss(threading.Thread):
 
 def _descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
+    PARENTS.clear()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -210,6 +237,7 @@ def _descendants(root: int) -> list[int]:
         except (OSError, ValueError):
             continue
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        PARENTS[int(entry.name)] = ppid
         children.setdefault(ppid, []).append(int(entry.name))
     found, todo = [], [root]
     while todo:
@@ -217,6 +245,33 @@ def _descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
+
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+PARENTS: dict[int, int] = {}  # pid -> parent pid, as `_descendants` last read them
+
+
+def _cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of one process (its own, not its children's)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) * TICK_S
+
+
+def _role(pid: int, root: int) -> str:
+    if pid == root:
+        return "main process"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "other"
+    if b"resource_tracker" in cmdline:
+        return "resource_tracker"
+    if b"forkserver" in cmdline and PARENTS.get(pid) in (root, os.getpid()):
+        return "forkserver"  # the workers it forks share its command line
+    return "workers"
 
 
 def _pss_kb(pid: int) -> int:
@@ -297,8 +352,11 @@ finally:
 """
 
 
-def run_daemon(config: Path, profile: Path | None, code: Path = REPO) -> tuple[float, int, int]:
-    """`run --once` of the daemon in checkout `code` (its packages first on the path)."""
+def run_daemon(
+    config: Path, profile: Path | None, code: Path = REPO, breakdown: Path | None = None
+) -> tuple[float, int, int]:
+    """`run --once` of the daemon in checkout `code` (its packages first on the path); with
+    `breakdown`, under bench/cpu_breakdown.py, which writes its CPU by thread there."""
     # Measure the daemon as deployed: an installed package runs from compiled bytecode, so
     # compile it once here and let the child use it, whatever this shell's environment says.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -306,9 +364,11 @@ def run_daemon(config: Path, profile: Path | None, code: Path = REPO) -> tuple[f
     env["PYTHONPATH"] = str(code)
     packages = [str(code / name) for name in ("inbox_daemon", "parsers", "rules", "ocr")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *packages], check=True)
-    python = (
-        [sys.executable, "-c", PROFILED.format(out=str(profile))] if profile else [sys.executable]
-    )
+    python = [sys.executable]
+    if profile:
+        python = [sys.executable, "-c", PROFILED.format(out=str(profile))]
+    elif breakdown:
+        python = [sys.executable, str(REPO / "bench" / "cpu_breakdown.py"), str(breakdown)]
     argv = [*python, "-m", "inbox_daemon.cli", "--config", str(config), "-q", "run", "--once"]
     seconds, rss, _, pss = timed(argv, env, tree=True, cwd=code)
     return seconds, rss, pss
@@ -346,6 +406,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="write the daemon's cProfile stats here")
     parser.add_argument("--daemon-only", action="store_true", help="no getmail6, mbsync, spool")
     parser.add_argument("--ab", type=Path, help="another checkout's daemon, run in turn with this")
+    parser.add_argument(
+        "--breakdown", action="store_true", help="the daemon's CPU by process, thread and phase"
+    )
     args = parser.parse_args()
 
     _become_subreaper()
@@ -355,6 +418,7 @@ def main() -> None:
         names.insert(names.index("daemon"), "other")
     seconds: dict[str, list[float]] = {name: [] for name in names}
     cpu: dict[str, list[float]] = {"daemon": [], "other": []}
+    breakdowns: dict[str, list[dict[str, Any]]] = {"daemon": [], "other": []}
     peak_rss = peak_pss = 0
     try:
         with running_dovecot() as server:
@@ -380,8 +444,12 @@ def main() -> None:
                         seconds[name].append(run_spool_only(config))
                         continue
                     code = args.ab.resolve() if name == "other" else REPO
-                    elapsed, rss, pss = run_daemon(config, args.profile, code)
+                    into = folder / "breakdown.json" if args.breakdown else None
+                    elapsed, rss, pss = run_daemon(config, args.profile, code, into)
                     cpu[name].append(CPU_SECONDS[-1])
+                    if into is not None:
+                        found = json.loads(into.read_text())
+                        breakdowns[name].append({**found, "processes": ROLE_CPU[-1]})
                     made = tickets(config)
                     if made != args.n:
                         sys.exit(f"the daemon made {made} tickets for {args.n} messages")
@@ -391,6 +459,9 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(args, seconds, cpu, peak_rss, peak_pss)
+    for name in ("other", "daemon"):
+        if breakdowns[name]:
+            report_breakdown(name, args.n, cpu[name], breakdowns[name])
 
 
 def _swapped(names: list[str]) -> list[str]:
@@ -452,6 +523,42 @@ def report(
         print(f"  daemon / {label} rate ratio: {ratio:.2f}x (target >= {TARGETS[name]:g}x)")
     print(f"  daemon peak RSS, with its worker processes: {peak_rss} MB (target <= 250 MB)")
     print(f"  the same as PSS (pages the processes share counted once): {peak_pss} MB")
+
+
+def report_breakdown(name: str, n: int, cpu: list[float], runs: list[dict[str, Any]]) -> None:
+    """Medians over the runs, in ms of CPU per message: by process, by thread of the main
+    process, by phase of each thread (`bench/cpu_breakdown.py`); and SQL statements per run."""
+
+    def line(label: str, values: list[float]) -> None:
+        per = sorted(1000 * v / n for v in values)
+        spread = f"  ({per[0]:.3f}-{per[-1]:.3f})" if len(per) > 1 else ""
+        print(f"    {label:<40} {statistics.median(per):7.3f} ms/msg{spread}")
+
+    def each(key: Callable[[dict[str, Any]], float]) -> list[float]:
+        return [key(run) for run in runs]
+
+    print(f"  CPU of the {name}, by process, thread and phase (median of {len(runs)}):")
+    line("all processes", cpu)
+    for role in sorted({r for run in runs for r in run["processes"]}):
+        line(f"process: {role}", each(lambda run, r=role: run["processes"].get(r, 0.0)))
+    line("main process until its exit began", each(lambda run: run["process"]))
+    line("main thread: imports", each(lambda run: run["imported"]))
+    line("main thread: start-up (before run_once)", each(lambda run: run["startup"] or 0.0))
+    line("main process: garbage collector", each(lambda run: sum(run["gc"].values())))
+    for thread in sorted({t for run in runs for t in run["threads"]}):
+        line(f"thread: {thread}", each(lambda run, t=thread: run["threads"].get(t, 0.0)))
+        labels = sorted({p for run in runs for p in run["phases"].get(thread, {})})
+        for phase in labels:
+            line(f"  {phase}", each(lambda run, t=thread, p=phase: run["phases"][t].get(p, 0.0)))
+    counts: dict[str, list[int]] = {}
+    for run in runs:
+        for thread, kinds in run["statements"].items():
+            for kind, count in kinds.items():
+                counts.setdefault(f"{thread}: {kind}", []).append(count)
+    totals = [sum(sum(k.values()) for k in run["statements"].values()) for run in runs]
+    print(f"    SQL statements per run: {statistics.median(totals):.0f} (median)")
+    for label, values in sorted(counts.items(), key=lambda item: -max(item[1])):
+        print(f"      {label:<44} {statistics.median(values):7.0f}")
 
 
 if __name__ == "__main__":

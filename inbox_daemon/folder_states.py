@@ -11,12 +11,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, bindparam, insert, update
 from sqlmodel import Session, select
 
 from inbox_daemon.store.db import transaction
 from inbox_daemon.store.models import Message, SourceState
 from inbox_daemon.store.types import utcnow
+
+SET_PROGRESS = (
+    update(SourceState)
+    .where(SourceState.source == bindparam("s"), SourceState.folder == bindparam("f"))
+    .values(uidvalidity=bindparam("uv"), last_uid=bindparam("last"))
+)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A folder's resume point, to be written in the transaction that stores the messages
+    it covers (`Spool.store_many`): committed with them, never before them."""
+
+    source: str
+    folder: str
+    uidvalidity: int
+    last_uid: int
+
+    def write(self, connection: Connection) -> None:
+        """Two statements at most, no ORM: one UPDATE, and the INSERT of a folder's first."""
+        values = {"s": self.source, "f": self.folder, "uv": self.uidvalidity}
+        if connection.execute(SET_PROGRESS, {**values, "last": self.last_uid}).rowcount:
+            return
+        connection.execute(
+            insert(SourceState).values(
+                source=self.source, folder=self.folder, uidvalidity=self.uidvalidity,
+                last_uid=self.last_uid, awaiting_action=0,
+            )
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -41,12 +70,14 @@ class FolderStates:
                 return FolderState(None, 0, None)
             return FolderState(row.uidvalidity, row.last_uid, row.last_error, row.awaiting_action)
 
+    def progress(self, folder: str, uidvalidity: int, last_uid: int) -> Progress:
+        """The resume point, for `Spool.store_many` to commit with the batch it covers."""
+        return Progress(self.source, folder, uidvalidity, last_uid)
+
     def save_progress(self, folder: str, uidvalidity: int, last_uid: int) -> None:
-        """Record the resume point; called after each stored batch, never before it is stored."""
+        """Record the resume point on its own: never before what it covers is stored."""
         with transaction(self._engine) as session:
-            row = self._row(session, folder) or SourceState(source=self.source, folder=folder)
-            row.uidvalidity, row.last_uid = uidvalidity, last_uid
-            session.add(row)
+            self.progress(folder, uidvalidity, last_uid).write(session.connection())
 
     def save_outcome(self, folder: str, error: str | None, awaiting: int | None = None) -> None:
         """A finished pass: success clears the error; a failure keeps the last success time.

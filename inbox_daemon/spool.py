@@ -19,14 +19,17 @@ from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inbox_daemon.blobs import BlobStore
-from inbox_daemon.folder_states import FolderStates
+from inbox_daemon.folder_states import FolderStates, Progress
 from inbox_daemon.store.db import RETRY_S, retrying, transaction
 from inbox_daemon.store.models import Message
 from inbox_daemon.store.types import utcnow
 
 Key = tuple[Any, ...]  # ("sha", sha256) or ("uid", source, folder, uidvalidity, uid)
-# One multi-row INSERT … RETURNING per batch, ids in the order of the rows given.
-INSERT_MESSAGES = insert(Message).returning(Message.id, sort_by_parameter_order=True)
+# One multi-row INSERT … RETURNING per batch (SQLAlchemy's "insertmanyvalues"). Each id comes
+# back with its row's sha256, unique in the batch and the table: asking for the ids in the
+# order of the rows instead (`sort_by_parameter_order`) makes SQLAlchemy insert the rows one
+# by one on SQLite, a statement per message.
+INSERT_MESSAGES = insert(Message).returning(Message.sha256, Message.id)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,12 @@ class Spool:
         """Make `incoming` durable; only after this returns may the source acknowledge it."""
         return self.store_many([incoming])[0]
 
-    def store_many(self, incomings: Sequence[Incoming], wait_s: float = RETRY_S) -> list[Spooled]:
+    def store_many(
+        self,
+        incomings: Sequence[Incoming],
+        wait_s: float = RETRY_S,
+        progress: Progress | None = None,
+    ) -> list[Spooled]:
         """Make each of `incomings` durable, in order; only after this returns may the source
         acknowledge them.
 
@@ -85,30 +93,44 @@ class Spool:
         a batch costs one commit, not one per message. The same bytes or origin twice in the
         batch make one row; the later ones come back as not new. While the database is away
         the transaction is tried again for up to `wait_s` (a commit whose answer was lost is
-        found by the look-up: nothing is stored twice), then the error is raised.
+        found by the look-up: nothing is stored twice), then the error is raised. A mailbox
+        folder's resume point that covers the batch (`progress`) is written in the same
+        transaction: stored with the messages, or not at all, and no commit of its own.
         """
         if not incomings:
+            if progress is not None:
+                self.folder_states(progress.source).save_progress(
+                    progress.folder, progress.uidvalidity, progress.last_uid
+                )
             return []
-        return self.record(incomings, self.write_files(incomings), wait_s)
+        return self.record(incomings, self.write_files(incomings), wait_s, progress)
 
     def write_files(self, incomings: Sequence[Incoming]) -> list[str]:
         """The first half of `store_many`: the raw bytes, durable; their sha256s, in order."""
         return self.blobs.put_many("raw", [incoming.content() for incoming in incomings])
 
     def record(
-        self, incomings: Sequence[Incoming], shas: Sequence[str], wait_s: float = RETRY_S
+        self,
+        incomings: Sequence[Incoming],
+        shas: Sequence[str],
+        wait_s: float = RETRY_S,
+        progress: Progress | None = None,
     ) -> list[Spooled]:
         """The second half of `store_many`: the rows of messages whose files `write_files`
         has made durable (never before: a row must not outlive a crash without its file)."""
         try:
-            return retrying(self.engine, lambda: self._record(incomings, shas), wait_s)
+            return retrying(self.engine, lambda: self._record(incomings, shas, progress), wait_s)
         except DBAPIError as exc:
             if not _lost_race(exc):
                 raise
             # Another writer stored one of these between our look-up and insert (PostgreSQL;
-            # SQLite's BEGIN IMMEDIATE lets no one in between): redo each message on its own.
+            # SQLite's BEGIN IMMEDIATE lets no one in between): redo each message on its own,
+            # then the resume point that covers them all.
             pairs = zip(incomings, shas, strict=True)
-            return [self._store_one(incoming, sha) for incoming, sha in pairs]
+            stored = [self._store_one(incoming, sha) for incoming, sha in pairs]
+            if progress is not None:
+                self.store_many([], progress=progress)
+            return stored
 
     def folder_states(self, source: str) -> FolderStates:
         """Where `source`'s mailbox folders stand (resume points, stored UIDs, waiting
@@ -126,8 +148,11 @@ class Spool:
             # The row that won the race is committed by now: this look-up finds it.
             return self._record([incoming], [sha])[0]
 
-    def _record(self, incomings: Sequence[Incoming], shas: Sequence[str]) -> list[Spooled]:
-        """Look up and insert the rows of a batch whose files are durable, in one transaction.
+    def _record(
+        self, incomings: Sequence[Incoming], shas: Sequence[str], progress: Progress | None = None
+    ) -> list[Spooled]:
+        """Look up and insert the rows of a batch whose files are durable, in one transaction
+        (with the folder's resume point, if given).
 
         An incoming message makes a row unless its bytes or its source UID are stored already,
         or came earlier in the batch.
@@ -144,9 +169,11 @@ class Spool:
                     makers.append(position)
                     taken.update(its_keys)
             rows = [self._row(incomings[position], shas[position]) for position in makers]
-            ids = connection.execute(INSERT_MESSAGES, rows).scalars() if rows else []
-            for position, pk in zip(makers, ids, strict=True):
-                found.update(dict.fromkeys(keys[position], pk))
+            ids = dict(connection.execute(INSERT_MESSAGES, rows).all()) if rows else {}
+            for position in makers:  # each maker's sha256 is its own (`taken` above)
+                found.update(dict.fromkeys(keys[position], ids[shas[position]]))
+            if progress is not None:
+                progress.write(connection)
         made = set(makers)
         return [
             Spooled(next(found[key] for key in its_keys if key in found), sha, new=position in made)

@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
 from inbox_daemon import blobs as blobs_module
@@ -278,3 +280,47 @@ def test_put_many_copies_files_beside_bytes_and_keeps_each_content_once(tmp_path
     assert [blobs.get("raw", sha) for sha in shas] == [*contents[:2], b"one", b"two"]
     stored = sorted(p.name for p in (tmp_path / "store").rglob("*") if p.is_file())
     assert stored == sorted(set(want))  # nothing left in tmp/
+
+
+def test_a_folders_resume_point_is_committed_with_the_batch_it_covers(tmp_path):
+    """An IMAP batch and the resume point that covers it make one transaction: one BEGIN,
+    and the point is there once `store_many` returns; with nothing to store, it is saved
+    alone."""
+    spool = make_spool(tmp_path)
+    states = spool.folder_states("imap")
+    begins = []
+
+    def counting(_conn, _cursor, statement, *_args):
+        begins.extend([statement] if statement.startswith("BEGIN") else [])
+
+    event.listen(spool.engine, "before_cursor_execute", counting)
+    spool.store_many(
+        [incoming(b"one", uid=1), incoming(b"two", uid=2)],
+        progress=states.progress("INBOX", 1, 2),
+    )
+    event.remove(spool.engine, "before_cursor_execute", counting)
+    assert len(begins) == 1 and count(spool) == 2
+    assert (states.load("INBOX").uidvalidity, states.load("INBOX").last_uid) == (1, 2)
+
+    spool.store_many([incoming(b"three", uid=3)], progress=states.progress("INBOX", 1, 3))
+    spool.store_many([], progress=states.progress("INBOX", 1, 5))  # UIDs 4-5 gone meanwhile
+    assert states.load("INBOX").last_uid == 5 and count(spool) == 3
+
+
+def test_a_resume_point_is_not_saved_when_its_batch_is_not_stored(tmp_path):
+    """A batch whose rows the database refuses (a real SQLite trigger) leaves the folder's
+    resume point where it was: it never runs ahead of what is stored."""
+    spool = make_spool(tmp_path)
+    states = spool.folder_states("imap")
+    spool.store_many([incoming(b"one", uid=1)], progress=states.progress("INBOX", 1, 1))
+    with spool.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON message "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    with pytest.raises(IntegrityError):
+        spool.store_many(
+            [incoming(b"two", uid=2), incoming(b"three", uid=3)],
+            progress=states.progress("INBOX", 1, 3),
+        )
+    assert states.load("INBOX").last_uid == 1 and count(spool) == 1

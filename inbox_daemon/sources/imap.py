@@ -4,10 +4,10 @@ Per folder and pass: SELECT (EXAMINE for `after = keep`) the folder by its name 
 (`imap_names.resolve`: `INBOX.Fax` where personal folders live under `INBOX.`), compare
 UIDVALIDITY with `source_state`, SEARCH what is left to fetch, skip UIDs the spool already
 holds under this origin, FETCH the rest in batches (`batch_size` messages, at most
-BATCH_BYTES), store the batch (files fsynced, rows committed, in one go), then move or flag it
-(`imap_after.PostAction`: a refusal is counted and reported, and stops no fetching) and advance
-`last_uid`. A flag the server would not keep (PERMANENTFLAGS) is not set: the folder is read
-as `keep`, its place kept in the database.
+BATCH_BYTES), store the batch (files fsynced, rows committed with the advanced `last_uid`, in
+one go), then move or flag it (`imap_after.PostAction`: a refusal is counted and reported, and
+stops no fetching). A flag the server would not keep (PERMANENTFLAGS) is not set: the folder
+is read as `keep`, its place kept in the database.
 
 A crash anywhere repeats at most one batch: stored messages are recognised (by origin, else by
 sha256 of their bytes) and their move or flag is completed. A new UIDVALIDITY means the UIDs
@@ -159,15 +159,17 @@ class ImapSource:
             self._still_holds(folder)
             wanted = [uid for uid in batch if uid in sizes and uid not in too_big]
             fetched = imap.fetch(wanted) if wanted else []
-            spooled = spool.store_many([self._incoming(folder, uidvalidity, m) for m in fetched])
+            top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
+            # the resume point moves in the batch's own commit (`keep` reads from it; a move
+            # or a flag looks at what is left in the folder, whatever it says)
+            progress = states.progress(folder, uidvalidity, top) if top > last_uid else None
+            incomings = [self._incoming(folder, uidvalidity, m) for m in fetched]
+            spooled = spool.store_many(incomings, progress=progress)
+            last_uid = max(last_uid, top)
             new += sum(s.new for s in spooled)
             stored.update(message.uid for message in fetched)
             self._still_holds(folder)  # the move: never by two instances at once
             post.apply([uid for uid in batch if uid in stored])  # a refusal stops no fetching
-            top = batch[-1] if ceiling is None else min(batch[-1], ceiling - 1)
-            if top > last_uid:
-                last_uid = top
-                states.save_progress(folder, uidvalidity, last_uid)
         problems = [_too_big_problem(folder, too_big, self.config.max_message_mb)]
         if post.refused:
             problems.append(

@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from test_pipeline import ROME, request
 
 from inbox_daemon.context import Context
+from inbox_daemon.folder_states import Progress
 from inbox_daemon.spool import Incoming, Origin, Spool, Spooled
 from inbox_daemon.store.db import make_engine, transaction
 from inbox_daemon.store.models import Message, Ticket, TicketCounter
@@ -115,9 +116,11 @@ class RacingSpool(Spool):
         event.listen(ctx.engine, "before_cursor_execute", self._before_insert)
         event.listen(ctx.engine, "after_cursor_execute", self._after_insert)
 
-    def _record(self, incomings: Sequence[Incoming], shas: Sequence[str]) -> list[Spooled]:
+    def _record(
+        self, incomings: Sequence[Incoming], shas: Sequence[str], progress: Progress | None = None
+    ) -> list[Spooled]:
         self.records += 1
-        return super()._record(incomings, shas)
+        return super()._record(incomings, shas, progress)
 
     def _look_up(self, session: Any, incomings: Any, shas: Any) -> Any:
         found = super()._look_up(session, incomings, shas)
