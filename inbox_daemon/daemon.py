@@ -135,7 +135,6 @@ class Daemon:
         return ExitCode.source_failed if failed else ExitCode.ok
 
     def run_forever(self) -> int:
-        freeze_startup_heap()
         self._install_signal_handlers()
         scheduler = self._scheduler
         for source in self.polled:
@@ -155,7 +154,7 @@ class Daemon:
         # What start-up made (modules, rules, templates, the register) lives as long as the
         # process: out of the collector's sight, its first full collection is not a pause of
         # 0.1-0.2 s under the first load (a web form's answers all wait on this interpreter).
-        gc.freeze()
+        freeze_startup_heap()
         notify("READY=1")
         self._watchdog.alive("waiting for mail")
         with ExitStack() as workers:
