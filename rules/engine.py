@@ -328,9 +328,18 @@ class Document:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
         spots = self.spots(family)
-        if spots is None or screens.anchored is None or self.lowered is None:
+        if spots is None or self.lowered is None:
             return screens.earliest(self.folded, self.lowered)
-        match, lowered = screens.anchored.match, self.lowered
+        lowered = self.lowered
+        openers = self.anchors.openers.get(family) if self.anchors is not None else None
+        if openers is not None:  # at each spot, only the patterns that may begin there
+            for place, literal in spots:
+                if openers[literal].match(lowered, place):
+                    return place
+            return None
+        if screens.anchored is None:
+            return screens.earliest(self.folded, self.lowered)
+        match = screens.anchored.match
         for place, _ in spots:  # every match begins at one: tried there, not everywhere
             if match(lowered, place):
                 return place

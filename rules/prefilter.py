@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from re import _constants as sre  # the regex parser's own opcodes
 from re import _parser as sre_parse
 from typing import Any
@@ -267,6 +267,10 @@ class Anchors:
     # a rule -> the literals whose report says that one of its starts is there: its own
     # starts and the longer literals they begin
     literals_of: dict[str, frozenset[str]]
+    # a family of several patterns -> literal -> one regex of only those of its patterns that
+    # may begin where that literal is reported (`build_anchors`): tried at a place, it says
+    # whether the family matches there without trying every pattern of the family
+    openers: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
 
     @property
     def anchored(self) -> frozenset[str]:
@@ -306,10 +310,13 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     """Anchors for rules given as (name, patterns for lower-cased text, case-sensitive)."""
     starts: dict[str, set[str]] = {}
     anywhere: set[str] = set()  # the starts of patterns whose matches may begin inside a word
+    several: dict[str, tuple[Sequence[re.Pattern[str]], list[set[str]]]] = {}
     for name, patterns in rules:
         found = [pattern_starts(p.pattern, p.flags) for p in patterns]
         if patterns and all(f is not None for f in found):
             starts[name] = set().union(*found)
+            if len(patterns) > 1:
+                several[name] = (patterns, found)  # type: ignore[assignment]
             for pattern, mine in zip(patterns, found, strict=True):
                 if not at_word_boundary(pattern.pattern, pattern.flags):
                     anywhere |= mine or set()
@@ -332,7 +339,51 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     scanner = rf"\b(?=({_trie_regex(literals)}))"
     if anywhere:
         scanner += f"|(?=({_trie_regex(anywhere)}))"
-    return Anchors(re.compile(scanner), literals_of)
+    return Anchors(re.compile(scanner), literals_of, _openers(several, literals_of))
+
+
+def _openers(
+    several: dict[str, tuple[Sequence[re.Pattern[str]], list[set[str]]]],
+    literals_of: dict[str, frozenset[str]],
+) -> dict[str, dict[str, re.Pattern[str]]]:
+    """`Anchors.openers`: for each family of several patterns, the literal reported at a place
+    -> its patterns that may begin there, joined. A match begins with one of its pattern's
+    starts, and the scanner reports the longest literal at a place, so that start begins the
+    literal reported: the patterns none of whose starts begins it cannot match there. A family
+    whose patterns cannot be joined safely (back-references) gets none."""
+    openers: dict[str, dict[str, re.Pattern[str]]] = {}
+    for name, (patterns, found) in several.items():
+        subsets: dict[str, list[int]] = {}
+        for i, mine in enumerate(found):
+            for literal in literals_of[name]:
+                if any(literal.startswith(start) for start in mine):
+                    subsets.setdefault(literal, []).append(i)
+        joined: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+        for subset in map(tuple, subsets.values()):
+            if subset not in joined:
+                joined[subset] = _join([patterns[i] for i in subset])
+        if all(regex is not None for regex in joined.values()):
+            openers[name] = {
+                literal: joined[tuple(subset)]  # type: ignore[misc]
+                for literal, subset in subsets.items()
+            }
+    return openers
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _join(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    """One regex matching at a place where one of `patterns` does (the same flags), or None."""
+    if len(patterns) == 1:
+        return patterns[0]
+    flags = {p.flags for p in patterns}
+    if len(flags) > 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), flags.pop())
+    except re.error:
+        return None
 
 
 def at_word_boundary(pattern: str, flags: int = 0) -> bool:
