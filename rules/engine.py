@@ -327,23 +327,27 @@ class Document:
         `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
-        spots = self.spots(family)
-        if spots is None or self.lowered is None:
+        places = self._places
+        anchors = self.anchors
+        if places is None or anchors is None or family not in anchors.literals_of:
             return screens.earliest(self.folded, self.lowered)
-        lowered = self.lowered
-        openers = self.anchors.openers.get(family) if self.anchors is not None else None
-        if openers is not None:  # at each spot, only the patterns that may begin there
-            for place, literal in spots:
-                if openers[literal].match(lowered, place):
-                    return place
-            return None
-        if screens.anchored is None:
+        openers = anchors.openers.get(family)
+        if openers is None and screens.anchored is None:
             return screens.earliest(self.folded, self.lowered)
-        match = screens.anchored.match
-        for place, _ in spots:  # every match begins at one: tried there, not everywhere
-            if match(lowered, place):
-                return place
-        return None
+        # The first place of each literal where the patterns that may begin with it match
+        # (`Anchors.openers`, or the family's screen): the earliest of those. Read literal by
+        # literal, the places need not be merged and sorted for a rule that matches nowhere,
+        # which most rules tried do.
+        lowered, best = self.lowered, None
+        for literal in anchors.literals_of[family].intersection(places):
+            match = openers[literal].match if openers is not None else screens.anchored.match
+            for place in places[literal]:
+                if best is not None and place >= best:
+                    break
+                if match(lowered, place):
+                    best = place
+                    break
+        return best
 
     def spots(self, family: str) -> list[tuple[int, str]] | None:
         """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
