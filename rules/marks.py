@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from rules.prefilter import Anchors, build_anchors
+from rules.prefilter import Anchors, build_anchors, pattern_literals
 from rules.screen import lower_twin
 
 
@@ -29,6 +29,16 @@ class Mark:
     pattern: re.Pattern[str]
     twin: re.Pattern[str] | None
     family: str  # its name in `Anchors`
+
+    @cached_property
+    def needs(self) -> tuple[str, ...] | None:
+        """Literals one of which is in every match of its twin (`rules.prefilter`), None if
+        unknown: a marker whose starts are unknown («(\\w+\\s+)?anni») is searched along a
+        text only where one of them is in it."""
+        if self.twin is None:
+            return None
+        found = pattern_literals(self.twin.pattern, self.twin.flags)
+        return tuple(sorted(found)) if found is not None else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,12 +106,16 @@ class Reading:
     anchors: Anchors | None  # None: not ASCII, every marker read by `re` as written
     places: dict[str, list[int]] | None
     _where: dict[str, list[int] | None] = field(default_factory=dict)
+    # `_absent`, by marker family, and by group in `may_begin` (a group is not a family name)
+    _missing: dict[str, bool] = field(default_factory=dict)
 
     def search(self, mark: Mark, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         """`mark.pattern.search(self.text, pos, endpos)`."""
         end = len(self.text) if endpos is None else endpos
         if self.anchors is None or mark.twin is None:
             return mark.pattern.search(self.text, pos, end)
+        if self._absent(mark):
+            return None
         if endpos is not None:  # a clause: a few characters cost less than places one by one
             return mark.twin.search(self.text, pos, end)
         return next(self.finditer(mark, pos), None)
@@ -110,6 +124,8 @@ class Reading:
         """`mark.pattern.finditer(self.text, pos)`: tried only where a match may begin."""
         if self.anchors is None or mark.twin is None:
             yield from mark.pattern.finditer(self.text, pos)
+            return
+        if self._absent(mark):
             return
         places = self._of(mark.family)
         if places is None:
@@ -124,11 +140,27 @@ class Reading:
     def may_begin(self, group: str, start: int = 0, end: int | None = None) -> bool:
         """False when no match of a marker of `group` can begin in [start, end), not even
         one searched for with `endpos` there (it holds its literal before `endpos`)."""
+        if self.anchors is not None:  # ASCII: is any marker of the group anywhere at all?
+            if group not in self._missing:
+                marks = self.marks.groups[group]
+                self._missing[group] = all(m.twin is not None and self._absent(m) for m in marks)
+            if self._missing[group]:
+                return False
         places = self._of(self.marks.family(group))
         if places is None:
             return True
         i = bisect.bisect_left(places, start)
         return i < len(places) and (end is None or places[i] < end)
+
+    def _absent(self, mark: Mark) -> bool:
+        """True when none of the literals that every match of `mark`'s twin holds is in the
+        text (found once per marker): it matches nowhere, in no clause. Asked only of ASCII
+        text, where the twin is read (a «ſ» matches «s» case-insensitively, not in `in`)."""
+        if mark.needs is None:
+            return False
+        if mark.family not in self._missing:
+            self._missing[mark.family] = not any(literal in self.text for literal in mark.needs)
+        return self._missing[mark.family]
 
     def _of(self, family: str) -> list[int] | None:
         """Where a match of a family (a marker's, or a group's: all its markers') may begin,
