@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from rules.prefilter import Anchors, build_anchors, pattern_literals
+from rules.prefilter import Anchors, Needs, build_anchors, pattern_needs, present
 from rules.screen import lower_twin
 
 
@@ -31,14 +31,14 @@ class Mark:
     family: str  # its name in `Anchors`
 
     @cached_property
-    def needs(self) -> tuple[str, ...] | None:
-        """Literals one of which is in every match of its twin (`rules.prefilter`), None if
-        unknown: a marker whose starts are unknown («(\\w+\\s+)?anni») is searched along a
-        text only where one of them is in it."""
+    def needs(self) -> Needs | None:
+        """What every match of its twin holds (`rules.prefilter.pattern_needs`), None if
+        unknown: a marker is searched only in a text that holds it. A marker with unknown
+        starts («(\\w+\\s+)?anni») was searched along every message, and one whose start is
+        a common word («del» of «del 2024») tried at each place it is."""
         if self.twin is None:
             return None
-        found = pattern_literals(self.twin.pattern, self.twin.flags)
-        return tuple(sorted(found)) if found is not None else None
+        return pattern_needs(self.twin.pattern, self.twin.flags)
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,7 +159,7 @@ class Reading:
         if mark.needs is None:
             return False
         if mark.family not in self._missing:
-            self._missing[mark.family] = not any(literal in self.text for literal in mark.needs)
+            self._missing[mark.family] = not present(mark.needs, self.text)
         return self._missing[mark.family]
 
     def _of(self, family: str) -> list[int] | None:

@@ -133,6 +133,54 @@ def pattern_literals(pattern: str, flags: int = 0) -> set[str] | None:
     return literals
 
 
+# What a pattern needs, read closely: one entry per top-level alternative (`a|b` is two),
+# each entry the literal sets (clauses) that a match of it holds one of each.
+Needs = tuple[tuple[frozenset[str], ...], ...]
+
+
+def pattern_needs(pattern: str, flags: int = 0) -> Needs | None:
+    r"""The clauses each top-level alternative of `pattern` needs (`Needs`), None when one
+    needs none. `se\s*(19|20)\d\d` needs «se» and one of «19», «20»: where
+    `pattern_literals` reads one clause, this reads them all, and where it joins the
+    alternatives of `a\s+che\s+ora|quanto\s+costa` («che» or «quanto»: nearly every text),
+    this keeps them apart («che» and «ora», or «quanto» and «costa»)."""
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    items = list(tree)
+    # `\ba|\bb` is parsed as `\b(?:a|b)`: the zero-width items before the alternation are
+    # its alternatives' own
+    *lead, (op, arg) = items or [(None, None)]
+    if op is sre.BRANCH and all(item[0] in _ZERO_WIDTH for item in lead):
+        alternatives = [lead + list(alternative) for alternative in arg[1]]
+    else:
+        alternatives = [items]
+    found = []
+    for alternative in alternatives:
+        clauses = _clauses(alternative)
+        if not clauses:
+            return None
+        found.append(tuple(frozenset(clause) for clause in clauses))
+    return tuple(found)
+
+
+def present(needs: Needs, text: str) -> bool:
+    """True when some alternative of `needs` has a literal of each of its clauses in `text`
+    (lower-cased, as the literals are): only then can the pattern match it."""
+    # plain loops: read per marker per message, generators cost more than the `in`s
+    for clauses in needs:
+        for clause in clauses:
+            for literal in clause:
+                if literal in text:
+                    break
+            else:
+                break  # a clause with none of its literals: this alternative cannot match
+        else:
+            return True  # every clause of this alternative has one
+    return False
+
+
 # ── the regex tree ────────────────────────────────────────────────────────────────────────────
 # Each node is read two ways. `_exact`: the finite set of strings it matches, lower-cased (None
 # if too many or unknown); zero-width nodes (\b, lookarounds) match the empty string. `_needed`:
@@ -188,6 +236,44 @@ def _needed(items: list[Any]) -> set[str] | None:
     if not useful:
         return None
     return max(useful, key=lambda option: (min(map(len, option)), -len(option)))
+
+
+def _clauses(items: list[Any]) -> list[set[str]]:
+    """Every needed set of a sequence that tells texts apart (no literal shorter than
+    `MIN_LITERAL`): the runs of exact items, joined, and each inexact item's (`_item_clauses`),
+    all needed at once, since a match holds a match of each item."""
+    clauses: list[set[str]] = []
+    run = {""}
+    for op, arg in items:
+        exact = _exact(op, arg)
+        if exact is not None and len(run) * len(exact) <= MAX_STRINGS:
+            run = {a + b for a in run for b in exact}
+            continue
+        clauses.append(run)
+        run = exact if exact is not None else {""}
+        if exact is None:
+            clauses += _item_clauses(op, arg)
+    clauses.append(run)
+    return [c for c in clauses if "" not in c and min(map(len, c)) >= MIN_LITERAL]
+
+
+def _item_clauses(op: Any, arg: Any) -> list[set[str]]:
+    """The needed sets of one inexact item: a group's or a repeated body's (at least once)
+    are its sequence's; an alternation's is one set, a clause of each alternative joined (the
+    one with the longest literals), none if an alternative has none."""
+    if op in _GROUPS:
+        return _clauses(_group_body(op, arg))
+    if op is sre.BRANCH:
+        joined: set[str] = set()
+        for alternative in arg[1]:
+            clauses = _clauses(list(alternative))
+            if not clauses:
+                return []
+            joined |= max(clauses, key=lambda clause: (min(map(len, clause)), -len(clause)))
+        return [joined]
+    if op in _REPEATS and arg[0] >= 1:
+        return _clauses(list(arg[2]))
+    return []
 
 
 def _needed_item(op: Any, arg: Any) -> set[str] | None:
