@@ -37,16 +37,7 @@ from functools import cached_property
 from typing import Any
 
 from rules.details import prefilters as details_prefilters
-from rules.prefilter import (
-    Anchors,
-    Needs,
-    Prefilter,
-    build_anchors,
-    build_prefilter,
-    fold_case,
-    pattern_needs,
-    present,
-)
+from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
 from rules.scopes import markers as scope_markers
@@ -100,12 +91,6 @@ class Rule:
                 return None
             families[family] = twins
         return replace(self, **families)
-
-    @cached_property
-    def unless_needs(self) -> tuple[Needs | None, ...]:
-        """What each `unless` pattern's matches hold (`rules.prefilter.pattern_needs`), read
-        on a lower-case twin's own patterns (`lower_case`): `Document.unless`."""
-        return tuple(pattern_needs(p.pattern, p.flags) for p in self.unless)
 
     @cached_property
     def keys(self) -> tuple[str, ...]:
@@ -364,23 +349,6 @@ class Document:
                     break
         return best
 
-    def unless(self, rule: Rule) -> tuple[re.Pattern[str], ...]:
-        """The `unless` patterns of `rule` that may match this text: on lower-cased ASCII
-        text, those whose needed literals it holds (`Rule.unless_needs`), found once per
-        document; the others cannot silence any match, and are not searched sentence by
-        sentence."""
-        if not rule.unless or self.lowered is None or self.folded is not self.lowered:
-            return rule.unless
-        found = self.shared.setdefault("unless", {})
-        if rule.name not in found:
-            text = self.lowered
-            found[rule.name] = tuple(
-                pattern
-                for pattern, needs in zip(rule.unless, rule.unless_needs, strict=True)
-                if needs is None or present(needs, text)
-            )
-        return found[rule.name]
-
     def spots(self, family: str) -> list[tuple[int, str]] | None:
         """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
         begin in this text, in order, found once per document; None when they are unknown
@@ -464,7 +432,7 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
     begin = earliest_match(rule, document)
     if begin is None:
         return None
-    if rule.unless_scope == "message" and _any_search(document.unless(rule), document.folded):
+    if rule.unless_scope == "message" and _any_search(rule.unless, document.folded):
         return None
     spots = document.spots(rule.name)
     for pattern, key in zip(rule.patterns, rule.keys, strict=True):
@@ -475,7 +443,7 @@ def first_match(rule: Rule, document: Document) -> tuple[int, int] | None:
             start = document.sentence(match.start())[0]
             end = document.sentence(max(match.end() - 1, match.start()))[1]
             if rule.unless_scope == "sentence" and _any_search(
-                document.unless(rule), document.folded[start:end]
+                rule.unless, document.folded[start:end]
             ):
                 continue
             if document.outside(rule, match.start()):
@@ -532,7 +500,7 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
     object by bisection, so the cost stays linear in the text however many matches there are.
     """
     text = document.folded
-    if rule.unless_scope == "message" and _any_search(document.unless(rule), text):
+    if rule.unless_scope == "message" and _any_search(rule.unless, text):
         return None
     spots = document.spots(rule.name)
     objects = sorted(
@@ -560,9 +528,7 @@ def compose_match(rule: Rule, document: Document) -> Fired | None:
                 )
             if obj is None or _negated(rule, text, state.start(), obj[0]):
                 continue
-            if rule.unless_scope == "sentence" and _any_search(
-                document.unless(rule), text[start:end]
-            ):
+            if rule.unless_scope == "sentence" and _any_search(rule.unless, text[start:end]):
                 continue
             if document.outside(rule, state.start()):
                 continue
