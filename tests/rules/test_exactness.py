@@ -4,8 +4,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
 - a family's openers (`Anchors.openers`: at a place, only the patterns that may begin with the
   literal reported there) say a family matches at a place exactly where one of its patterns
   does, so that `Document.earliest` finds the place a scan of the whole text finds;
-- a marker or an `unless` pattern whose needed literals (`pattern_needs`) are not all in a
-  text never matches it, so that skipping it there changes nothing.
+- a marker whose needed literals (`pattern_needs`) are not all in a text never matches it,
+  so that skipping it there (`rules.marks`) changes nothing; the rules' `unless` patterns
+  are read too, as more cases of the same reading.
 """
 
 from __future__ import annotations
