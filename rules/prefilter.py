@@ -439,11 +439,14 @@ def _openers(
     whose patterns cannot be joined safely (back-references) gets none."""
     openers: dict[str, dict[str, re.Pattern[str]]] = {}
     for name, (patterns, found) in several.items():
-        subsets: dict[str, list[int]] = {}
+        begun_by: dict[str, set[int]] = {}  # a start -> the patterns it begins
         for i, mine in enumerate(found):
-            for literal in literals_of[name]:
-                if any(literal.startswith(start) for start in mine):
-                    subsets.setdefault(literal, []).append(i)
+            for start in mine:
+                begun_by.setdefault(start, set()).add(i)
+        subsets: dict[str, list[int]] = {}
+        for literal in literals_of[name]:
+            ends = range(1, len(literal) + 1)
+            subsets[literal] = sorted(set().union(*(begun_by.get(literal[:e], ()) for e in ends)))
         joined: dict[tuple[int, ...], re.Pattern[str] | None] = {}
         for subset in map(tuple, subsets.values()):
             if subset not in joined:
