@@ -96,7 +96,7 @@ def build_prefilter(
         literal: frozenset(literal[:end] for end in range(1, len(literal) + 1)) & literals
         for literal in literals
     }
-    scanner = re.compile(f"(?=({_trie_regex(literals)}))")
+    scanner = re.compile(f"(?=({trie_regex(literals)}))")
     # The scanner reports the longest literal at each place: the rules of the shorter ones
     # that begin it are joined here once, not per message.
     frozen = {
@@ -320,7 +320,7 @@ def _char_class(items: list[Any]) -> set[str] | None:
     return {fold_case(char) for char in chars}
 
 
-def _trie_regex(literals: Iterable[str]) -> str:
+def trie_regex(literals: Iterable[str]) -> str:
     """An alternation of `literals` shaped as a trie, longest first at each branch: Python's
     engine then tests one character per branch, and reports the longest literal at a place."""
     trie: dict[str, Any] = {}
@@ -422,9 +422,9 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     literals_of = {name: frozenset(mine) for name, mine in found.items()}
     # Most patterns begin with `\b`: their starts are looked for where a word begins only
     # ("al" begins «al buio», not every «normale»), the others' everywhere.
-    scanner = rf"\b(?=({_trie_regex(literals)}))"
+    scanner = rf"\b(?=({trie_regex(literals)}))"
     if anywhere:
-        scanner += f"|(?=({_trie_regex(anywhere)}))"
+        scanner += f"|(?=({trie_regex(anywhere)}))"
     return Anchors(re.compile(scanner), literals_of, _openers(several, literals_of))
 
 
