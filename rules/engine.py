@@ -398,13 +398,14 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
     """Every rule that fires, each once, with the first match its `unless` does not silence."""
     fired = []
     lower = document.lower_case
+    candidates = document.candidates
     for original in rules:
+        if candidates is not None and original.name not in candidates:
+            continue  # most rules: ruled out before anything else is looked up
         twin = original.lower_case if lower is not None else None
         rule, text = (
             (twin, lower) if twin is not None and lower is not None else (original, document)
         )
-        if document.candidates is not None and rule.name not in document.candidates:
-            continue
         if rule.near:
             found = compose_match(rule, text)
             if found is not None:
