@@ -425,7 +425,9 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     scanner = rf"\b(?=({trie_regex(literals)}))"
     if anywhere:
         scanner += f"|(?=({trie_regex(anywhere)}))"
-    return Anchors(re.compile(scanner), literals_of, _openers(several, literals_of))
+    # re.ASCII: the scanner reads lower-cased ASCII text only, where `\b` means the same,
+    # and tells a word character by a table instead of Unicode's database at every place
+    return Anchors(re.compile(scanner, re.ASCII), literals_of, _openers(several, literals_of))
 
 
 def _openers(
@@ -463,15 +465,17 @@ _BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
 
 
 def _join(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
-    """One regex matching at a place where one of `patterns` does (the same flags), or None."""
-    if len(patterns) == 1:
-        return patterns[0]
+    r"""One regex matching at a place where one of `patterns` does (the same flags), or None.
+    Compiled with re.ASCII: openers are tried on lower-cased ASCII text only, where `\b`,
+    `\w`, `\s` and `\d` mean what they mean in Unicode, and are told by a table instead of
+    Unicode's database at each character."""
     flags = {p.flags for p in patterns}
     if len(flags) > 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
         return None
+    source = "|".join(f"(?:{p.pattern})" for p in patterns) if len(patterns) > 1 else None
     try:
-        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), flags.pop())
-    except re.error:
+        return re.compile(source or patterns[0].pattern, flags.pop() & ~re.UNICODE | re.ASCII)
+    except (re.error, ValueError):
         return None
 
 
