@@ -86,7 +86,7 @@ class Rule:
         found faster (see `rules.screen.lower_twin`); None if a pattern has no twin."""
         families: dict[str, Any] = {}
         for family in ("patterns", "unless", "near", "negations", "boost"):
-            twins = tuple(lower_twin(pattern) for pattern in getattr(self, family))
+            twins = tuple(_ascii(lower_twin(pattern)) for pattern in getattr(self, family))
             if None in twins:
                 return None
             families[family] = twins
@@ -188,6 +188,18 @@ class RuleSet:
                 if variant is not None:
                     _ = variant.screens, variant.near_screens
         return self
+
+
+def _ascii(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
+    r"""A lower-case twin compiled with re.ASCII: it reads lower-cased ASCII text only, where
+    `\b`, `\w`, `\s` and `\d` mean what they mean in Unicode and are told by a table, not
+    by Unicode's database at each character. None if it cannot be."""
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern.pattern, pattern.flags & ~re.UNICODE | re.ASCII)
+    except (re.error, ValueError):
+        return None
 
 
 def near_key(rule: Rule) -> str:
