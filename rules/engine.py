@@ -86,7 +86,7 @@ class Rule:
         found faster (see `rules.screen.lower_twin`); None if a pattern has no twin."""
         families: dict[str, Any] = {}
         for family in ("patterns", "unless", "near", "negations", "boost"):
-            twins = tuple(lower_twin(pattern) for pattern in getattr(self, family))
+            twins = tuple(_ascii(lower_twin(pattern)) for pattern in getattr(self, family))
             if None in twins:
                 return None
             families[family] = twins
@@ -188,6 +188,18 @@ class RuleSet:
                 if variant is not None:
                     _ = variant.screens, variant.near_screens
         return self
+
+
+def _ascii(pattern: re.Pattern[str] | None) -> re.Pattern[str] | None:
+    r"""A lower-case twin compiled with re.ASCII: it reads lower-cased ASCII text only, where
+    `\b`, `\w`, `\s` and `\d` mean what they mean in Unicode and are told by a table, not
+    by Unicode's database at each character. None if it cannot be."""
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern.pattern, pattern.flags & ~re.UNICODE | re.ASCII)
+    except (re.error, ValueError):
+        return None
 
 
 def near_key(rule: Rule) -> str:
@@ -327,14 +339,27 @@ class Document:
         `RuleSet.anchors`) may start at the earliest (`Screens.earliest`), None if nowhere:
         tried at its anchors' places when this text is lower-cased ASCII and they are known,
         else by a scan."""
-        spots = self.spots(family)
-        if spots is None or screens.anchored is None or self.lowered is None:
+        places = self._places
+        anchors = self.anchors
+        if places is None or anchors is None or family not in anchors.literals_of:
             return screens.earliest(self.folded, self.lowered)
-        match, lowered = screens.anchored.match, self.lowered
-        for place, _ in spots:  # every match begins at one: tried there, not everywhere
-            if match(lowered, place):
-                return place
-        return None
+        openers = anchors.openers.get(family)
+        if openers is None and screens.anchored is None:
+            return screens.earliest(self.folded, self.lowered)
+        # The first place of each literal where the patterns that may begin with it match
+        # (`Anchors.openers`, or the family's screen): the earliest of those. Read literal by
+        # literal, the places need not be merged and sorted for a rule that matches nowhere,
+        # which most rules tried do.
+        lowered, best = self.lowered, None
+        for literal in anchors.literals_of[family].intersection(places):
+            match = openers[literal].match if openers is not None else screens.anchored.match
+            for place in places[literal]:
+                if best is not None and place >= best:
+                    break
+                if match(lowered, place):
+                    best = place
+                    break
+        return best
 
     def spots(self, family: str) -> list[tuple[int, str]] | None:
         """(place, literal) wherever a match of `family` (a family of `RuleSet.anchors`) may
@@ -385,13 +410,14 @@ def run(rules: Iterable[Rule], document: Document) -> list[Fired]:
     """Every rule that fires, each once, with the first match its `unless` does not silence."""
     fired = []
     lower = document.lower_case
+    candidates = document.candidates
     for original in rules:
+        if candidates is not None and original.name not in candidates:
+            continue  # most rules: ruled out before anything else is looked up
         twin = original.lower_case if lower is not None else None
         rule, text = (
             (twin, lower) if twin is not None and lower is not None else (original, document)
         )
-        if document.candidates is not None and rule.name not in document.candidates:
-            continue
         if rule.near:
             found = compose_match(rule, text)
             if found is not None:

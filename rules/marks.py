@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from rules.prefilter import Anchors, build_anchors
+from rules.prefilter import Anchors, Needs, build_anchors, pattern_needs, present
 from rules.screen import lower_twin
 
 
@@ -29,6 +29,16 @@ class Mark:
     pattern: re.Pattern[str]
     twin: re.Pattern[str] | None
     family: str  # its name in `Anchors`
+
+    @cached_property
+    def needs(self) -> Needs | None:
+        """What every match of its twin holds (`rules.prefilter.pattern_needs`), None if
+        unknown: a marker is searched only in a text that holds it. A marker with unknown
+        starts («(\\w+\\s+)?anni») was searched along every message, and one whose start is
+        a common word («del» of «del 2024») tried at each place it is."""
+        if self.twin is None:
+            return None
+        return pattern_needs(self.twin.pattern, self.twin.flags)
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,12 +106,16 @@ class Reading:
     anchors: Anchors | None  # None: not ASCII, every marker read by `re` as written
     places: dict[str, list[int]] | None
     _where: dict[str, list[int] | None] = field(default_factory=dict)
+    # `_absent`, by marker family, and by group in `may_begin` (a group is not a family name)
+    _missing: dict[str, bool] = field(default_factory=dict)
 
     def search(self, mark: Mark, pos: int = 0, endpos: int | None = None) -> re.Match[str] | None:
         """`mark.pattern.search(self.text, pos, endpos)`."""
         end = len(self.text) if endpos is None else endpos
         if self.anchors is None or mark.twin is None:
             return mark.pattern.search(self.text, pos, end)
+        if self._absent(mark):
+            return None
         if endpos is not None:  # a clause: a few characters cost less than places one by one
             return mark.twin.search(self.text, pos, end)
         return next(self.finditer(mark, pos), None)
@@ -110,6 +124,8 @@ class Reading:
         """`mark.pattern.finditer(self.text, pos)`: tried only where a match may begin."""
         if self.anchors is None or mark.twin is None:
             yield from mark.pattern.finditer(self.text, pos)
+            return
+        if self._absent(mark):
             return
         places = self._of(mark.family)
         if places is None:
@@ -124,11 +140,27 @@ class Reading:
     def may_begin(self, group: str, start: int = 0, end: int | None = None) -> bool:
         """False when no match of a marker of `group` can begin in [start, end), not even
         one searched for with `endpos` there (it holds its literal before `endpos`)."""
+        if self.anchors is not None:  # ASCII: is any marker of the group anywhere at all?
+            if group not in self._missing:
+                marks = self.marks.groups[group]
+                self._missing[group] = all(m.twin is not None and self._absent(m) for m in marks)
+            if self._missing[group]:
+                return False
         places = self._of(self.marks.family(group))
         if places is None:
             return True
         i = bisect.bisect_left(places, start)
         return i < len(places) and (end is None or places[i] < end)
+
+    def _absent(self, mark: Mark) -> bool:
+        """True when none of the literals that every match of `mark`'s twin holds is in the
+        text (found once per marker): it matches nowhere, in no clause. Asked only of ASCII
+        text, where the twin is read (a «ſ» matches «s» case-insensitively, not in `in`)."""
+        if mark.needs is None:
+            return False
+        if mark.family not in self._missing:
+            self._missing[mark.family] = not present(mark.needs, self.text)
+        return self._missing[mark.family]
 
     def _of(self, family: str) -> list[int] | None:
         """Where a match of a family (a marker's, or a group's: all its markers') may begin,

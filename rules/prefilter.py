@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from re import _constants as sre  # the regex parser's own opcodes
 from re import _parser as sre_parse
 from typing import Any
@@ -96,7 +96,7 @@ def build_prefilter(
         literal: frozenset(literal[:end] for end in range(1, len(literal) + 1)) & literals
         for literal in literals
     }
-    scanner = re.compile(f"(?=({_trie_regex(literals)}))")
+    scanner = re.compile(f"(?=({trie_regex(literals)}))")
     # The scanner reports the longest literal at each place: the rules of the shorter ones
     # that begin it are joined here once, not per message.
     frozen = {
@@ -131,6 +131,54 @@ def pattern_literals(pattern: str, flags: int = 0) -> set[str] | None:
     if literals is None or min(map(len, literals)) < MIN_LITERAL:
         return None
     return literals
+
+
+# What a pattern needs, read closely: one entry per top-level alternative (`a|b` is two),
+# each entry the literal sets (clauses) that a match of it holds one of each.
+Needs = tuple[tuple[frozenset[str], ...], ...]
+
+
+def pattern_needs(pattern: str, flags: int = 0) -> Needs | None:
+    r"""The clauses each top-level alternative of `pattern` needs (`Needs`), None when one
+    needs none. `se\s*(19|20)\d\d` needs «se» and one of «19», «20»: where
+    `pattern_literals` reads one clause, this reads them all, and where it joins the
+    alternatives of `a\s+che\s+ora|quanto\s+costa` («che» or «quanto»: nearly every text),
+    this keeps them apart («che» and «ora», or «quanto» and «costa»)."""
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except re.error:
+        return None
+    items = list(tree)
+    # `\ba|\bb` is parsed as `\b(?:a|b)`: the zero-width items before the alternation are
+    # its alternatives' own
+    *lead, (op, arg) = items or [(None, None)]
+    if op is sre.BRANCH and all(item[0] in _ZERO_WIDTH for item in lead):
+        alternatives = [lead + list(alternative) for alternative in arg[1]]
+    else:
+        alternatives = [items]
+    found = []
+    for alternative in alternatives:
+        clauses = _clauses(alternative)
+        if not clauses:
+            return None
+        found.append(tuple(frozenset(clause) for clause in clauses))
+    return tuple(found)
+
+
+def present(needs: Needs, text: str) -> bool:
+    """True when some alternative of `needs` has a literal of each of its clauses in `text`
+    (lower-cased, as the literals are): only then can the pattern match it."""
+    # plain loops: read per marker per message, generators cost more than the `in`s
+    for clauses in needs:
+        for clause in clauses:
+            for literal in clause:
+                if literal in text:
+                    break
+            else:
+                break  # a clause with none of its literals: this alternative cannot match
+        else:
+            return True  # every clause of this alternative has one
+    return False
 
 
 # ── the regex tree ────────────────────────────────────────────────────────────────────────────
@@ -190,6 +238,44 @@ def _needed(items: list[Any]) -> set[str] | None:
     return max(useful, key=lambda option: (min(map(len, option)), -len(option)))
 
 
+def _clauses(items: list[Any]) -> list[set[str]]:
+    """Every needed set of a sequence that tells texts apart (no literal shorter than
+    `MIN_LITERAL`): the runs of exact items, joined, and each inexact item's (`_item_clauses`),
+    all needed at once, since a match holds a match of each item."""
+    clauses: list[set[str]] = []
+    run = {""}
+    for op, arg in items:
+        exact = _exact(op, arg)
+        if exact is not None and len(run) * len(exact) <= MAX_STRINGS:
+            run = {a + b for a in run for b in exact}
+            continue
+        clauses.append(run)
+        run = exact if exact is not None else {""}
+        if exact is None:
+            clauses += _item_clauses(op, arg)
+    clauses.append(run)
+    return [c for c in clauses if "" not in c and min(map(len, c)) >= MIN_LITERAL]
+
+
+def _item_clauses(op: Any, arg: Any) -> list[set[str]]:
+    """The needed sets of one inexact item: a group's or a repeated body's (at least once)
+    are its sequence's; an alternation's is one set, a clause of each alternative joined (the
+    one with the longest literals), none if an alternative has none."""
+    if op in _GROUPS:
+        return _clauses(_group_body(op, arg))
+    if op is sre.BRANCH:
+        joined: set[str] = set()
+        for alternative in arg[1]:
+            clauses = _clauses(list(alternative))
+            if not clauses:
+                return []
+            joined |= max(clauses, key=lambda clause: (min(map(len, clause)), -len(clause)))
+        return [joined]
+    if op in _REPEATS and arg[0] >= 1:
+        return _clauses(list(arg[2]))
+    return []
+
+
 def _needed_item(op: Any, arg: Any) -> set[str] | None:
     if op in _GROUPS:
         return _needed(_group_body(op, arg))
@@ -234,7 +320,7 @@ def _char_class(items: list[Any]) -> set[str] | None:
     return {fold_case(char) for char in chars}
 
 
-def _trie_regex(literals: Iterable[str]) -> str:
+def trie_regex(literals: Iterable[str]) -> str:
     """An alternation of `literals` shaped as a trie, longest first at each branch: Python's
     engine then tests one character per branch, and reports the longest literal at a place."""
     trie: dict[str, Any] = {}
@@ -267,6 +353,10 @@ class Anchors:
     # a rule -> the literals whose report says that one of its starts is there: its own
     # starts and the longer literals they begin
     literals_of: dict[str, frozenset[str]]
+    # a family of several patterns -> literal -> one regex of only those of its patterns that
+    # may begin where that literal is reported (`build_anchors`): tried at a place, it says
+    # whether the family matches there without trying every pattern of the family
+    openers: dict[str, dict[str, re.Pattern[str]]] = field(default_factory=dict)
 
     @property
     def anchored(self) -> frozenset[str]:
@@ -306,10 +396,13 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     """Anchors for rules given as (name, patterns for lower-cased text, case-sensitive)."""
     starts: dict[str, set[str]] = {}
     anywhere: set[str] = set()  # the starts of patterns whose matches may begin inside a word
+    several: dict[str, tuple[Sequence[re.Pattern[str]], list[set[str]]]] = {}
     for name, patterns in rules:
         found = [pattern_starts(p.pattern, p.flags) for p in patterns]
         if patterns and all(f is not None for f in found):
             starts[name] = set().union(*found)
+            if len(patterns) > 1:
+                several[name] = (patterns, found)  # type: ignore[assignment]
             for pattern, mine in zip(patterns, found, strict=True):
                 if not at_word_boundary(pattern.pattern, pattern.flags):
                     anywhere |= mine or set()
@@ -329,10 +422,61 @@ def build_anchors(rules: Iterable[tuple[str, Sequence[re.Pattern[str]]]]) -> Anc
     literals_of = {name: frozenset(mine) for name, mine in found.items()}
     # Most patterns begin with `\b`: their starts are looked for where a word begins only
     # ("al" begins «al buio», not every «normale»), the others' everywhere.
-    scanner = rf"\b(?=({_trie_regex(literals)}))"
+    scanner = rf"\b(?=({trie_regex(literals)}))"
     if anywhere:
-        scanner += f"|(?=({_trie_regex(anywhere)}))"
-    return Anchors(re.compile(scanner), literals_of)
+        scanner += f"|(?=({trie_regex(anywhere)}))"
+    # re.ASCII: the scanner reads lower-cased ASCII text only, where `\b` means the same,
+    # and tells a word character by a table instead of Unicode's database at every place
+    return Anchors(re.compile(scanner, re.ASCII), literals_of, _openers(several, literals_of))
+
+
+def _openers(
+    several: dict[str, tuple[Sequence[re.Pattern[str]], list[set[str]]]],
+    literals_of: dict[str, frozenset[str]],
+) -> dict[str, dict[str, re.Pattern[str]]]:
+    """`Anchors.openers`: for each family of several patterns, the literal reported at a place
+    -> its patterns that may begin there, joined. A match begins with one of its pattern's
+    starts, and the scanner reports the longest literal at a place, so that start begins the
+    literal reported: the patterns none of whose starts begins it cannot match there. A family
+    whose patterns cannot be joined safely (back-references) gets none."""
+    openers: dict[str, dict[str, re.Pattern[str]]] = {}
+    for name, (patterns, found) in several.items():
+        begun_by: dict[str, set[int]] = {}  # a start -> the patterns it begins
+        for i, mine in enumerate(found):
+            for start in mine:
+                begun_by.setdefault(start, set()).add(i)
+        subsets: dict[str, list[int]] = {}
+        for literal in literals_of[name]:
+            ends = range(1, len(literal) + 1)
+            subsets[literal] = sorted(set().union(*(begun_by.get(literal[:e], ()) for e in ends)))
+        joined: dict[tuple[int, ...], re.Pattern[str] | None] = {}
+        for subset in map(tuple, subsets.values()):
+            if subset not in joined:
+                joined[subset] = _join([patterns[i] for i in subset])
+        if all(regex is not None for regex in joined.values()):
+            openers[name] = {
+                literal: joined[tuple(subset)]  # type: ignore[misc]
+                for literal, subset in subsets.items()
+            }
+    return openers
+
+
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _join(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str] | None:
+    r"""One regex matching at a place where one of `patterns` does (the same flags), or None.
+    Compiled with re.ASCII: openers are tried on lower-cased ASCII text only, where `\b`,
+    `\w`, `\s` and `\d` mean what they mean in Unicode, and are told by a table instead of
+    Unicode's database at each character."""
+    flags = {p.flags for p in patterns}
+    if len(flags) > 1 or any(_BACKREFERENCE.search(p.pattern) for p in patterns):
+        return None
+    source = "|".join(f"(?:{p.pattern})" for p in patterns) if len(patterns) > 1 else None
+    try:
+        return re.compile(source or patterns[0].pattern, flags.pop() & ~re.UNICODE | re.ASCII)
+    except (re.error, ValueError):
+        return None
 
 
 def at_word_boundary(pattern: str, flags: int = 0) -> bool:

@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
+from rules.prefilter import trie_regex
+
 TABLE = Path(__file__).parent / "tables" / "spelling.toml"
 # OCR slips inside a word: a zero or a one between letters («spent0», «pa1o», «1ampione»)
 _OCR_ZERO = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{2})0\b", re.IGNORECASE | re.ASCII)
@@ -43,10 +45,12 @@ def _pattern(path: Path = TABLE) -> re.Pattern[str]:
 
 @cache
 def _lower_pattern(path: Path = TABLE) -> re.Pattern[str]:
-    """The variants for lower-cased ASCII text, case-sensitive and without the lookbehind, so
-    that Python's engine skips to the characters a variant begins with (`_variants`)."""
-    variants = sorted(words(path), key=len, reverse=True)
-    return re.compile(rf"(?:{'|'.join(re.escape(v) for v in variants)})(?!\w)", re.ASCII)
+    r"""The variants for lower-cased ASCII text, case-sensitive and without the lookbehind, so
+    that Python's engine skips to the characters a variant begins with (`_variants`); as a
+    trie (`rules.prefilter.trie_regex`), one character tested per branch, not every variant.
+    The order of the alternatives does not matter: the variants are letters and a match ends
+    where the word does (`(?!\w)`), so at most one of them matches at a place."""
+    return re.compile(rf"(?:{trie_regex(words(path))})(?!\w)", re.ASCII)
 
 
 def _variants(folded: str, table: Mapping[str, str]) -> str:

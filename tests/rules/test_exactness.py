@@ -1,0 +1,125 @@
+"""The engine's shortcuts leave out only what cannot match, checked on every text of the
+labelled corpus (also in capitals and with the case-folding oddities):
+
+- a family's openers (`Anchors.openers`: at a place, only the patterns that may begin with the
+  literal reported there) say a family matches at a place exactly where one of its patterns
+  does, so that `Document.earliest` finds the place a scan of the whole text finds;
+- a marker whose needed literals (`pattern_needs`) are not all in a text never matches it,
+  so that skipping it there (`rules.marks`) changes nothing; the rules' `unless` patterns
+  are read too, as more cases of the same reading.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rules import engine
+from rules.prefilter import pattern_needs, present
+from rules.scopes import markers
+
+
+def _families(ruleset) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Every family of `RuleSet.anchors` with its patterns (lower-case twins)."""
+    families = dict(markers().marks.families())
+    for rule in ruleset.rules:
+        twin = rule.lower_case
+        assert twin is not None
+        families[rule.name] = twin.patterns
+        if twin.near:
+            families[engine.near_key(rule)] = twin.near
+    return families
+
+
+def _lowered(corpus_texts) -> list[str]:
+    texts = [engine.Document.of(doc).lowered for doc in corpus_texts]
+    return [text for text in texts if text is not None]  # anchors: lower-cased ASCII only
+
+
+def test_an_opener_matches_at_a_place_exactly_where_its_family_does(ruleset, corpus_texts):
+    anchors = ruleset.anchors
+    families = _families(ruleset)
+    assert len(anchors.openers) > 30  # most families of several patterns have openers
+    tried = matched = 0
+    for text in _lowered(corpus_texts):
+        places = anchors.places(text)
+        for family, openers in anchors.openers.items():
+            patterns = families[family]
+            for literal in anchors.literals_of[family].intersection(places):
+                for place in places[literal]:
+                    expected = any(p.match(text, place) for p in patterns)
+                    assert bool(openers[literal].match(text, place)) == expected, (family, text)
+                    tried += 1
+                    matched += expected
+    assert matched > 1000 and tried > 10 * matched  # both answers are checked, many times
+
+
+def test_earliest_is_where_a_scan_of_the_whole_text_finds_the_first_match(ruleset, corpus_texts):
+    found = 0
+    for doc in corpus_texts:
+        document = engine.Document.of(doc).for_rules(ruleset).lower_case
+        if document is None:
+            continue
+        for rule in ruleset.rules:
+            twin = rule.lower_case
+            for family, screens, patterns in (
+                (rule.name, twin.screens, twin.patterns),
+                (engine.near_key(rule), twin.near_screens, twin.near),
+            ):
+                if not patterns:
+                    continue
+                starts = [m.start() for p in patterns if (m := p.search(document.folded))]
+                expected = min(starts) if starts else None
+                assert document.earliest(family, screens) == expected, (family, doc.subject)
+                found += expected is not None
+    assert found > len(corpus_texts)
+
+
+def test_a_pattern_matches_only_a_text_that_holds_what_it_needs(ruleset, corpus_texts):
+    patterns = [mark.twin for marks in markers().marks.groups.values() for mark in marks]
+    patterns += [p for rule in ruleset.rules for p in rule.lower_case.unless]
+    needs = [(p, pattern_needs(p.pattern, p.flags)) for p in patterns if p is not None]
+    assert sum(n is not None for _, n in needs) > 0.9 * len(needs)  # nearly all are read
+    skipped = matched = 0
+    for text in _lowered(corpus_texts):
+        for pattern, need in needs:
+            if need is None:
+                continue
+            if pattern.search(text):
+                assert present(need, text), (pattern.pattern, text)
+                matched += 1
+            elif not present(need, text):
+                skipped += 1
+    assert matched > 100 and skipped > 10 * matched  # the check does spare searches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "needs"),
+    [
+        (
+            r"\bsi\s+chiede\s+di\s+(sapere|conoscere)",
+            [[{"si"}, {"chiede"}, {"di"}, {"sapere", "conoscere"}]],
+        ),
+        (r"\ba\s+che\s+ora\b|\bquanto\s+costa", [[{"che"}, {"ora"}], [{"quanto"}, {"costa"}]]),
+        (r"\b(nel|del)\s*(19|20)\d\d\b", [[{"nel", "del"}, {"19", "20"}]]),
+        (r"\b(\w+\s+)?anni\s+fa\b", [[{"anni"}, {"fa"}]]),
+        (r"\d{4}", None),  # nothing literal: always searched
+        (r"\bab\b|\w+x", None),  # one alternative needs no literal
+    ],
+)
+def test_what_a_pattern_needs(pattern, needs):
+    expected = None if needs is None else tuple(tuple(map(frozenset, a)) for a in needs)
+    found = pattern_needs(pattern)
+    if found is not None:
+        found = tuple(tuple(sorted(a, key=sorted)) for a in found)
+        expected = tuple(tuple(sorted(a, key=sorted)) for a in expected)
+    assert found == expected
+
+
+def test_present_needs_a_literal_of_every_clause_of_one_alternative():
+    needs = pattern_needs(r"\b(nel|del)\s*(19|20)\d\d\b|\banno\s+scorso\b")
+    assert present(needs, "nel 2024")
+    assert present(needs, "l'anno scorso")
+    assert not present(needs, "nel parco")  # «19» or «20» missing
+    assert not present(needs, "2024, anno")  # «nel»/«del» missing, «scorso» missing
