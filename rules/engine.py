@@ -37,6 +37,7 @@ from functools import cached_property
 from typing import Any
 
 from rules.details import prefilters as details_prefilters
+from rules.learned import Model
 from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
 from rules.scopes import Scopes
 from rules.scopes import find as find_scopes
@@ -132,6 +133,12 @@ class Decision:
     # a named precedence table: when the key rule fires, the votes of the rules listed are void
     # (an explicit «reclamo» outranks a weak reminder cue)
     outranks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # the learned stage (`rules.learned`): the votes its reading adds (0: off), the probability
+    # it needs, and the rules' score it cannot overturn (request_type: a rival value's; urgency:
+    # a reassurance's weight, «nessun pericolo»)
+    learned_weight: float = 0.0
+    learned_min_p: float = 0.0
+    learned_sure: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +148,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     decisions: Mapping[str, Decision]
     files: tuple[str, ...] = ()
+    learned: Model | None = None  # the learned stage's weights (`rules.learned`); None: off
 
     def for_field(self, field: str) -> tuple[Rule, ...]:
         return self._by_field.get(field, ())

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rules import learned
 from rules.engine import FIELD_VALUES, SCOPES, Decision, Rule, RulesError, RuleSet, fold
 from rules.scopes import NAMES as SCOPE_NAMES
 
@@ -32,6 +33,9 @@ DECISION_KEYS = {
     "outranks",
     "competence_weight",
     "floors",
+    "learned_weight",
+    "learned_min_p",
+    "learned_sure",
 }
 
 
@@ -54,7 +58,7 @@ def load_ruleset(overrides: Sequence[Path] = ()) -> RuleSet:
         if raw.get("enabled", True) is not False
     )
     compiled = {field: _compile_decision(raw) for field, raw in decisions.items()}
-    return RuleSet(rules, compiled, tuple(str(p) for p in files))
+    return RuleSet(rules, compiled, tuple(str(p) for p in files), learned.load())
 
 
 def _default_files() -> list[Path]:
@@ -113,6 +117,9 @@ def _check_decision(source: str, field: str, table: Any) -> dict[str, Any]:
         "question_weight",
         "competence_weight",
         "lone_min_score",
+        "learned_weight",
+        "learned_min_p",
+        "learned_sure",
     ):
         if key in table and not _is_number(table[key]):
             raise RulesError(f"{where}: {key} must be a number")
@@ -234,4 +241,7 @@ def _compile_decision(raw: dict[str, Any]) -> Decision:
         outranks={k: tuple(v) for k, v in raw.get("outranks", {}).items()},
         competence_weight=float(raw.get("competence_weight", 0.0)),
         floors=dict(raw.get("floors", {})),
+        learned_weight=float(raw.get("learned_weight", 0.0)),
+        learned_min_p=float(raw.get("learned_min_p", 0.0)),
+        learned_sure=float(raw.get("learned_sure", 0.0)),
     )

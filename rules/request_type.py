@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rules import engine
+from rules.learned import best
 from rules.linking import TicketRef
 from rules.scopes import QUESTION
 from rules.types import Hit
@@ -60,6 +61,9 @@ def decide(
     if criminal and decision.crime_weight:
         _at_least(totals, "manutenzione", decision.crime_weight)
         hits.append(Hit("request_type.crime", FIELD, "manutenzione", "criminal event"))
+    learned_hit = _learned(document, ruleset, decision, totals)
+    if learned_hit is not None:
+        hits.append(learned_hit)
     value, score = _best(totals, decision.prefer)
     if value is not None and _lone(fired, totals, value, decision):
         hits.append(Hit("request_type.decision", FIELD, value, f"{_summary(totals)}, alone"))
@@ -70,6 +74,27 @@ def decide(
         return UNDECIDED, hits
     hits.append(Hit("request_type.decision", FIELD, value, _summary(totals)))
     return value, hits
+
+
+def _learned(
+    document: engine.Document,
+    ruleset: engine.RuleSet,
+    decision: engine.Decision,
+    totals: dict[str, float],
+) -> Hit | None:
+    """The learned stage's vote (`rules.learned`), added to `totals`: `learned_weight` for the
+    type it reads with probability `learned_min_p` or more, unless a rival type's rule score
+    reaches `learned_sure` (the message says what it is). Its hit says so either way."""
+    if not decision.learned_weight or ruleset.learned is None:
+        return None
+    value, p = best(ruleset.learned.read(document, FIELD))
+    if value == UNDECIDED or p < decision.learned_min_p:
+        return None
+    rival = max((s for v, s in totals.items() if v != value), default=0.0)
+    if decision.learned_sure and rival >= decision.learned_sure:
+        return Hit(f"{FIELD}.learned", FIELD, value, f"p {p:.2f}, outweighed by the rules")
+    totals[value] = totals.get(value, 0.0) + decision.learned_weight
+    return Hit(f"{FIELD}.learned", FIELD, value, f"p {p:.2f}, +{decision.learned_weight:g}")
 
 
 def outrank(

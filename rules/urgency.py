@@ -38,11 +38,41 @@ def decide(
         if level is not None and level != DEFAULT:
             totals[level] = max(totals.get(level, 0.0), decision.min_score)
             hits.append(Hit(f"{FIELD}.floor", FIELD, level, f"{hit.rule}: {hit.evidence}"))
+    learned_hit = _learned(document, ruleset, decision, fired, totals)
+    if learned_hit is not None:
+        hits.append(learned_hit)
     for level in URGENCIES:  # most severe first
         if level != DEFAULT and totals.get(level, 0.0) >= decision.min_score:
             return level, hits
     hits.append(Hit("urgency.default", FIELD, DEFAULT, "no danger or safety rule is confident"))
     return DEFAULT, hits
+
+
+LIFT = "urgente"  # the most the learned stage may lift a message to: never an emergency
+
+
+def _learned(
+    document: engine.Document,
+    ruleset: engine.RuleSet,
+    decision: engine.Decision,
+    fired: Sequence[engine.Fired],
+    totals: dict[str, float],
+) -> Hit | None:
+    """The learned stage's vote (`rules.learned`): `learned_weight` for `urgente` when the
+    model reads the message as urgent or worse with probability `learned_min_p` or more. An
+    emergency stays the rules' call (their hits are its explanation), and a reassurance of
+    weight `learned_sure` or more («nessun pericolo», made safe) keeps the model out."""
+    if not decision.learned_weight or ruleset.learned is None:
+        return None
+    read = ruleset.learned.read(document, FIELD)
+    p = sum(read.get(level, 0.0) for level in URGENCIES if level != DEFAULT)
+    if p < decision.learned_min_p:
+        return None
+    reassured = [item for item in fired if item.weight < 0]
+    if decision.learned_sure and any(-item.weight >= decision.learned_sure for item in reassured):
+        return Hit(f"{FIELD}.learned", FIELD, LIFT, f"p {p:.2f}, outweighed by the rules")
+    totals[LIFT] = totals.get(LIFT, 0.0) + decision.learned_weight
+    return Hit(f"{FIELD}.learned", FIELD, LIFT, f"p {p:.2f}, +{decision.learned_weight:g}")
 
 
 def _reach_last(item: engine.Fired, document: engine.Document) -> engine.Fired:

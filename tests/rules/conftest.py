@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,18 @@ def classify(ruleset: rules.RuleSet) -> Callable[..., rules.Verdict]:
 
     def run(text: str, subject: str = "") -> rules.Verdict:
         return rules.classify(rules.RuleInput(subject, text), ruleset, rules.DEFAULT_POLE_FORMATS)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def rules_only(ruleset: rules.RuleSet) -> Callable[..., rules.Verdict]:
+    """`classify` without the learned stage (`rules.learned`): for the tests that pin what a
+    rule reads, where the model's vote would hide whether the rule did its part."""
+    alone = dataclasses.replace(ruleset, learned=None)
+
+    def run(text: str, subject: str = "") -> rules.Verdict:
+        return rules.classify(rules.RuleInput(subject, text), alone, rules.DEFAULT_POLE_FORMATS)
 
     return run
 

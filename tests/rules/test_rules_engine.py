@@ -86,7 +86,11 @@ def test_an_override_disables_a_rule_and_tunes_a_decision(tmp_path):
 def test_an_override_can_switch_off_the_votes_of_the_other_fields(tmp_path):
     text = "Dentro l'armadio aperto si vedono i morsetti."  # no fault word, only danger
     assert classify(rules.load_ruleset(), text).request_type == "manutenzione"
-    site = write(tmp_path, "[decision.request_type]\ndanger_weight = 0\ncrime_weight = 0\n")
+    # the learned stage reads it as a fault too: its vote is switched off the same way
+    site = write(
+        tmp_path,
+        "[decision.request_type]\ndanger_weight = 0\ncrime_weight = 0\nlearned_weight = 0\n",
+    )
     assert classify(rules.load_ruleset([site]), text).request_type == "da_classificare"
 
 

@@ -108,8 +108,11 @@ def test_a_felled_pole_across_the_pavement_is_an_emergency(classify):
         "Se vedo del fumo uscire da un quadro, devo chiamare voi o i vigili del fuoco?",
     ],
 )
-def test_danger_words_that_are_no_emergency(classify, text):
-    assert classify(text).urgency == "ordinaria"
+def test_danger_words_that_are_no_emergency(classify, rules_only, text):
+    assert rules_only(text).urgency == "ordinaria"
+    # the learned stage may lift one to urgente (a piece of a lamp fallen on the pavement, p
+    # 0.6 or more), never to an emergency
+    assert classify(text).urgency != "emergenza"
 
 
 def test_a_hypothesis_in_the_body_silences_its_subject(classify):
