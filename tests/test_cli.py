@@ -85,6 +85,13 @@ def test_rules_explain_a_text_and_a_file(config_file, capsys):
     assert run(config_file, "rules", "explain") == ExitCode.usage
 
 
+def test_rules_explain_shows_the_learned_stage(config_file, capsys):
+    text = "Ci serve copia del certificato di collaudo dell'impianto del parcheggio comunale."
+    assert run(config_file, "rules", "explain", "--subject", "dichiarazione", text) == ExitCode.ok
+    out = capsys.readouterr().out
+    assert "request_type:   informazione" in out and "request_type.learned: 'p 0." in out
+
+
 def test_messages_show_points_at_the_raw_file(config_file, capsys):
     run(config_file, "ingest", str(DEMO_MESSAGES / "02-lampione-spento.eml"))
     capsys.readouterr()

@@ -1,0 +1,141 @@
+"""The learned stage (`rules.learned`): it loads and scores, is deterministic, decides what the
+rules leave `da_classificare`, never makes an emergency or a crime alone, is switched off by
+weight 0, is trained on the corpus as it is now, and leaves a hit that explain shows."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+import rules
+from rules import learned
+from rules.engine import Document
+from rules.report import load_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+# a request for a document: no rule of request_type.toml says informazione without a question
+CERTIFICATE = rules.RuleInput(
+    "dichiarazione",
+    "Spett.le ditta, ci serve copia del certificato di collaudo dell'impianto di illuminazione "
+    "del parcheggio comunale per la pratica in corso.",
+)
+
+
+def training_script():
+    """`scripts/train_learned.py` as a module (it needs scikit-learn only to train)."""
+    spec = importlib.util.spec_from_file_location(
+        "train_learned", ROOT / "scripts/train_learned.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def verdict(doc: rules.RuleInput, ruleset: rules.RuleSet) -> rules.Verdict:
+    return rules.classify(doc, ruleset, rules.DEFAULT_POLE_FORMATS)
+
+
+def test_the_shipped_model_loads_and_scores(ruleset):
+    model = ruleset.learned
+    assert model is not None and model is learned.load()
+    assert set(model.classes["request_type"]) == set(rules.REQUEST_TYPES)
+    assert set(model.classes["urgency"]) == set(rules.URGENCIES)
+    read = model.probabilities("il lampione di via roma e spento da tre giorni")
+    assert read["request_type"]["manutenzione"] > 0.5
+    assert all(sum(p.values()) == pytest.approx(1.0) for p in read.values())
+    assert learned.MODEL_FILE.stat().st_size < 300_000  # a table of the rules, not a blob
+
+
+def test_features_and_scores_are_deterministic_and_case_blind(ruleset):
+    text = "Il PALO di via Verdi è piegato, IP-145117"
+    documents = [Document.of(rules.RuleInput("", t)) for t in (text, text, text.upper())]
+    readings = [learned.text_of(d) for d in documents]
+    assert len(set(readings)) == 1
+    assert {"palo", "piega", "palo di", "#6"} <= learned.features(readings[0])
+    scores = [ruleset.learned.probabilities(r) for r in readings]
+    assert scores[0] == scores[1] == scores[2]
+
+
+def test_it_decides_what_the_rules_leave_undecided(ruleset):
+    alone = dataclasses.replace(ruleset, learned=None)
+    assert verdict(CERTIFICATE, alone).request_type == "da_classificare"
+    combined = verdict(CERTIFICATE, ruleset)
+    assert combined.request_type == "informazione"
+    (hit,) = [h for h in combined.hits if h.rule == "request_type.learned"]
+    assert hit.value == "informazione" and hit.evidence.startswith("p 0.")
+
+
+def sure_of(field: str, value: str) -> learned.Model:
+    """A model that reads every text as `value` of `field`, with probability about 1."""
+    classes = {"request_type": rules.REQUEST_TYPES, "urgency": rules.URGENCIES}
+    intercepts = tuple(
+        20.0 if (name, v) == (field, value) else 0.0 for name, vs in classes.items() for v in vs
+    )
+    return learned.Model(classes, intercepts, {})
+
+
+def test_an_emergency_read_by_the_model_is_at_most_urgent(ruleset):
+    sure = dataclasses.replace(ruleset, learned=sure_of("urgency", "emergenza"))
+    text = rules.RuleInput("", "Il lampione di via Po è spento.")
+    assert verdict(text, dataclasses.replace(ruleset, learned=None)).urgency == "ordinaria"
+    got = verdict(text, sure)
+    assert got.urgency == "urgente" and not got.criminal_event
+    # a reassurance the rules found keeps the model out
+    calm = verdict(
+        rules.RuleInput("", "Nessun pericolo, il lampione di via Po è solo spento."), sure
+    )
+    assert calm.urgency == "ordinaria"
+    assert any(h.evidence.endswith("outweighed by the rules") for h in calm.hits)
+
+
+def test_no_corpus_emergency_or_crime_comes_from_the_model(ruleset):
+    alone = dataclasses.replace(ruleset, learned=None)
+    for path in sorted((ROOT / "tests/corpus").glob("*.toml")):
+        for message in load_corpus(path):
+            by_rules, combined = verdict(message.doc, alone), verdict(message.doc, ruleset)
+            assert combined.criminal_event == by_rules.criminal_event, message.id
+            assert (combined.urgency == "emergenza") == (by_rules.urgency == "emergenza")
+
+
+def test_weight_zero_switches_it_off(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text(
+        "[decision.request_type]\nlearned_weight = 0\n[decision.urgency]\nlearned_weight = 0\n",
+        encoding="utf-8",
+    )
+    off = rules.load_ruleset([site])
+    alone = dataclasses.replace(rules.load_ruleset(), learned=None)
+    assert verdict(CERTIFICATE, off) == verdict(CERTIFICATE, alone)
+    messages = load_corpus(ROOT / "tests/corpus/blind10.toml")
+    assert all(verdict(m.doc, off) == verdict(m.doc, alone) for m in messages)
+
+
+def test_a_learned_weight_must_be_a_number(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text('[decision.urgency]\nlearned_weight = "off"\n', encoding="utf-8")
+    with pytest.raises(rules.RulesError, match="learned_weight must be a number"):
+        rules.load_ruleset([site])
+
+
+def test_the_model_is_trained_on_the_corpus_as_it_is():
+    """Fails when a corpus file changed and the model was not trained again (`python
+    scripts/train_learned.py`); the never-tuned blind batches are never in it."""
+    script = training_script()
+    stored = json.loads(learned.MODEL_FILE.read_text(encoding="utf-8"))["corpus"]
+    files = script.training_files()
+    assert stored["sha256"] == script.digest(files), "run scripts/train_learned.py"
+    assert stored["files"] == [p.name for p in files]
+    assert not {"holdout.toml", "blind11.toml", "blind12.toml"} & set(stored["files"])
+
+
+def test_explain_shows_the_learned_hit(ruleset):
+    hits = verdict(CERTIFICATE, ruleset).hits
+    lines = [f"{h.field} {h.value} {h.rule}: {h.evidence!r}" for h in hits]
+    assert any(
+        line.startswith("request_type informazione request_type.learned: 'p 0.") for line in lines
+    )
