@@ -171,9 +171,11 @@ def test_blind11_never_tuned_on(blind11):
     """blind11 was measured once on the rules of 3969bbe (type 0.725, urgency 0.817, pole F1
     0.725, crime 0.50 / 0.50, emergency 1.00 / 0.56). Its pole-code misses were all bare
     numbers («palo n. 145117»), which `rules.pole_numbers` now reads: that field alone was
-    fixed after seeing the batch, and is no longer blind."""
-    assert blind11.request_type_accuracy >= 0.71  # 0.725 measured
-    assert blind11.urgency_accuracy >= 0.80  # 0.817
+    fixed after seeing the batch, and is no longer blind. The learned stage, never trained on it
+    and its settings chosen on blind10 first, was measured on it once: type 0.825, urgency
+    0.817 (three lifted to urgente rightly, three wrongly), crime and emergency unchanged."""
+    assert blind11.request_type_accuracy >= 0.81  # 0.825 measured (0.725 by the rules alone)
+    assert blind11.urgency_accuracy >= 0.80  # 0.817 (0.817)
     assert blind11.pole_f1 == 1.0  # 1.000 with bare numbers (0.725 before: seen, so not blind)
     assert blind11.crime_recall >= 0.5 and blind11.crime_precision >= 0.5  # 0.50 / 0.50
     assert blind11.emergency_recall == 1.0 and blind11.emergency_precision >= 0.55  # 1.00 / 0.556
@@ -191,9 +193,11 @@ def test_blind12_is_large_labelled_and_mixed():
 def test_blind12_never_tuned_on(blind12):
     """blind12, another writer's, was measured once on the rules of 8427be3 (type 0.725,
     urgency 0.817, pole F1 0.989 with bare numbers, measured blind, crime 0.77 / 0.71,
-    emergency 0.93 / 0.54). Its one pole miss («IP-156001/156002») was then mended."""
-    assert blind12.request_type_accuracy >= 0.71  # 0.725 measured
-    assert blind12.urgency_accuracy >= 0.80  # 0.817
+    emergency 0.93 / 0.54). Its one pole miss («IP-156001/156002») was then mended. The learned
+    stage, never trained on it and its settings chosen on blind10 first, was measured on it
+    once: type 0.783, urgency 0.842, crime and emergency unchanged."""
+    assert blind12.request_type_accuracy >= 0.77  # 0.783 measured (0.725 by the rules alone)
+    assert blind12.urgency_accuracy >= 0.83  # 0.842 (0.817)
     assert blind12.pole_f1 == 1.0  # 1.000 (0.989 before: the slash)
     assert blind12.crime_recall >= 0.76 and blind12.crime_precision >= 0.7  # 0.769 / 0.714
     assert blind12.emergency_recall >= 0.93 and blind12.emergency_precision >= 0.53  # 0.933/0.538
