@@ -92,7 +92,9 @@ def test_blind8_persistence_conduct_panels_and_overcalled_dangers(blind8):
 def test_tuning8(ruleset):
     report = measured(ruleset, "tuning8.toml")
     assert report.request_type_accuracy >= 0.98 and report.urgency_accuracy >= 0.98  # 1.00 / 1.00
-    assert report.pole_f1 == 1.0 and report.crime_recall >= 0.9  # 1.00, 0.90
+    # crime recall 1.00 with the learned stage's lift of a very sure crime (rules alone 0.90):
+    # tuning8 is training data for the model, so that figure is optimistic
+    assert report.pole_f1 == 1.0 and report.crime_recall == 1.0  # 1.00, 1.00 (0.90)
     assert report.emergency_recall == 1.0 and report.emergency_precision >= 0.95  # 1.00 / 1.00
 
 
@@ -150,11 +152,13 @@ def test_blind10_never_tuned_on(blind10):
     emergency 0.92 / 0.67). The bars catch drift; the targets are far above them. blind10
     then chose the learned stage's settings (trained without it: type 0.798, urgency 0.912,
     `scripts/train_learned.py --validate blind10`) and the shipped model is trained on it, so
-    its figures with the stage are no longer blind: type 0.912, urgency 0.921."""
+    its figures with the stage are no longer blind: type 0.912, urgency 0.921, and crime 1.00 /
+    0.714 with the lift of a crime the model is very sure of (0.90 / 0.643 with a model trained
+    without blind10, the figure its threshold was chosen on)."""
     assert blind10.request_type_accuracy >= 0.90  # 0.912 (0.702 by the rules alone)
     assert blind10.urgency_accuracy >= 0.91  # 0.921 (0.895)
     assert blind10.pole_f1 == 1.0  # 1.000
-    assert blind10.crime_recall >= 0.7 and blind10.crime_precision >= 0.63  # 0.70 / 0.636
+    assert blind10.crime_recall == 1.0 and blind10.crime_precision >= 0.7  # 1.00/0.714 (0.70/0.636)
     assert blind10.emergency_recall >= 0.92 and blind10.emergency_precision >= 0.7  # 0.923 / 0.706
 
 
@@ -173,7 +177,9 @@ def test_blind11_never_tuned_on(blind11):
     numbers («palo n. 145117»), which `rules.pole_numbers` now reads: that field alone was
     fixed after seeing the batch, and is no longer blind. The learned stage, never trained on it
     and its settings chosen on blind10 first, was measured on it once: type 0.825, urgency
-    0.817 (three lifted to urgente rightly, three wrongly), crime and emergency unchanged."""
+    0.817 (three lifted to urgente rightly, three wrongly), crime and emergency unchanged; and
+    once more with the crime lift (settings chosen on blind10 and leave-one-corpus-out): all
+    unchanged, no crime added."""
     assert blind11.request_type_accuracy >= 0.81  # 0.825 measured (0.725 by the rules alone)
     assert blind11.urgency_accuracy >= 0.80  # 0.817 (0.817)
     assert blind11.pole_f1 == 1.0  # 1.000 with bare numbers (0.725 before: seen, so not blind)
@@ -195,11 +201,13 @@ def test_blind12_never_tuned_on(blind12):
     urgency 0.817, pole F1 0.989 with bare numbers, measured blind, crime 0.77 / 0.71,
     emergency 0.93 / 0.54). Its one pole miss («IP-156001/156002») was then mended. The learned
     stage, never trained on it and its settings chosen on blind10 first, was measured on it
-    once: type 0.783, urgency 0.842, crime and emergency unchanged."""
+    once: type 0.783, urgency 0.842, crime and emergency unchanged; and once more with the crime
+    lift (settings chosen on blind10 and leave-one-corpus-out): crime 0.769 / 0.714 -> 0.846 /
+    0.733 (one crime added, rightly), the rest unchanged."""
     assert blind12.request_type_accuracy >= 0.77  # 0.783 measured (0.725 by the rules alone)
     assert blind12.urgency_accuracy >= 0.83  # 0.842 (0.817)
     assert blind12.pole_f1 == 1.0  # 1.000 (0.989 before: the slash)
-    assert blind12.crime_recall >= 0.76 and blind12.crime_precision >= 0.7  # 0.769 / 0.714
+    assert blind12.crime_recall >= 0.84 and blind12.crime_precision >= 0.73  # 0.846/0.733 (0.769)
     assert blind12.emergency_recall >= 0.93 and blind12.emergency_precision >= 0.53  # 0.933/0.538
 
 

@@ -1,12 +1,14 @@
 """The learned stage (`rules.learned`): it loads and scores, is deterministic, decides what the
-rules leave `da_classificare`, never makes an emergency or a crime alone, is switched off by
-weight 0, is trained on the corpus as it is now, and leaves a hit that explain shows."""
+rules leave `da_classificare`, never makes an emergency alone and never undoes the rules'
+emergencies or crimes, adds a crime only when very sure, is switched off by weight 0, is trained
+on the corpus as it is now, and leaves a hit that explain shows."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,7 @@ def training_script():
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -72,7 +75,11 @@ def test_it_decides_what_the_rules_leave_undecided(ruleset):
 
 def sure_of(field: str, value: str) -> learned.Model:
     """A model that reads every text as `value` of `field`, with probability about 1."""
-    classes = {"request_type": rules.REQUEST_TYPES, "urgency": rules.URGENCIES}
+    classes = {
+        "request_type": rules.REQUEST_TYPES,
+        "urgency": rules.URGENCIES,
+        "criminal_event": ("false", "true"),
+    }
     intercepts = tuple(
         20.0 if (name, v) == (field, value) else 0.0 for name, vs in classes.items() for v in vs
     )
@@ -93,19 +100,76 @@ def test_an_emergency_read_by_the_model_is_at_most_urgent(ruleset):
     assert any(h.evidence.endswith("outweighed by the rules") for h in calm.hits)
 
 
-def test_no_corpus_emergency_or_crime_comes_from_the_model(ruleset):
+def test_the_model_makes_or_undoes_no_corpus_emergency_and_undoes_no_crime(ruleset):
+    """Emergencies stay the rules' both ways (no doubt threshold was safe out of fold: README);
+    a crime the model adds says so by its hit and by its probability."""
     alone = dataclasses.replace(ruleset, learned=None)
     for path in sorted((ROOT / "tests/corpus").glob("*.toml")):
         for message in load_corpus(path):
             by_rules, combined = verdict(message.doc, alone), verdict(message.doc, ruleset)
-            assert combined.criminal_event == by_rules.criminal_event, message.id
             assert (combined.urgency == "emergenza") == (by_rules.urgency == "emergenza")
+            if combined.criminal_event != by_rules.criminal_event:
+                assert combined.criminal_event, message.id  # added, never removed
+                (hit,) = [h for h in combined.hits if h.rule == "criminal_event.learned"]
+                assert float(hit.evidence.split()[1].rstrip(",")) >= 0.98, message.id
+
+
+# cable thieves at work, in words no crime rule reads (cut, not «rubati» nor «portati via»)
+CUT_CABLES = rules.RuleInput(
+    "lampioni senza cavi",
+    "Stanotte in via dei Mille qualcuno ha aperto i pozzetti e ha tagliato i cavi dei lampioni, "
+    "stamattina c'erano solo i monconi. Tutta la via è al buio.",
+)
+
+
+def test_a_crime_the_rules_miss_is_added_when_the_model_is_very_sure(ruleset):
+    alone = dataclasses.replace(ruleset, learned=None)
+    assert not verdict(CUT_CABLES, alone).criminal_event
+    got = verdict(CUT_CABLES, ruleset)
+    assert got.criminal_event
+    (hit,) = [h for h in got.hits if h.rule == "criminal_event.learned"]
+    assert hit.value == "true" and hit.evidence.startswith("p 1.00, +1")
+    # a plain fault is not one: the model is not sure of a crime there
+    fault = rules.RuleInput("", "Il lampione davanti al civico 12 di via Po è spento da lunedì.")
+    assert not verdict(fault, ruleset).criminal_event
+
+
+def test_a_crime_held_back_by_a_scope_keeps_the_model_out(ruleset):
+    """«se mi rubano i cavi…» asks what to do, it reports nothing: the rules' scope says so, and
+    a model sure of a crime does not overturn it."""
+    sure = dataclasses.replace(ruleset, learned=sure_of("criminal_event", "true"))
+    question = rules.RuleInput(
+        "", "Buongiorno, se di notte rubano i cavi dei lampioni della mia via, chi devo chiamare?"
+    )
+    got = verdict(question, sure)
+    assert any(h.rule == "scope.silenced" and h.field == "criminal_event" for h in got.hits)
+    assert not got.criminal_event
+    (hit,) = [h for h in got.hits if h.rule == "criminal_event.learned"]
+    assert hit.evidence.endswith("outweighed by the rules")
+    # the same model adds a crime to a text no crime rule reads at all
+    assert verdict(rules.RuleInput("", "Il lampione di via Po è spento."), sure).criminal_event
+
+
+def test_a_crime_the_rules_found_is_never_removed(ruleset):
+    never = dataclasses.replace(ruleset, learned=sure_of("criminal_event", "false"))
+    theft = rules.RuleInput("", "Stanotte hanno rubato i cavi di rame dei lampioni di via Po.")
+    assert verdict(theft, never).criminal_event
+
+
+def test_crime_weight_zero_switches_the_lift_off(tmp_path):
+    site = tmp_path / "site.toml"
+    site.write_text("[decision.criminal_event]\nlearned_weight = 0\n", encoding="utf-8")
+    off = rules.load_ruleset([site])
+    got = verdict(CUT_CABLES, off)
+    assert not got.criminal_event
+    assert not [h for h in got.hits if h.rule == "criminal_event.learned"]
 
 
 def test_weight_zero_switches_it_off(tmp_path):
     site = tmp_path / "site.toml"
     site.write_text(
-        "[decision.request_type]\nlearned_weight = 0\n[decision.urgency]\nlearned_weight = 0\n",
+        "[decision.request_type]\nlearned_weight = 0\n[decision.urgency]\nlearned_weight = 0\n"
+        "[decision.criminal_event]\nlearned_weight = 0\n",
         encoding="utf-8",
     )
     off = rules.load_ruleset([site])
@@ -115,10 +179,11 @@ def test_weight_zero_switches_it_off(tmp_path):
     assert all(verdict(m.doc, off) == verdict(m.doc, alone) for m in messages)
 
 
-def test_a_learned_weight_must_be_a_number(tmp_path):
+@pytest.mark.parametrize("field", ["urgency", "criminal_event"])
+def test_a_learned_weight_must_be_a_number(tmp_path, field):
     site = tmp_path / "site.toml"
-    site.write_text('[decision.urgency]\nlearned_weight = "off"\n', encoding="utf-8")
-    with pytest.raises(rules.RulesError, match="learned_weight must be a number"):
+    site.write_text(f'[decision.{field}]\nlearned_min_p = "high"\n', encoding="utf-8")
+    with pytest.raises(rules.RulesError, match="learned_min_p must be a number"):
         rules.load_ruleset([site])
 
 
@@ -130,7 +195,9 @@ def test_the_model_is_trained_on_the_corpus_as_it_is():
     files = script.training_files()
     assert stored["sha256"] == script.digest(files), "run scripts/train_learned.py"
     assert stored["files"] == [p.name for p in files]
-    assert not {"holdout.toml", "blind11.toml", "blind12.toml"} & set(stored["files"])
+    assert not {"holdout.toml", "blind11.toml", "blind12.toml", "blind13.toml"} & set(
+        stored["files"]
+    )
 
 
 def test_explain_shows_the_learned_hit(ruleset):
@@ -139,3 +206,7 @@ def test_explain_shows_the_learned_hit(ruleset):
     assert any(
         line.startswith("request_type informazione request_type.learned: 'p 0.") for line in lines
     )
+    lines = [
+        f"{h.field} {h.value} {h.rule}: {h.evidence!r}" for h in verdict(CUT_CABLES, ruleset).hits
+    ]
+    assert "criminal_event true criminal_event.learned: 'p 1.00, +1'" in lines
