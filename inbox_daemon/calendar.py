@@ -24,6 +24,7 @@ __all__ = ["CalendarError", "Deemed", "ServiceCalendar"]
 
 #: How far ahead next_opening looks before deciding the calendar never opens.
 SEARCH_DAYS = 400
+DAYS_REMEMBERED = 4096  # days whose closure and opening instants a calendar keeps
 
 FUORI_ORARIO = "fuori_orario"
 FESTIVO = "festivo"
@@ -94,6 +95,12 @@ class ServiceCalendar:
         if isinstance(closures, str):  # a lone string would be split into characters
             closures = [closures]
         self._closures = tuple(_parse_closure(text) for text in closures)
+        # What a day is, worked out once: registration asks about the same few days again
+        # and again (closed? when does it open?), for every request. Pure functions of the
+        # calendar's configuration and the day; a long-running daemon starts afresh now and
+        # then (`DAYS_REMEMBERED`).
+        self._reasons: dict[date, str | None] = {}
+        self._starts: dict[date, tuple[datetime, ...]] = {}
 
     # -- public API ---------------------------------------------------------------------
 
@@ -178,6 +185,16 @@ class ServiceCalendar:
 
     def _closed_reason(self, day: date) -> str | None:
         """Why the whole day is closed: "chiusura" beats "festivo"; None if neither."""
+        try:
+            return self._reasons[day]
+        except KeyError:
+            pass
+        if len(self._reasons) >= DAYS_REMEMBERED:
+            self._reasons.clear()
+        reason = self._reasons[day] = self._day_closed_reason(day)
+        return reason
+
+    def _day_closed_reason(self, day: date) -> str | None:
         if any(closure.covers(day) for closure in self._closures):
             return CHIUSURA
         if self._holiday_name(day) is not None:
@@ -191,11 +208,16 @@ class ServiceCalendar:
         """The first opening range start on ``day`` at or after the UTC instant ``after``."""
         if self._closed_reason(day) is not None:
             return None
-        for start, _end in self._hours[day.weekday()]:
-            for instant in self._instants(datetime.combine(day, time()) + start):
-                if instant >= after:
-                    return instant
-        return None
+        starts = self._starts.get(day)
+        if starts is None:
+            if len(self._starts) >= DAYS_REMEMBERED:
+                self._starts.clear()
+            starts = self._starts[day] = tuple(
+                instant
+                for start, _end in self._hours[day.weekday()]
+                for instant in self._instants(datetime.combine(day, time()) + start)
+            )
+        return next((instant for instant in starts if instant >= after), None)
 
     def _instants(self, wall: datetime) -> list[datetime]:
         """The UTC instants showing this naive wall-clock time, in order.
