@@ -49,10 +49,15 @@ def test_run_starts_without_collections_and_ends_with_them(
 
     monkeypatch.setattr(commands, "dispatch", dispatch)
     assert gc.isenabled()
-    assert cli.main(["--config", str(tmp_path / "none.toml"), "run", "--once"]) != 0
-    assert seen == [False] and gc.isenabled()
-    assert cli.main(["--config", str(tmp_path / "none.toml"), "status"]) != 0
-    assert seen == [False, True]  # other commands keep collecting
+    try:
+        assert cli.main(["--config", str(tmp_path / "none.toml"), "run", "--once"]) != 0
+        assert seen == [False] and gc.isenabled()
+        assert gc.get_freeze_count() > 0  # the modules, frozen once imported
+        gc.unfreeze()
+        assert cli.main(["--config", str(tmp_path / "none.toml"), "status"]) != 0
+        assert seen == [False, True] and gc.get_freeze_count() == 0  # others: as before
+    finally:
+        gc.unfreeze()
 
 
 def test_the_freeze_collects_start_up_garbage_when_start_up_ran_without_collections() -> None:
