@@ -18,12 +18,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_pkg
-
 from inbox_daemon import cache_files
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 __all__ = ["CalendarError", "Deemed", "ServiceCalendar"]
 
@@ -395,7 +398,7 @@ class Holidays:
         spec: str,
         table: dict[date, str],
         years: frozenset[int],
-        library: holidays_pkg.HolidayBase | None = None,
+        library: HolidayBase | None = None,
     ) -> None:
         self._spec, self._table, self._years, self._library = spec, table, years, library
 
@@ -441,11 +444,21 @@ class Holidays:
 
 
 def _holidays_file(spec: str) -> Path:
-    key = hashlib.sha256(f"{holidays_pkg.__version__}\0{spec}".encode()).hexdigest()[:32]
+    """Named by the installed package's version (read from its metadata: importing the
+    package costs 20 ms more) and `spec`."""
+    try:
+        version = metadata.version("holidays")
+    except metadata.PackageNotFoundError:  # not installed as a distribution: as imported
+        import holidays
+
+        version = holidays.__version__
+    key = hashlib.sha256(f"{version}\0{spec}".encode()).hexdigest()[:32]
     return cache_files.cache_folder() / f"holidays-{key}.json"
 
 
-def _library_holidays(spec: str) -> holidays_pkg.HolidayBase:
+def _library_holidays(spec: str) -> HolidayBase:
+    import holidays as holidays_pkg  # only without the table, or for a year outside it
+
     country, _, subdiv = (part.strip() for part in spec.partition("/"))
     try:
         probe = holidays_pkg.country_holidays(country.upper())
