@@ -82,7 +82,15 @@ def _gc_timer(phase: str, info: dict[str, int]) -> None:
 
 gc.callbacks.append(_gc_timer)
 
-# imported as `inbox_daemon.cli` would, before any thread starts
+# imported as `inbox_daemon.cli` would, before any thread starts; with the collector paused
+# as that checkout's `main` pauses it for `run` (until the daemon freezes its start-up heap)
+from inbox_daemon import cli  # noqa: E402
+
+_paused = getattr(cli, "collections_paused", None)  # an older checkout (`--ab`) has none
+if _paused is not None:
+    _pause = _paused(cli.build_parser().parse_args(ARGS).command == "run")  # kept: its end
+    _pause.__enter__()  # would turn the collector on again
+
 from sqlalchemy import event  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 

@@ -545,6 +545,10 @@ def report_breakdown(name: str, n: int, cpu: list[float], runs: list[dict[str, A
     line("main thread: imports", each(lambda run: run["imported"]))
     line("main thread: start-up (before run_once)", each(lambda run: run["startup"] or 0.0))
     line("main process: garbage collector", each(lambda run: sum(run["gc"].values())))
+    for generation in sorted({g for run in runs for g in run["gc"]}):
+        line(f"  {generation}", each(lambda run, g=generation: run["gc"].get(g, 0.0)))
+    before = each(lambda run: sum(run.get("gc_before_run", {}).values()))
+    line("  of which before run_once", before)
     for thread in sorted({t for run in runs for t in run["threads"]}):
         line(f"thread: {thread}", each(lambda run, t=thread: run["threads"].get(t, 0.0)))
         labels = sorted({p for run in runs for p in run["phases"].get(thread, {})})

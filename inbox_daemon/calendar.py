@@ -11,19 +11,28 @@ Pure module: no configuration objects and no other part of inbox_daemon.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays as holidays_pkg
+from inbox_daemon import cache_files
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 __all__ = ["CalendarError", "Deemed", "ServiceCalendar"]
 
 #: How far ahead next_opening looks before deciding the calendar never opens.
 SEARCH_DAYS = 400
+DAYS_REMEMBERED = 4096  # days whose closure and opening instants a calendar keeps
 
 FUORI_ORARIO = "fuori_orario"
 FESTIVO = "festivo"
@@ -94,6 +103,12 @@ class ServiceCalendar:
         if isinstance(closures, str):  # a lone string would be split into characters
             closures = [closures]
         self._closures = tuple(_parse_closure(text) for text in closures)
+        # What a day is, worked out once: registration asks about the same few days again
+        # and again (closed? when does it open?), for every request. Pure functions of the
+        # calendar's configuration and the day; a long-running daemon starts afresh now and
+        # then (`DAYS_REMEMBERED`).
+        self._reasons: dict[date, str | None] = {}
+        self._starts: dict[date, tuple[datetime, ...]] = {}
 
     # -- public API ---------------------------------------------------------------------
 
@@ -178,6 +193,16 @@ class ServiceCalendar:
 
     def _closed_reason(self, day: date) -> str | None:
         """Why the whole day is closed: "chiusura" beats "festivo"; None if neither."""
+        try:
+            return self._reasons[day]
+        except KeyError:
+            pass
+        if len(self._reasons) >= DAYS_REMEMBERED:
+            self._reasons.clear()
+        reason = self._reasons[day] = self._day_closed_reason(day)
+        return reason
+
+    def _day_closed_reason(self, day: date) -> str | None:
         if any(closure.covers(day) for closure in self._closures):
             return CHIUSURA
         if self._holiday_name(day) is not None:
@@ -191,11 +216,16 @@ class ServiceCalendar:
         """The first opening range start on ``day`` at or after the UTC instant ``after``."""
         if self._closed_reason(day) is not None:
             return None
-        for start, _end in self._hours[day.weekday()]:
-            for instant in self._instants(datetime.combine(day, time()) + start):
-                if instant >= after:
-                    return instant
-        return None
+        starts = self._starts.get(day)
+        if starts is None:
+            if len(self._starts) >= DAYS_REMEMBERED:
+                self._starts.clear()
+            starts = self._starts[day] = tuple(
+                instant
+                for start, _end in self._hours[day.weekday()]
+                for instant in self._instants(datetime.combine(day, time()) + start)
+            )
+        return next((instant for instant in starts if instant >= after), None)
 
     def _instants(self, wall: datetime) -> list[datetime]:
         """The UTC instants showing this naive wall-clock time, in order.
@@ -344,13 +374,91 @@ def _parse_closure_date(text: str, spec: str) -> tuple[date, bool]:
 
 
 @lru_cache(maxsize=8)
-def _load_holidays(spec: str) -> holidays_pkg.HolidayBase | None:
+def _load_holidays(spec: str) -> Holidays | None:
     """Holidays for "IT" or "IT/RM" (country/subdivision), named in Italian when available.
 
-    Cached: checking the configuration and running it build the same calendar, and a
-    country's holidays take a tenth of a second to load."""
+    Cached: checking the configuration and running it build the same calendar. Raises
+    CalendarError for a country or subdivision the holidays package does not know."""
     if not spec:
         return None
+    return Holidays.cached(spec) or Holidays.computed(spec)
+
+
+class Holidays:
+    """A country's holidays by day, as the holidays package names them: a table of the
+    years around now, which an earlier start left in a cache file (`cache_files`), and the
+    package itself, loaded only for another year. Loading the package's countries costs a
+    tenth of a second of CPU at every start (it imports all 279 of them) for a table of a
+    few dozen days; the file's name covers the package's version and `spec`."""
+
+    YEARS = (-1, 2)  # the years tabled, from this one: back one, ahead two
+
+    def __init__(
+        self,
+        spec: str,
+        table: dict[date, str],
+        years: frozenset[int],
+        library: HolidayBase | None = None,
+    ) -> None:
+        self._spec, self._table, self._years, self._library = spec, table, years, library
+
+    def get(self, day: date) -> str | None:
+        if day.year in self._years:
+            return self._table.get(day)
+        if self._library is None:
+            self._library = _library_holidays(self._spec)
+        return self._library.get(day)
+
+    @classmethod
+    def wanted_years(cls) -> frozenset[int]:
+        this = date.today().year
+        return frozenset(range(this + cls.YEARS[0], this + cls.YEARS[1] + 1))
+
+    @classmethod
+    def cached(cls, spec: str) -> Holidays | None:
+        """From the cache file, when it tables the years wanted now."""
+        data = cache_files.read(_holidays_file(spec))
+        if data is None:
+            return None
+        try:
+            found = json.loads(data)
+            years = frozenset(int(year) for year in found["years"])
+            table = {date.fromisoformat(day): str(name) for day, name in found["days"].items()}
+        except (ValueError, TypeError, KeyError, AttributeError):  # corrupt: loaded again
+            return None
+        return cls(spec, table, years) if cls.wanted_years() <= years else None
+
+    @classmethod
+    def computed(cls, spec: str) -> Holidays:
+        """From the holidays package, tabled into the cache file for the next start."""
+        library = _library_holidays(spec)
+        years = cls.wanted_years()
+        for year in sorted(years):  # each year's holidays worked out (`expand`)
+            library.get(date(year, 1, 1))
+        table = {day: library[day] for day in sorted(library) if day.year in years}
+        days = {day.isoformat(): name for day, name in table.items()}
+        cache_files.write(
+            _holidays_file(spec), json.dumps({"years": sorted(years), "days": days}).encode()
+        )
+        return cls(spec, table, years, library)
+
+
+def _holidays_file(spec: str) -> Path:
+    """Named by the installed package's version (read from its metadata: importing the
+    package costs 20 ms more) and `spec`."""
+    try:
+        version = metadata.version("holidays")
+    except metadata.PackageNotFoundError:  # not installed as a distribution: as imported
+        import holidays
+
+        version = holidays.__version__
+    key = hashlib.sha256(f"{version}\0{spec}".encode()).hexdigest()[:32]
+    return cache_files.cache_folder() / f"holidays-{key}.json"
+
+
+def _library_holidays(spec: str) -> HolidayBase:
+    import holidays as holidays_pkg  # only without the table, or for a year outside it
+
     country, _, subdiv = (part.strip() for part in spec.partition("/"))
     try:
         probe = holidays_pkg.country_holidays(country.upper())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from inbox_daemon.blobs import BlobStore
@@ -30,6 +30,17 @@ Key = tuple[Any, ...]  # ("sha", sha256) or ("uid", source, folder, uidvalidity,
 # order of the rows instead (`sort_by_parameter_order`) makes SQLAlchemy insert the rows one
 # by one on SQLite, a statement per message.
 INSERT_MESSAGES = insert(Message).returning(Message.sha256, Message.id)
+# A batch's look-ups, built once: an IN of fifty literal values was a new statement to build
+# and to key for the statement cache at every batch; an expanding parameter is bound instead.
+LOOK_UP_SHAS = select(Message.id, Message.sha256).where(
+    Message.sha256.in_(bindparam("shas", expanding=True))
+)
+LOOK_UP_UIDS = select(Message.id, Message.uid).where(
+    Message.source == bindparam("source"),
+    Message.folder == bindparam("folder"),
+    Message.uidvalidity == bindparam("uidvalidity"),
+    Message.uid.in_(bindparam("uids", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -184,16 +195,21 @@ class Spool:
         self, connection: Connection, incomings: Sequence[Incoming], shas: Sequence[str]
     ) -> dict[Key, int]:
         """Ids of messages already stored with these bytes, or from these source UIDs."""
-        query = select(Message.id, Message.sha256).where(Message.sha256.in_(set(shas)))
-        found: dict[Key, int] = {("sha", sha): pk for pk, sha in connection.execute(query)}
+        rows = connection.execute(LOOK_UP_SHAS, {"shas": sorted(set(shas))})
+        found: dict[Key, int] = {("sha", sha): pk for pk, sha in rows}
         for (source, folder, uidvalidity), uids in _uids_by_folder(incomings).items():
-            query = select(Message.id, Message.uid).where(
-                Message.source == source,
-                Message.folder == folder,
-                Message.uidvalidity == uidvalidity,
-                Message.uid.in_(uids),
-            )
-            for pk, uid in connection.execute(query):
+            if folder is None or uidvalidity is None:  # `= NULL` would match nothing
+                query = select(Message.id, Message.uid).where(
+                    Message.source == source,
+                    Message.folder == folder,
+                    Message.uidvalidity == uidvalidity,
+                    Message.uid.in_(uids),
+                )
+                rows = connection.execute(query)
+            else:
+                where = {"source": source, "folder": folder, "uidvalidity": uidvalidity}
+                rows = connection.execute(LOOK_UP_UIDS, {**where, "uids": sorted(uids)})
+            for pk, uid in rows:
                 found[("uid", source, folder, uidvalidity, uid)] = pk
         return found
 
