@@ -248,6 +248,8 @@ class _FoldTable(dict[int, str]):
 
 
 _FOLD = _FoldTable({ord(char): base for char, base in _PUNCT.items()})
+# the characters `_FOLD` may change: every one but ASCII, and the backtick (`_PUNCT`)
+_FOLDABLE = re.compile(r"[^\x00-\x5f\x61-\x7f]+")
 
 
 def fold(text: str) -> str:
@@ -255,9 +257,15 @@ def fold(text: str) -> str:
 
     Citizens write "e'" or "e" for "è" and phones type ’ for ': matching folded text with folded
     patterns makes every rule accent-tolerant. Keeping the length lets a match's span in the
-    folded text be the evidence's span in the original.
+    folded text be the evidence's span in the original. Only the runs of characters it may
+    change are translated: `str.translate` looks each character of a non-ASCII text up in
+    Python, where most of a message is ASCII.
     """
-    return text.translate(_FOLD)
+    return _FOLDABLE.sub(_fold_run, text)
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match[0].translate(_FOLD)
 
 
 # ── documents ─────────────────────────────────────────────────────────────────────────────────

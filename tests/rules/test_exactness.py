@@ -6,7 +6,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
   does, so that `Document.earliest` finds the place a scan of the whole text finds;
 - a marker whose needed literals (`pattern_needs`) are not all in a text never matches it,
   so that skipping it there (`rules.marks`) changes nothing; the rules' `unless` patterns
-  are read too, as more cases of the same reading.
+  are read too, as more cases of the same reading;
+- `engine.fold` and `prefilter.fold_case` translate only what they may change (a run of
+  characters beyond plain ASCII, a text holding a letter of `CASE_FOLDS`): the same text.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import re
 import pytest
 
 from rules import engine
-from rules.prefilter import pattern_needs, present
+from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import markers
 
 
@@ -123,3 +125,17 @@ def test_present_needs_a_literal_of_every_clause_of_one_alternative():
     assert present(needs, "l'anno scorso")
     assert not present(needs, "nel parco")  # «19» or «20» missing
     assert not present(needs, "2024, anno")  # «nel»/«del» missing, «scorso» missing
+
+
+def test_folding_only_the_runs_that_may_change_folds_alike(corpus_texts):
+    """`engine.fold` translates only the runs of `_FOLDABLE`, `fold_case` only a text holding
+    one of `CASE_FOLDS`'s letters: the same as translating it all."""
+    plain = [chr(code) for code in range(128) if not engine._FOLDABLE.match(chr(code))]
+    assert len(plain) == 127 and "`" not in plain
+    assert all(char.translate(engine._FOLD) == char for char in plain)
+    for doc in corpus_texts:
+        text = engine.Document.of(doc).original
+        assert engine.fold(text) == text.translate(engine._FOLD)
+        assert fold_case(text) == text.translate(CASE_FOLDS).lower()
+    assert engine.fold("perché l`ho visto – ſì") == "perche l'ho visto - ſi"
+    assert fold_case("İſ K") == "is k"
