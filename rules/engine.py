@@ -288,6 +288,9 @@ class Document:
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
     anchors: Anchors | None = None  # where rules may match (`rules.prefilter`); None: anywhere
     forwarded_at: int | None = None
+    # `fold(original)` before the spelling table: what the ticket numbers are read in, folded
+    # once (`rules.linking`); None when the document was built by hand
+    accents_folded: str | None = None
     # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
     shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -299,10 +302,18 @@ class Document:
             original += "\n\n"
             forwarded_at = len(original)
             original += doc.forwarded
-        folded = normalise(fold(original))
+        accents_folded = fold(original)
+        folded = normalise(accents_folded)
         ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
         lowered = folded.lower() if folded.isascii() else None
-        return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
+        return cls(
+            original,
+            folded,
+            ends,
+            lowered,
+            forwarded_at=forwarded_at,
+            accents_folded=accents_folded,
+        )
 
     @property
     def scopes(self) -> Scopes:

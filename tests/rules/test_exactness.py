@@ -8,16 +8,20 @@ labelled corpus (also in capitals and with the case-folding oddities):
   so that skipping it there (`rules.marks`) changes nothing; the rules' `unless` patterns
   are read too, as more cases of the same reading;
 - `engine.fold` and `prefilter.fold_case` translate only what they may change (a run of
-  characters beyond plain ASCII, a text holding a letter of `CASE_FOLDS`): the same text.
+  characters beyond plain ASCII, a text holding a letter of `CASE_FOLDS`): the same text;
+- a text without a ticket number's slash holds no ticket number, so that
+  `linking.ticket_ref_hits` returns nothing for it unsearched.
 """
 
 from __future__ import annotations
 
 import re
+from re import _constants as sre
+from re import _parser as sre_parse
 
 import pytest
 
-from rules import engine
+from rules import engine, linking
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import markers
 
@@ -139,3 +143,23 @@ def test_folding_only_the_runs_that_may_change_folds_alike(corpus_texts):
         assert fold_case(text) == text.translate(CASE_FOLDS).lower()
     assert engine.fold("perché l`ho visto – ſì") == "perche l'ho visto - ſi"
     assert fold_case("İſ K") == "is k"
+
+
+def _needs_char(pattern: re.Pattern[str], char: str) -> bool:
+    """True when `char` is an item of `pattern`'s top-level sequence: every match holds it."""
+    return (sre.LITERAL, ord(char)) in list(sre_parse.parse(pattern.pattern, pattern.flags))
+
+
+def test_a_ticket_number_holds_a_slash(corpus_texts):
+    """`linking.ticket_ref_hits` returns nothing for a text without «/» unsearched."""
+    forms = (linking._YEAR_FIRST, linking._NUMBER_FIRST)
+    assert all(_needs_char(form, "/") for form in forms)
+    found = 0
+    for doc in corpus_texts:
+        document = engine.Document.of(doc)
+        folded = document.accents_folded
+        assert folded == engine.fold(document.original)
+        if "/" not in folded:
+            assert not any(form.search(folded) for form in forms)
+        found += bool(linking.ticket_ref_hits(document.original, folded))
+    assert found > 10
