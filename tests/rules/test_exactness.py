@@ -10,7 +10,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
 - `engine.fold` and `prefilter.fold_case` translate only what they may change (a run of
   characters beyond plain ASCII, a text holding a letter of `CASE_FOLDS`): the same text;
 - a text without a ticket number's slash holds no ticket number, so that
-  `linking.ticket_ref_hits` returns nothing for it unsearched.
+  `linking.ticket_ref_hits` returns nothing for it unsearched;
+- a text without a run of a pole code's digits holds no bare pole number
+  (`pole_numbers.find_bare`), so that no pole noun need be looked for.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from re import _parser as sre_parse
 
 import pytest
 
-from rules import engine, linking
+from rules import DEFAULT_POLE_FORMATS, engine, linking, pole_numbers
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import markers
 
@@ -163,3 +165,24 @@ def test_a_ticket_number_holds_a_slash(corpus_texts):
             assert not any(form.search(folded) for form in forms)
         found += bool(linking.ticket_ref_hits(document.original, folded))
     assert found > 10
+
+
+def test_a_bare_pole_number_holds_a_run_of_the_codes_digits(corpus_texts):
+    """`pole_numbers.find_bare` reads no noun in a text without a run of the code's width."""
+    fmt = DEFAULT_POLE_FORMATS[0]
+    compiled = pole_numbers.bare_number(fmt)
+    assert compiled is not None
+    number, name, run = compiled
+    assert run.pattern in number.pattern  # every match of the number is such a run
+    skipped = 0
+    for doc in corpus_texts:
+        text = engine.Document.of(doc).original
+        if run.search(text) is None:
+            assert pole_numbers.after_nouns(text, fmt, number, name) == []
+            assert not number.search(text)
+            skipped += 1
+        else:
+            assert pole_numbers.find_bare(text, fmt) == pole_numbers.after_nouns(
+                text, fmt, number, name
+            )
+    assert skipped > len(corpus_texts) // 2
