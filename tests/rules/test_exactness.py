@@ -12,7 +12,8 @@ labelled corpus (also in capitals and with the case-folding oddities):
 - a text without a ticket number's slash holds no ticket number, so that
   `linking.ticket_ref_hits` returns nothing for it unsearched;
 - a text without a run of a pole code's digits holds no bare pole number
-  (`pole_numbers.find_bare`), so that no pole noun need be looked for.
+  (`pole_numbers.find_bare`), so that no pole noun need be looked for;
+- `learned._ASCII_TOKEN` finds on ASCII text the tokens `learned._TOKEN` finds.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from re import _parser as sre_parse
 
 import pytest
 
-from rules import DEFAULT_POLE_FORMATS, engine, linking, pole_numbers
+from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import markers
 
@@ -186,3 +187,18 @@ def test_a_bare_pole_number_holds_a_run_of_the_codes_digits(corpus_texts):
                 text, fmt, number, name
             )
     assert skipped > len(corpus_texts) // 2
+
+
+def test_ascii_text_is_tokenised_alike_by_the_learned_stage(corpus_texts):
+    """`learned._ASCII_TOKEN` finds on ASCII text what `learned._TOKEN` finds."""
+    ascii_chars = "".join(map(chr, range(128)))
+    for char in ascii_chars:
+        assert learned._ASCII_TOKEN.findall(char) == learned._TOKEN.findall(char), char
+    assert learned._ASCII_TOKEN.findall(ascii_chars) == learned._TOKEN.findall(ascii_chars)
+    read = 0
+    for doc in corpus_texts:
+        text = learned.text_of(engine.Document.of(doc))
+        if text.isascii():
+            assert learned._ASCII_TOKEN.findall(text) == learned._TOKEN.findall(text)
+            read += 1
+    assert read > len(corpus_texts) // 2
