@@ -13,7 +13,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
   `linking.ticket_ref_hits` returns nothing for it unsearched;
 - a text without a run of a pole code's digits holds no bare pole number
   (`pole_numbers.find_bare`), so that no pole noun need be looked for;
-- `learned._ASCII_TOKEN` finds on ASCII text the tokens `learned._TOKEN` finds.
+- `learned._ASCII_TOKEN` finds on ASCII text the tokens `learned._TOKEN` finds;
+- a text without «?» has no question scope, so that `request_type` need not find its scopes
+  to look for one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import pytest
 
 from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
-from rules.scopes import markers
+from rules.scopes import QUESTION, markers
 
 
 def _families(ruleset) -> dict[str, tuple[re.Pattern[str], ...]]:
@@ -202,3 +204,15 @@ def test_ascii_text_is_tokenised_alike_by_the_learned_stage(corpus_texts):
             assert learned._ASCII_TOKEN.findall(text) == learned._TOKEN.findall(text)
             read += 1
     assert read > len(corpus_texts) // 2
+
+
+def test_a_text_without_a_question_mark_has_no_question_scope(ruleset, corpus_texts):
+    """`request_type._question` answers None unread for a text without «?»."""
+    asked = 0
+    for doc in corpus_texts:
+        document = engine.Document.of(doc).for_rules(ruleset)
+        names = {name for _, _, name in document.scopes.spans}
+        if "?" not in document.folded:
+            assert QUESTION not in names, doc.subject
+        asked += QUESTION in names
+    assert asked > 100
