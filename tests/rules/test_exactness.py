@@ -15,7 +15,7 @@ labelled corpus (also in capitals and with the case-folding oddities):
   (`pole_numbers.find_bare`), so that no pole noun need be looked for;
 - `learned._ASCII_TOKEN` finds on ASCII text the tokens `learned._TOKEN` finds;
 - a text without «?» has no question scope, so that `request_type` need not find its scopes
-  to look for one.
+  to look for one; and a text where no scope can begin (`scopes.possible`) has none.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from re import _parser as sre_parse
 
 import pytest
 
-from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers
+from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers, scopes
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import QUESTION, markers
 
@@ -216,3 +216,16 @@ def test_a_text_without_a_question_mark_has_no_question_scope(ruleset, corpus_te
             assert QUESTION not in names, doc.subject
         asked += QUESTION in names
     assert asked > 100
+
+
+def test_a_text_where_no_scope_can_begin_has_none(ruleset, corpus_texts):
+    """`scopes.find` returns no scope unread where `scopes.possible` says none can begin."""
+    skipped = 0
+    for doc in corpus_texts:
+        document = engine.Document.of(doc).for_rules(ruleset)
+        places = document.anchors.places(document.lowered) if document.lowered else None
+        found = scopes.find(document.folded, document.anchors, places)
+        read = markers().marks.read(document.folded.lower(), document.anchors, places)
+        assert found.spans == tuple(sorted(scopes.spans(read))), doc.subject
+        skipped += found is scopes.NO_SCOPES
+    assert skipped > len(corpus_texts) // 5
