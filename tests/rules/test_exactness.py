@@ -15,18 +15,21 @@ labelled corpus (also in capitals and with the case-folding oddities):
   (`pole_numbers.find_bare`), so that no pole noun need be looked for;
 - `learned._ASCII_TOKEN` finds on ASCII text the tokens `learned._TOKEN` finds;
 - a text without «?» has no question scope, so that `request_type` need not find its scopes
-  to look for one; and a text where no scope can begin (`scopes.possible`) has none.
+  to look for one; and a text where no scope can begin (`scopes.possible`) has none;
+- the spelling table's OCR slips, written to open with their digit, match where their plain
+  forms (lookbehind first) do.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from re import _constants as sre
 from re import _parser as sre_parse
 
 import pytest
 
-from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers, scopes
+from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers, scopes, spelling
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import QUESTION, markers
 
@@ -229,3 +232,28 @@ def test_a_text_where_no_scope_can_begin_has_none(ruleset, corpus_texts):
         assert found.spans == tuple(sorted(scopes.spans(read))), doc.subject
         skipped += found is scopes.NO_SCOPES
     assert skipped > len(corpus_texts) // 5
+
+
+# the OCR slips as they were first written, lookbehind first (`rules.spelling`)
+_PLAIN_OCR = (
+    (spelling._OCR_ZERO, r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{2})0\b"),
+    (spelling._OCR_ONE, r"(?<=[a-z])1(?=[a-z])|\b1(?=ampion|uce\b|uci\b)"),
+)
+
+
+def test_the_ocr_slips_opening_with_their_digit_match_where_their_plain_forms_do(corpus_texts):
+    texts = [engine.fold(engine.Document.of(doc).original) for doc in corpus_texts]
+    # every context of a digit the lookarounds read, in short strings, and the words they name
+    short = [
+        "".join(chars) for n in range(1, 6) for chars in itertools.product("aZ01_ -", repeat=n)
+    ]
+    words = [f"{a}1{w}{b}" for a in ("", " ", "a") for w in ("ampion", "uce", "uci", "ucente")
+             for b in ("", " ", "x")]  # fmt: skip
+    found = 0
+    for fast, plain in _PLAIN_OCR:
+        reference = re.compile(plain, fast.flags)
+        for text in [*texts, *short, *words]:
+            spans = [m.span() for m in fast.finditer(text)]
+            assert spans == [m.span() for m in reference.finditer(text)], (plain, text)
+            found += bool(spans)
+    assert found > 1000
