@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from rules.details import literals as details_literals
 from rules.details import prefilters as details_prefilters
 from rules.learned import Model
 from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
@@ -190,7 +191,7 @@ class RuleSet:
         anchors, the lower-case twins and the screens. Done once in the process that forks the
         workers, every worker starts with them (each built them again, half a second, when
         spawned)."""
-        _ = self.prefilter, self._by_field, self.anchors, details_prefilters()
+        _ = self.prefilter, self._by_field, self.anchors, details_prefilters(), details_literals()
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:

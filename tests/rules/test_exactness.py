@@ -17,7 +17,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
 - a text without «?» has no question scope, so that `request_type` need not find its scopes
   to look for one; and a text where no scope can begin (`scopes.possible`) has none;
 - the spelling table's OCR slips, written to open with their digit, match where their plain
-  forms (lookbehind first) do.
+  forms (lookbehind first) do;
+- a details pattern none of whose literals (`details.literals`) is in a text matches nowhere
+  in it, so that `details.extract` need not search it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,16 @@ from re import _parser as sre_parse
 
 import pytest
 
-from rules import DEFAULT_POLE_FORMATS, engine, learned, linking, pole_numbers, scopes, spelling
+from rules import (
+    DEFAULT_POLE_FORMATS,
+    details,
+    engine,
+    learned,
+    linking,
+    pole_numbers,
+    scopes,
+    spelling,
+)
 from rules.prefilter import CASE_FOLDS, fold_case, pattern_needs, present
 from rules.scopes import QUESTION, markers
 
@@ -257,3 +268,18 @@ def test_the_ocr_slips_opening_with_their_digit_match_where_their_plain_forms_do
             assert spans == [m.span() for m in reference.finditer(text)], (plain, text)
             found += bool(spans)
     assert found > 1000
+
+
+def test_a_details_pattern_without_its_literals_in_a_text_matches_nowhere_in_it(corpus_texts):
+    skipped = 0
+    tables = details._tables()
+    for doc in corpus_texts:
+        text = f"{doc.subject}\n{doc.text}"
+        folded = fold_case(text)
+        for kind, (_, rows) in tables.items():
+            for (value, patterns), needs in zip(rows, details.literals()[kind], strict=True):
+                for pattern, needed in zip(patterns, needs, strict=True):
+                    if needed is not None and not any(lit in folded for lit in needed):
+                        assert not pattern.search(text), (value, pattern.pattern, text)
+                        skipped += 1
+    assert skipped > len(corpus_texts)
