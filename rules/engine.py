@@ -320,7 +320,9 @@ class Document:
     def scopes(self) -> Scopes:
         """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
         if "scopes" not in self.shared:
-            self.shared["scopes"] = find_scopes(self.folded, self.anchors, self._places)
+            self.shared["scopes"] = find_scopes(
+                self.folded, self.anchors, self._places, self.sentence_ends
+            )
         return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:

@@ -19,7 +19,9 @@ labelled corpus (also in capitals and with the case-folding oddities):
 - the spelling table's OCR slips, written to open with their digit, match where their plain
   forms (lookbehind first) do;
 - a details pattern none of whose literals (`details.literals`) is in a text matches nowhere
-  in it, so that `details.extract` need not search it.
+  in it, so that `details.extract` need not search it;
+- the scopes' sentences end where the document's do (`Document.sentence_ends`), so that
+  `scopes.find` need not scan for them again.
 """
 
 from __future__ import annotations
@@ -283,3 +285,15 @@ def test_a_details_pattern_without_its_literals_in_a_text_matches_nowhere_in_it(
                         assert not pattern.search(text), (value, pattern.pattern, text)
                         skipped += 1
     assert skipped > len(corpus_texts)
+
+
+def test_the_scopes_sentences_end_where_the_documents_do(corpus_texts):
+    assert scopes._SENTENCE.pattern == engine._SENTENCE_END.pattern
+    assert scopes._SENTENCE.flags == engine._SENTENCE_END.flags
+    for doc in corpus_texts:
+        document = engine.Document.of(doc)
+        lowered = document.folded.lower()
+        assert len(lowered) == len(document.folded)
+        ends = tuple(m.end() for m in scopes._SENTENCE.finditer(lowered))
+        assert ends == document.sentence_ends, doc.subject
+        assert scopes.find(document.folded, sentence_ends=ends) == scopes.find(document.folded)
