@@ -40,7 +40,7 @@ __all__ = [
 def classify(doc: RuleInput, ruleset: RuleSet, pole_formats: Sequence[PoleFormat]) -> Verdict:
     """Classify one request; every decision leaves hits naming the rule and its evidence."""
     document = Document.of(doc).for_rules(ruleset)
-    refs = ticket_ref_hits(document.original)
+    refs = ticket_ref_hits(document.original, document.accents_folded)
     poles = find_poles(document.original, pole_formats)
     # a reply's quoted history says which pole and ticket it is about, and nothing else
     quoted_poles, qr = _quoted(doc.quoted, pole_formats, poles, refs)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from rules.prefilter import Prefilter, build_prefilter, fold_case
+from rules.prefilter import Prefilter, build_prefilter, fold_case, pattern_literals
 from rules.types import Hit
 
 DEFAULTS = Path(__file__).parent / "tables" / "details.toml"
@@ -48,19 +48,41 @@ def prefilters() -> Mapping[str, Prefilter]:
     }
 
 
+@lru_cache(maxsize=1)
+def literals() -> Mapping[str, tuple[tuple[frozenset[str] | None, ...], ...]]:
+    """request type -> for each value, for each of its patterns, the literals one of which
+    every match holds (`rules.prefilter.pattern_literals`; None: it needs none), so that a
+    pattern none of whose literals is in the text is not searched (a case-insensitive search
+    is tried at every character); built by `RuleSet.compile_all` before the workers fork."""
+    return {
+        kind: tuple(
+            tuple(_frozen(pattern_literals(p.pattern, p.flags)) for p in patterns)
+            for _, patterns in rows
+        )
+        for kind, (_, rows) in _tables().items()
+    }
+
+
+def _frozen(found: set[str] | None) -> frozenset[str] | None:
+    return None if found is None else frozenset(found)
+
+
 def extract(request_type: str, text: str) -> tuple[dict[str, tuple[str, ...]], list[Hit]]:
     """The details of a request of this type, with the hits that found them."""
     tables = _tables()
     if request_type not in tables:
         return {}, []
     field, rows = tables[request_type]
-    candidates = prefilters()[request_type].candidates(fold_case(text))
+    folded = fold_case(text)
+    candidates = prefilters()[request_type].candidates(folded)
     found: list[str] = []
     hits = []
-    for value, patterns in rows:
+    for (value, patterns), needs in zip(rows, literals()[request_type], strict=True):
         if value not in candidates:
             continue  # none of its patterns' literals is in the text: none matches
-        for pattern in patterns:
+        for pattern, needed in zip(patterns, needs, strict=True):
+            if needed is not None and not any(literal in folded for literal in needed):
+                continue  # nor any of this pattern's: it matches nowhere
             match = pattern.search(text)
             if match:
                 found.append(value)

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+from rules.details import literals as details_literals
 from rules.details import prefilters as details_prefilters
 from rules.learned import Model
 from rules.prefilter import Anchors, Prefilter, build_anchors, build_prefilter, fold_case
@@ -190,7 +191,7 @@ class RuleSet:
         anchors, the lower-case twins and the screens. Done once in the process that forks the
         workers, every worker starts with them (each built them again, half a second, when
         spawned)."""
-        _ = self.prefilter, self._by_field, self.anchors, details_prefilters()
+        _ = self.prefilter, self._by_field, self.anchors, details_prefilters(), details_literals()
         for rule in self.rules:
             for variant in (rule, rule.lower_case):
                 if variant is not None:
@@ -248,6 +249,8 @@ class _FoldTable(dict[int, str]):
 
 
 _FOLD = _FoldTable({ord(char): base for char, base in _PUNCT.items()})
+# the characters `_FOLD` may change: every one but ASCII, and the backtick (`_PUNCT`)
+_FOLDABLE = re.compile(r"[^\x00-\x5f\x61-\x7f]+")
 
 
 def fold(text: str) -> str:
@@ -255,9 +258,15 @@ def fold(text: str) -> str:
 
     Citizens write "e'" or "e" for "è" and phones type ’ for ': matching folded text with folded
     patterns makes every rule accent-tolerant. Keeping the length lets a match's span in the
-    folded text be the evidence's span in the original.
+    folded text be the evidence's span in the original. Only the runs of characters it may
+    change are translated: `str.translate` looks each character of a non-ASCII text up in
+    Python, where most of a message is ASCII.
     """
-    return text.translate(_FOLD)
+    return _FOLDABLE.sub(_fold_run, text)
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return match[0].translate(_FOLD)
 
 
 # ── documents ─────────────────────────────────────────────────────────────────────────────────
@@ -280,6 +289,9 @@ class Document:
     candidates: frozenset[str] | None = None  # rules that may match (`rules.prefilter`); None: all
     anchors: Anchors | None = None  # where rules may match (`rules.prefilter`); None: anywhere
     forwarded_at: int | None = None
+    # `fold(original)` before the spelling table: what the ticket numbers are read in, folded
+    # once (`rules.linking`); None when the document was built by hand
+    accents_folded: str | None = None
     # what is found once and shared by this document's variants (`lower_case`, `for_rules`)
     shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -291,16 +303,26 @@ class Document:
             original += "\n\n"
             forwarded_at = len(original)
             original += doc.forwarded
-        folded = normalise(fold(original))
+        accents_folded = fold(original)
+        folded = normalise(accents_folded)
         ends = tuple(m.end() for m in _SENTENCE_END.finditer(folded))
         lowered = folded.lower() if folded.isascii() else None
-        return cls(original, folded, ends, lowered, forwarded_at=forwarded_at)
+        return cls(
+            original,
+            folded,
+            ends,
+            lowered,
+            forwarded_at=forwarded_at,
+            accents_folded=accents_folded,
+        )
 
     @property
     def scopes(self) -> Scopes:
         """Its question, hypothesis and past scopes (`rules.scopes`), found when first asked."""
         if "scopes" not in self.shared:
-            self.shared["scopes"] = find_scopes(self.folded, self.anchors, self._places)
+            self.shared["scopes"] = find_scopes(
+                self.folded, self.anchors, self._places, self.sentence_ends
+            )
         return self.shared["scopes"]
 
     def outside(self, rule: Rule, pos: int) -> bool:

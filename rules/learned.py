@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 MODEL_FILE = Path(__file__).parent / "tables" / "learned.json"
 STEM = 5  # letters of a word kept as its stem: «spento», «spenti», «spenta» are one
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
+# `_TOKEN` on ASCII text, where a letter is one of these: read by a table, not by category (3x)
+_ASCII_TOKEN = re.compile(r"[A-Za-z]+|[0-9]+")
 STEMS_KEPT = 50_000  # words whose stem is remembered; then forgotten, so a daemon's memory stays
 
 
@@ -57,7 +59,7 @@ _STEMS = _Stems()
 def features(text: str) -> set[str]:
     """The features of a folded, lower-cased text: its words and numbers, their stems, and
     adjacent stem pairs («non funzi», «palo pieg»)."""
-    tokens = _TOKEN.findall(text)
+    tokens = (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
     stems = list(map(_STEMS.__getitem__, tokens))
     found = set(tokens)
     found.update(stems)  # a stem of a short word is the word: one feature

@@ -45,9 +45,12 @@ def find_ticket_refs(text: str) -> list[str]:
     return [ref.number for ref in ticket_ref_hits(text)]
 
 
-def ticket_ref_hits(text: str) -> list[TicketRef]:
-    """Like `find_ticket_refs`, with the text as written and its span."""
-    folded = fold(text)
+def ticket_ref_hits(text: str, folded: str | None = None) -> list[TicketRef]:
+    """Like `find_ticket_refs`, with the text as written and its span; `folded` is `fold(text)`
+    when the caller has it already (`Document.accents_folded`)."""
+    folded = fold(text) if folded is None else folded
+    if "/" not in folded:
+        return []  # most messages: both forms need their slash (tests/rules/test_exactness.py)
     candidates = [
         (m, m.group(1), m.group(2))
         for m in _YEAR_FIRST.finditer(folded)

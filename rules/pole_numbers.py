@@ -51,9 +51,10 @@ _FIXED_DIGITS = re.compile(r"\(\?P<(?P<name>\w+)>\\d\{(?P<width>\d+)\}\)")
 
 
 @lru_cache(maxsize=64)
-def bare_number(fmt: PoleFormat) -> tuple[re.Pattern[str], str] | None:
-    """The pattern of the format's digits written alone, and the group's name; None when the
-    format cannot be written without its prefix (no single fixed-width digit group)."""
+def bare_number(fmt: PoleFormat) -> tuple[re.Pattern[str], str, re.Pattern[str]] | None:
+    """The pattern of the format's digits written alone, the group's name, and a run of that
+    many digits (which every match holds: a text without one is not read further); None when
+    the format cannot be written without its prefix (no single fixed-width digit group)."""
     groups = list(_FIXED_DIGITS.finditer(fmt.regex))
     fields = set(re.findall(r"\{(\w+)", fmt.canonical))
     if len(groups) != 1 or fields != {groups[0]["name"]}:
@@ -61,7 +62,8 @@ def bare_number(fmt: PoleFormat) -> tuple[re.Pattern[str], str] | None:
     width, name = int(groups[0]["width"]), groups[0]["name"]
     # a slash may join two codes («156001/156002», checked in `_joined`), not a year to a number
     slash = rf"/(?!\d{{{width}}}(?!\d))"
-    return re.compile(rf"(?<![\w-])(?<!\d[.,])\d{{{width}}}(?!\d|[.,-]\d|{slash})"), name
+    number = re.compile(rf"(?<![\w-])(?<!\d[.,])\d{{{width}}}(?!\d|[.,-]\d|{slash})")
+    return number, name, re.compile(rf"\d{{{width}}}")
 
 
 def find_bare(text: str, fmt: PoleFormat) -> list[tuple[str, str, int, int]]:
@@ -74,7 +76,16 @@ def find_bare(text: str, fmt: PoleFormat) -> list[tuple[str, str, int, int]]:
     compiled = bare_number(fmt)
     if compiled is None:
         return []
-    number, name = compiled
+    number, name, run = compiled
+    if run.search(text) is None:
+        return []  # most messages: no number of the code's width, no noun need be looked for
+    return after_nouns(text, fmt, number, name)
+
+
+def after_nouns(
+    text: str, fmt: PoleFormat, number: re.Pattern[str], name: str
+) -> list[tuple[str, str, int, int]]:
+    """`find_bare`'s reading: the numbers (`number`) a pole noun introduces."""
     found: list[tuple[str, str, int, int]] = []
     reached = 0  # numbers before this offset were already looked at from an earlier noun
     for noun in _NOUN.finditer(text):

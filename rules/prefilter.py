@@ -36,12 +36,16 @@ MIN_LITERAL = 2  # a one-letter literal is in every text: it rules nothing out
 # Non-ASCII characters that re.IGNORECASE matches with an ASCII letter (all of them, found by
 # trying every code point; tests/rules/test_prefilter.py checks the list stays complete).
 CASE_FOLDS = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+_CASE_FOLDED = tuple(map(chr, CASE_FOLDS))
 
 
 def fold_case(text: str) -> str:
     """`text` as the prefilter reads it: lower-cased, every letter that case-insensitive
-    matching equates with an ASCII one turned into it."""
-    return text.translate(CASE_FOLDS).lower()
+    matching equates with an ASCII one turned into it. Translated only when one is there: a
+    translation of non-ASCII text looks every character up, twenty times a `lower`."""
+    if not text.isascii() and any(char in text for char in _CASE_FOLDED):
+        text = text.translate(CASE_FOLDS)
+    return text.lower()
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,8 @@ def outrank(
 
 def _question(document: engine.Document) -> str | None:
     """The first question scope's text, when the message asks something."""
+    if "?" not in document.folded:
+        return None  # a question scope ends at its «?» (`rules.scopes`): none to find here
     for start, end, name in document.scopes.spans:
         if name == QUESTION:
             return f"[{name}] {document.evidence(start, end)}"

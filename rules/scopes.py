@@ -100,32 +100,54 @@ class Scopes:
         return index
 
 
+NO_SCOPES = Scopes(())
+
+
 def find(
-    text: str, anchors: Anchors | None = None, places: dict[str, list[int]] | None = None
+    text: str,
+    anchors: Anchors | None = None,
+    places: dict[str, list[int]] | None = None,
+    sentence_ends: Sequence[int] | None = None,
 ) -> Scopes:
     """The question, hypothesis and past scopes of `text` (folded, any case); `places`: the
     `Anchors.places` of it lower-cased, found with `anchors` built with `Markers.marks`'s
-    families (`RuleSet.anchors`), which saves a scan."""
+    families (`RuleSet.anchors`), which saves a scan; `sentence_ends`: where its sentences
+    end (`Document.sentence_ends`, the same regex on the same text), which saves another."""
+    read = markers().marks.read(text.lower(), anchors, places)
+    if not possible(read):
+        return NO_SCOPES  # a third of the corpus: no clause need be cut
+    return Scopes(tuple(sorted(spans(read, sentence_ends))))
+
+
+def possible(read: Reading) -> bool:
+    """False when no scope can begin anywhere in the text: a question needs its «?», and the
+    others a marker of the group that opens them (`spans` asks `may_begin` the same of each
+    sentence or clause, which cannot answer yes where the whole text answers no)."""
+    return "?" in read.text or any(map(read.may_begin, (HYPOTHESIS, "resolved", REMOTE)))
+
+
+def spans(read: Reading, sentence_ends: Sequence[int] | None = None) -> list[tuple[int, int, str]]:
+    """The scopes' spans in the lower-cased text of `read`, clause by clause, unsorted."""
     m = markers()
-    lowered = text.lower()
-    read = m.marks.read(lowered, anchors, places)
+    lowered = read.text
     clauses = _clauses(lowered)
-    spans: list[tuple[int, int, str]] = []
+    found: list[tuple[int, int, str]] = []
     starts = [c[0] for c in clauses]
-    for start, end in _sentences(lowered):
+    for start, end in _sentences(lowered, sentence_ends):
         if "?" in lowered[start:end] and read.may_begin(QUESTION, start, end):
             inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
-            spans += _question(read, start, end, inside)
+            found += _question(read, start, end, inside)
         if read.may_begin(HYPOTHESIS, start, end):
             inside = clauses[bisect.bisect_left(starts, start) : bisect.bisect_left(starts, end)]
-            spans += _hypothesis(read, end, inside, m)
-    spans += _past(read, clauses)
-    spans += _remote(read, clauses)
-    return Scopes(tuple(sorted(spans)))
+            found += _hypothesis(read, end, inside, m)
+    found += _past(read, clauses)
+    found += _remote(read, clauses)
+    return found
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    ends = [m.end() for m in _SENTENCE.finditer(text)]
+def _sentences(text: str, ends: Sequence[int] | None = None) -> list[tuple[int, int]]:
+    if ends is None:
+        ends = [m.end() for m in _SENTENCE.finditer(text)]
     starts = [0, *ends]
     return [(s, e) for s, e in zip(starts, [*ends, len(text)], strict=True) if e > s]
 

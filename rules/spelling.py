@@ -18,9 +18,14 @@ from pathlib import Path
 from rules.prefilter import trie_regex
 
 TABLE = Path(__file__).parent / "tables" / "spelling.toml"
-# OCR slips inside a word: a zero or a one between letters («spent0», «pa1o», «1ampione»)
-_OCR_ZERO = re.compile(r"(?<=[a-z])0(?=[a-z])|(?<=[a-z]{2})0\b", re.IGNORECASE | re.ASCII)
-_OCR_ONE = re.compile(r"(?<=[a-z])1(?=[a-z])|\b1(?=ampion|uce\b|uci\b)", re.IGNORECASE | re.ASCII)
+# OCR slips inside a word: a zero or a one between letters («spent0», «pa1o», «1ampione»):
+# `(?<=[a-z])0(?=[a-z])|(?<=[a-z]{2})0\b` and `(?<=[a-z])1(?=[a-z])|\b1(?=ampion|uce\b|uci\b)`,
+# written to open with their digit (what comes before it read behind it) so that a search
+# jumps from one digit to the next instead of trying a lookbehind at every character
+_OCR_ZERO = re.compile(r"0(?:(?<=[a-z]0)(?=[a-z])|(?<=[a-z]{2}0)\b)", re.IGNORECASE | re.ASCII)
+_OCR_ONE = re.compile(
+    r"1(?:(?<=[a-z]1)(?=[a-z])|(?<=\b1)(?=ampion|uce\b|uci\b))", re.IGNORECASE | re.ASCII
+)
 
 
 @cache
