@@ -145,3 +145,33 @@ def test_a_file_the_store_cannot_take_stays_in_the_folder(ctx: Context, tmp_path
     raw_folder.unlink()
     assert source(folder).poll(ctx.spool) == 1
     assert not path.exists() and stored(ctx) == 1
+
+
+def test_a_file_that_cannot_be_read_is_left_and_said_once_per_interval(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tests run as root, whom no permission stops, so the refusal is made by replacing
+    `Path.open` for the one file: the only fault here that cannot be caused for real."""
+    folder = tmp_path / "drop"
+    unreadable, readable = drop(folder, 2)
+    real_open = Path.open
+
+    def refusing(self: Path, *args: object, **kwargs: object):
+        if self == unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refusing)
+    drop_source = source(folder)
+    with caplog.at_level("WARNING", logger="inbox_daemon.sources.folder"):
+        assert drop_source.poll(ctx.spool) == 1  # the other file is stored all the same
+        for _ in range(50):
+            assert drop_source.poll(ctx.spool) == 0
+    said = [r.getMessage() for r in caplog.records if "cannot read" in r.getMessage()]
+    assert said == [f"drop: cannot read {unreadable}: Permission denied"]  # once, not 51 times
+    assert unreadable.exists() and not readable.exists()  # left for the operator to mend
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="inbox_daemon.sources.folder"):
+        drop_source.close()  # the count is said at stop
+    assert any("50 more time(s)" in r.getMessage() for r in caplog.records)
+    assert stored(ctx) == 1

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from inbox_daemon.config import FolderSource as FolderConfig
 from inbox_daemon.sources.files import HEAD_BYTES, file_received_at, message_files
+from inbox_daemon.sources.repeat_log import RepeatLog
 from inbox_daemon.spool import Incoming, Origin, Spool
 from inbox_daemon.store.types import utcnow
 
@@ -37,6 +38,7 @@ class FolderSource:
         self.config = config
         self.done = config.path / ".done"
         self._closed = threading.Event()
+        self._unreadable = RepeatLog(log)  # a file left unreadable is met at every poll
 
     def poll(self, spool: Spool) -> int:
         self.config.path.mkdir(parents=True, exist_ok=True)
@@ -55,14 +57,12 @@ class FolderSource:
         except FileNotFoundError:  # another instance took it meanwhile
             return 0
         except OSError as exc:
-            log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
-            return 0
+            return self._cannot_read(path, exc)
         with handle:
             try:
                 head = handle.read(HEAD_BYTES)
             except OSError as exc:
-                log.warning("%s: cannot read %s: %s", self.name, path, exc.strerror)
-                return 0
+                return self._cannot_read(path, exc)
             incoming = Incoming(
                 raw=b"",
                 origin=Origin(source=self.name, detail=str(path)),
@@ -73,6 +73,13 @@ class FolderSource:
             new = spool.store(incoming).new
         self._acknowledge(path)
         return new
+
+    def _cannot_read(self, path: Path, exc: OSError) -> int:
+        """A file that cannot be read stays where it is, for the operator to see and mend;
+        said once per interval with a count, not at every poll (one a second, for months)."""
+        said = f"{self.name}: cannot read {path}: {exc.strerror}"
+        self._unreadable.note(said, said)
+        return 0
 
     def _acknowledge(self, path: Path) -> None:
         """Move the stored file out of the way (kept, not deleted: operators may want it)."""
@@ -85,3 +92,4 @@ class FolderSource:
 
     def close(self) -> None:
         self._closed.set()
+        self._unreadable.flush()
