@@ -105,10 +105,9 @@ class ServiceCalendar:
         self._closures = tuple(_parse_closure(text) for text in closures)
         # What a day is, worked out once: registration asks about the same few days again
         # and again (closed? when does it open?), for every request. Pure functions of the
-        # calendar's configuration and the day; a long-running daemon starts afresh now and
-        # then (`DAYS_REMEMBERED`).
-        self._reasons: dict[date, str | None] = {}
-        self._starts: dict[date, tuple[datetime, ...]] = {}
+        # calendar's configuration and the day, the most recent `DAYS_REMEMBERED` kept.
+        self._closed_reason = lru_cache(maxsize=DAYS_REMEMBERED)(self._day_closed_reason)
+        self._opening_starts = lru_cache(maxsize=DAYS_REMEMBERED)(self._day_opening_starts)
 
     # -- public API ---------------------------------------------------------------------
 
@@ -191,18 +190,9 @@ class ServiceCalendar:
         since_midnight = wall - datetime.combine(wall.date(), time())
         return any(start <= since_midnight < end for start, end in self._hours[wall.weekday()])
 
-    def _closed_reason(self, day: date) -> str | None:
-        """Why the whole day is closed: "chiusura" beats "festivo"; None if neither."""
-        try:
-            return self._reasons[day]
-        except KeyError:
-            pass
-        if len(self._reasons) >= DAYS_REMEMBERED:
-            self._reasons.clear()
-        reason = self._reasons[day] = self._day_closed_reason(day)
-        return reason
-
     def _day_closed_reason(self, day: date) -> str | None:
+        """Why the whole day is closed: "chiusura" beats "festivo"; None if neither
+        (`_closed_reason` remembers it)."""
         if any(closure.covers(day) for closure in self._closures):
             return CHIUSURA
         if self._holiday_name(day) is not None:
@@ -216,16 +206,16 @@ class ServiceCalendar:
         """The first opening range start on ``day`` at or after the UTC instant ``after``."""
         if self._closed_reason(day) is not None:
             return None
-        starts = self._starts.get(day)
-        if starts is None:
-            if len(self._starts) >= DAYS_REMEMBERED:
-                self._starts.clear()
-            starts = self._starts[day] = tuple(
-                instant
-                for start, _end in self._hours[day.weekday()]
-                for instant in self._instants(datetime.combine(day, time()) + start)
-            )
-        return next((instant for instant in starts if instant >= after), None)
+        return next((i for i in self._opening_starts(day) if i >= after), None)
+
+    def _day_opening_starts(self, day: date) -> tuple[datetime, ...]:
+        """The UTC instants at which the day's opening ranges start, in order
+        (`_opening_starts` remembers them)."""
+        return tuple(
+            instant
+            for start, _end in self._hours[day.weekday()]
+            for instant in self._instants(datetime.combine(day, time()) + start)
+        )
 
     def _instants(self, wall: datetime) -> list[datetime]:
         """The UTC instants showing this naive wall-clock time, in order.
