@@ -10,7 +10,7 @@ removes one the rules found (README, Classification: no threshold was safe).
 
 from __future__ import annotations
 
-from rules import engine
+from rules import engine, learned
 from rules.types import Hit
 
 FIELD = "criminal_event"
@@ -39,12 +39,12 @@ def _learned(
     model reads one with probability `learned_min_p` or more. A crime rule held back by a scope
     (a question, a hypothesis, long ago) keeps the model out: the rules read that no crime is
     reported here and now, and the model cannot tell «in caso di furto» from a theft."""
-    if not decision.learned_weight or ruleset.learned is None:
+    read = learned.reading(document, ruleset, decision, FIELD)
+    if read is None:
         return 0.0, None
-    p = ruleset.learned.read(document, FIELD).get("true", 0.0)
+    p = read.get("true", 0.0)
     if p < decision.learned_min_p:
         return 0.0, None
     if held:
-        return 0.0, Hit(f"{FIELD}.learned", FIELD, "true", f"p {p:.2f}, outweighed by the rules")
-    vote = decision.learned_weight
-    return vote, Hit(f"{FIELD}.learned", FIELD, "true", f"p {p:.2f}, +{vote:g}")
+        return 0.0, learned.hit(FIELD, "true", p, None)
+    return decision.learned_weight, learned.hit(FIELD, "true", p, decision.learned_weight)

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rules.prefilter import fold_case
+from rules.types import Hit
 
 if TYPE_CHECKING:
-    from rules.engine import Document
+    from rules.engine import Decision, Document, RuleSet
 
 MODEL_FILE = Path(__file__).parent / "tables" / "learned.json"
 STEM = 5  # letters of a word kept as its stem: «spento», «spenti», «spenta» are one
@@ -134,6 +135,23 @@ def best(
     pool = probabilities if among is None else {v: probabilities[v] for v in among}
     value = max(pool, key=pool.__getitem__)
     return value, pool[value]
+
+
+def reading(
+    document: Document, ruleset: RuleSet, decision: Decision, field: str
+) -> dict[str, float] | None:
+    """value -> probability for `field`, or None where the stage is off (no model shipped, or
+    `learned_weight` 0 in the field's decision table)."""
+    if not decision.learned_weight or ruleset.learned is None:
+        return None
+    return ruleset.learned.read(document, field)
+
+
+def hit(field: str, value: str, p: float, vote: float | None) -> Hit:
+    """The stage's hit as `rules explain` shows it: its probability and the vote it added, or
+    (`vote` None) that the rules outweighed it."""
+    said = f"+{vote:g}" if vote is not None else "outweighed by the rules"
+    return Hit(f"{field}.learned", field, value, f"p {p:.2f}, {said}")
 
 
 @cache

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rules import engine
-from rules.learned import best
+from rules import engine, learned
 from rules.linking import TicketRef
 from rules.scopes import QUESTION
 from rules.types import Hit
@@ -85,16 +84,17 @@ def _learned(
     """The learned stage's vote (`rules.learned`), added to `totals`: `learned_weight` for the
     type it reads with probability `learned_min_p` or more, unless a rival type's rule score
     reaches `learned_sure` (the message says what it is). Its hit says so either way."""
-    if not decision.learned_weight or ruleset.learned is None:
+    read = learned.reading(document, ruleset, decision, FIELD)
+    if read is None:
         return None
-    value, p = best(ruleset.learned.read(document, FIELD))
+    value, p = learned.best(read)
     if value == UNDECIDED or p < decision.learned_min_p:
         return None
     rival = max((s for v, s in totals.items() if v != value), default=0.0)
     if decision.learned_sure and rival >= decision.learned_sure:
-        return Hit(f"{FIELD}.learned", FIELD, value, f"p {p:.2f}, outweighed by the rules")
+        return learned.hit(FIELD, value, p, None)
     totals[value] = totals.get(value, 0.0) + decision.learned_weight
-    return Hit(f"{FIELD}.learned", FIELD, value, f"p {p:.2f}, +{decision.learned_weight:g}")
+    return learned.hit(FIELD, value, p, decision.learned_weight)
 
 
 def outrank(

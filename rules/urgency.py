@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from rules import engine
+from rules import engine, learned
 from rules.types import URGENCIES, Hit
 
 FIELD = "urgency"
@@ -62,17 +62,17 @@ def _learned(
     model reads the message as urgent or worse with probability `learned_min_p` or more. An
     emergency stays the rules' call (their hits are its explanation), and a reassurance of
     weight `learned_sure` or more («nessun pericolo», made safe) keeps the model out."""
-    if not decision.learned_weight or ruleset.learned is None:
+    read = learned.reading(document, ruleset, decision, FIELD)
+    if read is None:
         return None
-    read = ruleset.learned.read(document, FIELD)
     p = sum(read.get(level, 0.0) for level in URGENCIES if level != DEFAULT)
     if p < decision.learned_min_p:
         return None
     reassured = [item for item in fired if item.weight < 0]
     if decision.learned_sure and any(-item.weight >= decision.learned_sure for item in reassured):
-        return Hit(f"{FIELD}.learned", FIELD, LIFT, f"p {p:.2f}, outweighed by the rules")
+        return learned.hit(FIELD, LIFT, p, None)
     totals[LIFT] = totals.get(LIFT, 0.0) + decision.learned_weight
-    return Hit(f"{FIELD}.learned", FIELD, LIFT, f"p {p:.2f}, +{decision.learned_weight:g}")
+    return learned.hit(FIELD, LIFT, p, decision.learned_weight)
 
 
 def _reach_last(item: engine.Fired, document: engine.Document) -> engine.Fired:
